@@ -1,0 +1,76 @@
+"""The one module that imports array-api-compat and array-api-extra.
+
+Everything else in :mod:`sketchtest` asks this module for the namespace of an
+array, its device, and the few predicates that tell backends apart, so that a
+change in those dependencies touches one file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import array_api_extra as xpx
+from array_api_compat import (
+    array_namespace as _array_namespace,
+    device,
+    is_array_api_strict_namespace,
+    is_cupy_namespace,
+    is_dask_namespace,
+    is_jax_array,
+    is_jax_namespace,
+    is_lazy_array,
+    is_numpy_namespace,
+    is_torch_namespace,
+    to_device,
+)
+
+__all__ = [
+    "array_namespace",
+    "as_array",
+    "device",
+    "is_array_api_strict_namespace",
+    "is_cupy_namespace",
+    "is_dask_namespace",
+    "is_jax_array",
+    "is_jax_namespace",
+    "is_lazy_array",
+    "is_numpy_namespace",
+    "is_torch_namespace",
+    "to_device",
+    "xpx",
+]
+
+
+def array_namespace(*arrays):
+    """Return the array API namespace of `arrays` (NumPy's for Python sequences).
+
+    Python lists, tuples and scalars are accepted, as SciPy accepts them, and
+    are read as NumPy arrays; ``None`` entries are ignored.
+    """
+    converted = [_as_numpy_if_plain(a) for a in arrays if a is not None]
+    return _array_namespace(*converted)
+
+
+def as_array(x, *, name: str = "x"):
+    """Return `x` as an array of some array API library, with its namespace.
+
+    Plain Python data becomes a NumPy array. Objects that are neither arrays
+    nor numeric sequences raise ``TypeError`` naming `name`.
+    """
+    x = _as_numpy_if_plain(x)
+    try:
+        xp = _array_namespace(x)
+    except TypeError as error:
+        raise TypeError(
+            f"`{name}` must be an array (NumPy, CuPy, PyTorch, JAX or another "
+            f"array API library) or a numeric sequence, got {type(x).__name__}"
+        ) from error
+    return x, xp
+
+
+def _as_numpy_if_plain(x):
+    if isinstance(x, (list, tuple, int, float, bool, np.generic)):
+        try:
+            return np.asarray(x)
+        except ValueError as error:  # ragged sequences
+            raise TypeError(f"could not read a numeric array from {type(x).__name__}: {error}") from error
+    return x

@@ -1,0 +1,125 @@
+"""The shared path of every univariate test: validate, reshape, compute, wrap.
+
+A test supplies ``compute(y, *, xp)``: `y` is a floating array with the
+samples on its last axis (every other axis a batch), already in the compute
+dtype; it returns ``(statistic, pvalue)`` of shape ``y.shape[:-1]``.
+:func:`run_univariate` does everything around it, the same way for all tests.
+"""
+
+from __future__ import annotations
+
+from sketchtest._compat import as_array, device
+from sketchtest._result import NormalityResult
+from sketchtest._montecarlo import monte_carlo_pvalue
+from sketchtest._validation import (
+    check_bool, check_int, check_nan_policy, check_seed, float_dtypes, normalize_axis,
+)
+
+__all__ = ["run_univariate", "prepare_samples"]
+
+
+def prepare_samples(x, *, axis, min_samples: int, name: str = "x"):
+    """Validate `x` and return ``(y, xp, result_dtype, axis)``.
+
+    `y` holds the samples on its last axis, in the compute dtype.
+    """
+    x, xp = as_array(x, name=name)
+    if x.ndim == 0:
+        raise ValueError(f"`{name}` must have at least one dimension; got a 0-d array")
+    axis = normalize_axis(axis, x.ndim)
+    compute_dtype, result_dtype = float_dtypes(x, xp=xp, name=name)
+    n = x.shape[axis]
+    if n is not None and n < min_samples:
+        raise ValueError(
+            f"`{name}` needs at least {min_samples} samples along axis {axis}; got {n}"
+        )
+    y = xp.astype(x, compute_dtype) if x.dtype != compute_dtype else x
+    if axis != x.ndim - 1:
+        y = xp.moveaxis(y, axis, -1)
+    return y, xp, result_dtype, axis
+
+
+def run_univariate(
+    x, compute, *, axis, keepdims, nan_policy, min_samples, test, null, method,
+    n_resamples=9999, seed=None, options=(), larger_is_extreme=True,
+):
+    """Run a univariate test's `compute` on `x` under the shared conventions.
+
+    ``method="monte_carlo"`` replaces `compute`'s p-value by one against the
+    null simulated with `compute` itself (see :mod:`sketchtest._montecarlo`);
+    `options` (hashable) completes the cache key of that simulation, and
+    `larger_is_extreme` says which tail rejects.
+    """
+    check_bool(keepdims, name="keepdims")
+    y, xp, result_dtype, axis = prepare_samples(x, axis=axis, min_samples=min_samples)
+    check_nan_policy(nan_policy, y, xp=xp)
+    if method == "monte_carlo":
+        n_resamples = check_int(n_resamples, name="n_resamples", minimum=1)
+        check_seed(seed)
+
+    def evaluate(samples):
+        statistic, pvalue = compute(samples, xp=xp)
+        if method == "monte_carlo":
+            pvalue = monte_carlo_pvalue(
+                statistic, compute, xp=xp, n=samples.shape[-1], n_resamples=n_resamples,
+                seed=seed, key=(test, null, options), larger_is_extreme=larger_is_extreme,
+            )
+        return statistic, pvalue
+
+    if nan_policy == "omit" and bool(xp.any(xp.isnan(y))):
+        statistic, pvalue = _compute_omitting_nan(y, evaluate, xp=xp, min_samples=min_samples)
+    else:
+        statistic, pvalue = _nan_where_missing(y, *evaluate(y), xp=xp)
+    statistic = xp.astype(statistic, result_dtype)
+    pvalue = xp.astype(pvalue, result_dtype)
+    if keepdims:
+        statistic = xp.expand_dims(statistic, axis=axis)
+        pvalue = xp.expand_dims(pvalue, axis=axis)
+    return NormalityResult(statistic, pvalue, test=test, null=null, method=method)
+
+
+def _nan_where_missing(y, statistic, pvalue, *, xp):
+    """NaN for every batch element whose samples contain a NaN."""
+    missing = xp.any(xp.isnan(y), axis=-1)
+    nan = xp.asarray(float("nan"), dtype=statistic.dtype, device=device(statistic))
+    return xp.where(missing, nan, statistic), xp.where(missing, nan, pvalue)
+
+
+def _compute_omitting_nan(y, evaluate, *, xp, min_samples):
+    """Drop NaNs per batch element (eager only: each row gets its own n)."""
+    batch_shape = y.shape[:-1]
+    rows = xp.reshape(y, (-1, y.shape[-1]))
+    statistics, pvalues = [], []
+    for i in range(rows.shape[0]):
+        row = rows[i, :]
+        kept = row[~xp.isnan(row)]
+        if kept.shape[0] < min_samples:
+            nan = xp.asarray(float("nan"), dtype=y.dtype, device=device(y))
+            statistics.append(nan)
+            pvalues.append(nan)
+            continue
+        statistic, pvalue = evaluate(kept)
+        statistics.append(statistic)
+        pvalues.append(pvalue)
+    statistic = xp.reshape(xp.stack(statistics), batch_shape)
+    pvalue = xp.reshape(xp.stack(pvalues), batch_shape)
+    return statistic, pvalue
+
+
+def standardize(y, *, xp, ddof: int = 1):
+    """Center and scale each batch element by its mean and standard deviation.
+
+    The composite null (``null="normal"``) computes every statistic on these
+    values; ``ddof=1`` (the unbiased variance) is the convention of
+    :func:`scipy.stats.anderson` and of D'Agostino & Stephens (1986).
+    """
+    mean = xp.mean(y, axis=-1, keepdims=True)
+    centered = y - mean
+    n = y.shape[-1]
+    variance = xp.sum(centered * centered, axis=-1, keepdims=True) / (n - ddof)
+    return centered / xp.sqrt(variance)
+
+
+def sample_index(n: int, *, like, xp):
+    """The ranks ``1, 2, ..., n`` as an array of `like`'s dtype and device."""
+    return xp.arange(1, n + 1, dtype=like.dtype, device=device(like))

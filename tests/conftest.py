@@ -1,0 +1,35 @@
+"""Shared fixtures: every backend present on this machine, and its dtypes.
+
+Backends and helpers live in :mod:`support`; see its docstring.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from support import ALL_BACKENDS, Backend
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+def backend(request) -> Backend:
+    """Every backend (library and device) present on this machine."""
+    return request.param
+
+
+@pytest.fixture
+def xp(backend):
+    """The array API namespace of `backend`."""
+    return backend.xp
+
+
+@pytest.fixture(params=["float64", "float32", "bfloat16"])
+def dtype_name(request, backend) -> str:
+    """A floating dtype that `backend` offers (skipped where it has none)."""
+    name = request.param
+    if name == "float64" and not backend.float64:
+        pytest.skip(f"{backend.name} has no float64")
+    if name == "bfloat16" and not backend.bfloat16:
+        pytest.skip(f"{backend.name} has no bfloat16")
+    return name
+
+
