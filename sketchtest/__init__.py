@@ -4,25 +4,37 @@ Univariate normality tests written once against the Python array API
 standard (NumPy, CuPy, PyTorch, JAX), their sliced and multivariate
 extensions, and SIGReg, the sliced Epps-Pulley loss of LeJEPA.
 
-Importing :mod:`sketchtest` imports no array framework besides NumPy.
+Importing :mod:`sketchtest` imports no array framework besides NumPy;
+``sketchtest.torch`` and ``sketchtest.jax`` hold the framework-specific
+modules (the ``SIGReg`` module, the JAX loss with ``custom_vjp``).
 """
 
 from sketchtest._ecf import epps_pulley
 from sketchtest._edf import anderson_darling, cramer_von_mises, kolmogorov_smirnov, watson
 from sketchtest._moments import jarque_bera
+from sketchtest._multivariate import bhep, henze_zirkler, mardia
 from sketchtest._regression import shapiro_francia, shapiro_wilk
 from sketchtest._result import NormalityResult
+from sketchtest._sigreg import sigreg
+from sketchtest._sliced import SlicedEppsPulley, SlicedResult, sliced_test
 
 __version__ = "0.1.0"
 
 __all__ = [
     "NormalityResult",
+    "SlicedEppsPulley",
+    "SlicedResult",
     "anderson_darling",
+    "bhep",
     "cramer_von_mises",
     "epps_pulley",
+    "henze_zirkler",
     "jarque_bera",
     "kolmogorov_smirnov",
+    "mardia",
     "shapiro_francia",
     "shapiro_wilk",
+    "sigreg",
+    "sliced_test",
     "watson",
 ]

@@ -1,0 +1,5 @@
+"""Work in progress: being written."""
+
+
+def sigreg(z, /, **options):
+    raise NotImplementedError("sigreg is being written")
