@@ -7,6 +7,8 @@ change in those dependencies touches one file.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import array_api_extra as xpx
 from array_api_compat import (
@@ -35,6 +37,7 @@ __all__ = [
     "is_lazy_array",
     "is_numpy_namespace",
     "is_torch_namespace",
+    "is_traced",
     "to_device",
     "xpx",
 ]
@@ -65,6 +68,18 @@ def as_array(x, *, name: str = "x"):
             f"array API library) or a numeric sequence, got {type(x).__name__}"
         ) from error
     return x, xp
+
+
+def is_traced(x) -> bool:
+    """Whether `x` has no concrete values to read (a JAX tracer, a Dask array, ...).
+
+    array-api-compat's ``is_lazy_array`` answers True for every JAX array, even
+    concrete ones outside ``jax.jit``; a JAX array is traced only when it is a
+    ``jax.core.Tracer``.
+    """
+    if is_jax_array(x):
+        return isinstance(x, sys.modules["jax"].core.Tracer)
+    return is_lazy_array(x)
 
 
 def _as_numpy_if_plain(x):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 import sketchtest_backends
-from sketchtest._compat import device, is_lazy_array
+from sketchtest._compat import device, is_traced
 
 __all__ = ["monte_carlo_pvalue", "clear_cache"]
 
@@ -57,7 +57,7 @@ def null_statistics(compute, *, xp, n, dtype, dev, n_resamples, seed, key):
 
 def monte_carlo_pvalue(statistic, compute, *, xp, n, n_resamples, seed, key, larger_is_extreme=True):
     """p-value of `statistic` against a simulated null: ``(1 + #extreme) / (1 + B)``."""
-    if is_lazy_array(statistic):
+    if is_traced(statistic):
         raise ValueError("method='monte_carlo' needs concrete values; it cannot run inside jax.jit")
     simulated = null_statistics(
         compute, xp=xp, n=n, dtype=statistic.dtype, dev=device(statistic),

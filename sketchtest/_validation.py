@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import operator
 
-from sketchtest._compat import device, is_lazy_array
+from sketchtest._compat import device, is_traced
 
 NAN_POLICIES = ("propagate", "raise", "omit")
 
@@ -92,7 +92,7 @@ def check_nan_policy(nan_policy, x, *, xp, name: str = "x") -> None:
     check_choice(nan_policy, name="nan_policy", choices=NAN_POLICIES)
     if nan_policy == "propagate":
         return
-    if is_lazy_array(x):
+    if is_traced(x):
         raise ValueError(
             f"nan_policy={nan_policy!r} needs concrete values, but `{name}` is a traced or "
             "lazy array (inside jax.jit, say); use nan_policy='propagate' there"
