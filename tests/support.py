@@ -193,3 +193,54 @@ def round_like(values: np.ndarray, dtype_name: str) -> np.ndarray:
 
         return values.astype(ml_dtypes.bfloat16).astype(np.float64)
     return values.astype(dtype_name).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class UnivariateCase:
+    """One public univariate test under one null, as the cross-backend suites call it.
+
+    `null` is the value passed as ``null=`` (``None``: the test has no such
+    option); `min_samples` is the smallest sample size it accepts; `options`
+    are keyword arguments that make its p-value deterministic and jit-safe
+    (an analytic method rather than a Monte Carlo one); `affine_invariant`
+    says whether the statistic is unchanged by ``x -> a x + b`` with ``a > 0``.
+    """
+
+    name: str
+    null: str | None
+    min_samples: int
+    options: tuple = ()
+    affine_invariant: bool = False
+
+    def __repr__(self) -> str:
+        return self.name if self.null is None else f"{self.name}-{self.null}"
+
+    @property
+    def function(self):
+        import sketchtest
+
+        return getattr(sketchtest, self.name)
+
+    def keywords(self, **overrides) -> dict:
+        """The keyword arguments of a call: null, options, then `overrides`."""
+        keywords = {} if self.null is None else {"null": self.null}
+        return {**keywords, **dict(self.options), **overrides}
+
+    def __call__(self, x, **overrides):
+        return self.function(x, **self.keywords(**overrides))
+
+
+def _univariate_cases():
+    cases = []
+    for name in ("cramer_von_mises", "anderson_darling", "watson", "kolmogorov_smirnov", "epps_pulley"):
+        cases.append(UnivariateCase(name, "standard", 1))
+        cases.append(UnivariateCase(name, "normal", 2, affine_invariant=True))
+    cases.append(UnivariateCase("jarque_bera", "standard", 2))
+    cases.append(UnivariateCase("jarque_bera", "normal", 2, affine_invariant=True))
+    cases.append(UnivariateCase("shapiro_wilk", None, 3, affine_invariant=True))
+    cases.append(UnivariateCase("shapiro_francia", None, 5, affine_invariant=True))
+    return cases
+
+
+#: Every public univariate test x null, with its sample-size minimum.
+UNIVARIATE_CASES = _univariate_cases()
