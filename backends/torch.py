@@ -58,3 +58,147 @@ def all_reduce_sum(x):
     from torch.distributed.nn.functional import all_reduce
 
     return all_reduce(x, op=torch.distributed.ReduceOp.SUM)
+
+
+# --------------------------------------------------------------------------
+# SIGReg glue: the memory-lean trigonometric sums and a counter-based
+# Gaussian generator (stateless, seeded by a device tensor).
+# --------------------------------------------------------------------------
+
+_SLICE_CHUNK_ELEMENTS = 1 << 18  # about 1 MiB of float32 per temporary
+
+
+def _slice_chunks(num_samples: int, num_slices: int):
+    """Column ranges of the projections processed together (bounded temporaries)."""
+    width = max(1, min(num_slices, _SLICE_CHUNK_ELEMENTS // max(1, num_samples)))
+    return [(start, min(start + width, num_slices)) for start in range(0, num_slices, width)]
+
+
+def _accumulation_dtype(dtype):
+    return torch.float32 if dtype in _LOW_PRECISION else dtype
+
+
+def _forward_sums(projections, knot_step: float, n_points: int):
+    """Sums over samples of cos and sin of ``t_j * projections``, shape (..., T, K).
+
+    Angle addition: ``cos((j+1)h p) = cos(jh p) cos(h p) - sin(jh p) sin(h p)``
+    (and the same for sin) replaces the T trigonometric evaluations by one.
+    """
+    compute = _accumulation_dtype(projections.dtype)
+    num_samples, num_slices = projections.shape[-2], projections.shape[-1]
+    cos_columns, sin_columns = [], []
+    for start, stop in _slice_chunks(num_samples, num_slices):
+        angle = projections[..., start:stop].to(compute) * knot_step
+        cos_step, sin_step = torch.cos(angle), torch.sin(angle)
+        cos_j, sin_j = torch.ones_like(angle), torch.zeros_like(angle)
+        cos_rows, sin_rows = [], []
+        for j in range(n_points):
+            if j > 0:
+                cos_j, sin_j = cos_j * cos_step - sin_j * sin_step, sin_j * cos_step + cos_j * sin_step
+            cos_rows.append(cos_j.sum(dim=-2))
+            sin_rows.append(sin_j.sum(dim=-2))
+        cos_columns.append(torch.stack(cos_rows, dim=-2))
+        sin_columns.append(torch.stack(sin_rows, dim=-2))
+    return torch.cat(cos_columns, dim=-1), torch.cat(sin_columns, dim=-1)
+
+
+def _backward_projections(projections, cos_grad, sin_grad, knot_step: float, n_points: int):
+    """Gradient of the sums with respect to the projections, recomputing cos and sin.
+
+    ``d/dp [sum_n cos(t p_n)] = -t sin(t p)``, ``d/dp [sum_n sin(t p_n)] = t cos(t p)``.
+    """
+    compute = _accumulation_dtype(projections.dtype)
+    num_samples, num_slices = projections.shape[-2], projections.shape[-1]
+    cos_grad, sin_grad = cos_grad.to(compute), sin_grad.to(compute)
+    columns = []
+    for start, stop in _slice_chunks(num_samples, num_slices):
+        angle = projections[..., start:stop].to(compute) * knot_step
+        cos_step, sin_step = torch.cos(angle), torch.sin(angle)
+        cos_j, sin_j = cos_step, sin_step
+        gradient = torch.zeros_like(angle)
+        for j in range(1, n_points):
+            if j > 1:
+                cos_j, sin_j = cos_j * cos_step - sin_j * sin_step, sin_j * cos_step + cos_j * sin_step
+            t_j = j * knot_step
+            on_sin = (-t_j * cos_grad[..., j : j + 1, start:stop])
+            on_cos = (t_j * sin_grad[..., j : j + 1, start:stop])
+            gradient = gradient + on_cos * cos_j + on_sin * sin_j
+        columns.append(gradient)
+    return torch.cat(columns, dim=-1).to(projections.dtype)
+
+
+class _TrigSums(torch.autograd.Function):
+    """``projections (..., N, K) -> (cos_sums, sin_sums)`` of shape (..., T, K).
+
+    Saves only the projections; the backward pass recomputes the
+    trigonometric terms chunk by chunk, so its peak memory stays near the
+    size of the projections instead of the ``(..., N, K, T)`` angles.
+    """
+
+    @staticmethod
+    def forward(projections, knot_step, n_points):
+        return _forward_sums(projections, knot_step, n_points)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        projections, knot_step, n_points = inputs
+        ctx.save_for_backward(projections)
+        ctx.knot_step, ctx.n_points = knot_step, n_points
+
+    @staticmethod
+    def backward(ctx, cos_grad, sin_grad):
+        (projections,) = ctx.saved_tensors
+        if cos_grad is None:
+            cos_grad = torch.zeros_like(sin_grad)
+        if sin_grad is None:
+            sin_grad = torch.zeros_like(cos_grad)
+        gradient = _backward_projections(projections, cos_grad, sin_grad, ctx.knot_step, ctx.n_points)
+        return gradient, None, None
+
+
+def trig_sums(projections, *, knot_step: float, n_points: int):
+    """Sums over axis -2 of ``cos(t_j p)`` and ``sin(t_j p)``, ``t_j = j * knot_step``.
+
+    Returns two tensors of shape ``(..., n_points, K)`` in float32 for
+    bfloat16/float16 projections (their own dtype otherwise), differentiable
+    with a memory-lean backward pass.
+    """
+    return _TrigSums.apply(projections, float(knot_step), int(n_points))
+
+
+_MASK32 = 0xFFFFFFFF
+_MULTIPLIERS = (0x7FEB352D, 0x5BD1E995, 0x27D4EB2F)  # odd and < 2**31: products fit in int64
+
+
+def _mix32(x):
+    """An integer hash of 32-bit values held in int64 (xor-shift-multiply rounds)."""
+    for multiplier in _MULTIPLIERS:
+        x = x ^ (x >> 16)
+        x = (x * multiplier) & _MASK32
+    return x ^ (x >> 15)
+
+
+def counter_normal(shape, *, seed, dtype=torch.float32, device=None):
+    """Standard normal draws that depend only on `seed` and the position.
+
+    `seed` is a Python int or an integer tensor (a step counter kept on the
+    device, say): no host synchronization, no generator state, traceable by
+    ``torch.compile``; every process and device draws the same numbers.
+    A 32-bit hash of (seed, index) gives two uniforms per draw, turned into a
+    Gaussian by the Box-Muller transform.
+    """
+    count = 1
+    for size in shape:
+        count *= int(size)
+    seed = torch.as_tensor(seed, dtype=torch.int64, device=device) if not torch.is_tensor(seed) else seed
+    seed = seed.to(device=device, dtype=torch.int64)
+    key = _mix32((seed & _MASK32) ^ 0x3C6EF372) ^ _mix32(((seed >> 32) & _MASK32) ^ 0x1B873593)
+    index = torch.arange(count, dtype=torch.int64, device=device)
+    first = _mix32(_mix32((2 * index) & _MASK32) ^ key)
+    second = _mix32(_mix32((2 * index + 1) & _MASK32) ^ key)
+    scale = 2.0**-24
+    uniform_open = ((first >> 8) + 1).to(torch.float64 if dtype == torch.float64 else torch.float32) * scale
+    uniform = (second >> 8).to(uniform_open.dtype) * scale
+    radius = torch.sqrt(-2.0 * torch.log(uniform_open))
+    draws = radius * torch.cos((2.0 * torch.pi) * uniform)
+    return draws.reshape(tuple(shape)).to(dtype)
