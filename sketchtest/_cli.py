@@ -1,0 +1,380 @@
+"""``sketchtest check``: do the samples in a file look Gaussian?
+
+The command reads an ``(N, D)`` or ``(N,)`` array safely (:mod:`sketchtest._io`),
+runs sliced and multivariate tests on the chosen backend, and reports the
+moment diagnostics (:mod:`sketchtest._report`). Exit status: 0 when the
+check ran, whatever the verdict; 2 for usage and input errors, with one line
+on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from importlib import resources
+
+import numpy as np
+
+from sketchtest._io import (
+    InputError, LoadedArray, check_samples, count_nonfinite, describe_nonfinite, load_samples,
+    parse_size,
+)
+from sketchtest._report import MomentAccumulator, draw_plots, moment_diagnostics, render_text
+
+__all__ = ["main", "build_parser", "run_check"]
+
+SLICED_TESTS = ("epps_pulley", "cramer_von_mises", "anderson_darling", "watson",
+                "kolmogorov_smirnov", "shapiro_wilk", "shapiro_francia", "jarque_bera")
+MULTIVARIATE_TESTS = ("henze_zirkler", "mardia", "bhep")
+DEFAULT_TESTS = "epps_pulley,anderson_darling,jarque_bera"
+BACKENDS = ("numpy", "torch", "jax", "cupy")
+QQ_POINTS = 4000
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``sketchtest``; its only command is ``check``."""
+    parser = _Parser(prog="sketchtest", description="Do these samples look Gaussian?")
+    from sketchtest import __version__
+
+    parser.add_argument("--version", action="version", version=f"sketchtest {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    check = commands.add_parser(
+        "check", help="test the samples in a file for N(0, I)",
+        description="Test whether the rows of an (N, D) array (or an (N,) vector) look like "
+                    "samples of N(0, I). Reads .npy, .npz, .pt/.pth, .safetensors, .csv/.txt "
+                    "without executing anything in them. Exit status 0 when the check ran, "
+                    "whatever the verdict; 2 for usage or input errors.")
+    check.add_argument("path", nargs="?", help="the file of samples (omit with --demo)")
+    check.add_argument("--demo", action="store_true",
+                       help="check the small set of embeddings shipped with sketchtest")
+    check.add_argument("--key", help="which array of an .npz, .pt/.pth or .safetensors file")
+    check.add_argument("--tests", default=DEFAULT_TESTS,
+                       help=f"comma-separated tests; sliced: {', '.join(SLICED_TESTS)}; "
+                            f"multivariate: {', '.join(MULTIVARIATE_TESTS)} "
+                            f"(default {DEFAULT_TESTS})")
+    check.add_argument("--slices", type=int, default=256, help="random directions (default 256)")
+    check.add_argument("--seed", type=int, default=0, help="seed of the directions (default 0)")
+    check.add_argument("--null", choices=("standard", "normal"), default="standard",
+                       help="H0 of each slice: N(0, 1) (standard, default) or any Gaussian (normal)")
+    check.add_argument("--alpha", type=float, default=0.05, help="level of the verdicts (0.05)")
+    check.add_argument("--backend", choices=BACKENDS, default="numpy",
+                       help="array library that runs the tests (default numpy)")
+    check.add_argument("--device", help="device of that library, e.g. cpu, cuda, cuda:1, gpu")
+    check.add_argument("--json", action="store_true", help="print one JSON object instead")
+    check.add_argument("--plot", metavar="FILE.png",
+                       help="save Q-Q plots of the worst slices, the slice p-values and the "
+                            "covariance spectrum (needs matplotlib)")
+    check.add_argument("--worst", type=int, default=5, help="worst slices to list (default 5)")
+    check.add_argument("--memory-budget", default="1G",
+                       help="a .npy file larger than this is memory-mapped and streamed "
+                            "through SlicedEppsPulley (default 1G)")
+    check.add_argument("--no-progress", action="store_true", help="no progress bar when streaming")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command line with `argv` (default ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        options = _validate_options(args)
+        report = run_check(args, **options)
+    except InputError as error:
+        print(f"sketchtest check: error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(_json_safe(report), indent=2, allow_nan=False))
+    else:
+        print(render_text(report))
+    return 0
+
+
+def _validate_options(args) -> dict:
+    if args.demo == (args.path is not None):
+        raise InputError("give either a PATH or --demo (exactly one)")
+    tests = [name.strip() for name in args.tests.split(",") if name.strip()]
+    known = SLICED_TESTS + MULTIVARIATE_TESTS
+    unknown = [name for name in tests if name not in known]
+    if unknown or not tests:
+        raise InputError(f"--tests: unknown test {', '.join(unknown) or '(none given)'}; "
+                         f"choose from {', '.join(known)}")
+    if args.slices < 1:
+        raise InputError(f"--slices must be at least 1; got {args.slices}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be non-negative; got {args.seed}")
+    if not 0 < args.alpha < 1:
+        raise InputError(f"--alpha must be between 0 and 1; got {args.alpha}")
+    if args.worst < 0:
+        raise InputError(f"--worst must be non-negative; got {args.worst}")
+    if args.plot is not None:
+        _require_matplotlib()
+    return {"tests": tests, "memory_budget": parse_size(args.memory_budget)}
+
+
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise InputError("--plot needs matplotlib: pip install matplotlib "
+                         "(or sketchtest[plot])") from None
+
+
+def run_check(args, *, tests, memory_budget) -> dict:
+    """Load the samples, run `tests`, and return the report as a JSON-ready dictionary."""
+    path = str(resources.files("sketchtest") / "data" / "demo_embeddings.npy") if args.demo \
+        else args.path
+    loaded = load_samples(path, key=args.key, memory_budget=memory_budget)
+    to_backend = _backend_converter(args.backend, args.device, loaded.data.dtype)
+    report = {
+        "source": "demo embeddings (shipped with sketchtest)" if args.demo else loaded.path,
+        "format": loaded.format, "key": loaded.key, "samples": loaded.samples,
+        "dimensions": loaded.dimensions, "dtype": str(loaded.data.dtype),
+        "backend": args.backend, "device": args.device or ("cpu" if args.backend == "numpy" else "default"), "null": args.null,
+        "alpha": args.alpha, "num_slices": args.slices, "seed": args.seed,
+        "streamed": loaded.streamed,
+    }
+    if loaded.streamed:
+        if args.null != "standard":
+            raise InputError("--null normal needs the data in memory; raise --memory-budget")
+        streamed_test, moments, report["chunk_rows"] = _stream(loaded, args, memory_budget,
+                                                               to_backend)
+        host = _subsample(loaded, memory_budget, args.seed)
+        results = [streamed_test] + [_run_test(name, to_backend(host), args, subsample=host.shape[0])
+                                     for name in tests if name != "epps_pulley"]
+    else:
+        host = loaded.data
+        moments = MomentAccumulator()
+        moments.update(host)
+        data = to_backend(host)
+        results = [_run_test(name, data, args) for name in tests]
+    report["diagnostics"] = moment_diagnostics(moments.mean(), moments.covariance(), loaded.samples)
+    report["tests"] = [entry for entry, _ in results]
+    if args.plot:
+        _plot(args, report, results, host)
+        report["plot"] = args.plot
+    return report
+
+
+def _run_test(name, data, args, *, subsample=None):
+    """Run one test; return its report entry and the raw result (None if it failed)."""
+    import sketchtest as st
+
+    kind = "sliced" if name in SLICED_TESTS else "multivariate"
+    entry = {"test": name, "kind": kind}
+    if subsample is not None:
+        entry["subsample"] = int(subsample)
+    try:
+        if kind == "sliced":
+            result = st.sliced_test(data, test=name, num_slices=args.slices, seed=args.seed,
+                                    null=args.null)
+        else:
+            result = getattr(st, name)(data)
+    except (ValueError, TypeError, NotImplementedError) as error:
+        entry["error"] = str(error).strip().splitlines()[0] if str(error).strip() else \
+            type(error).__name__
+        return entry, None
+    return _describe_result(entry, result, args), result
+
+
+def _describe_result(entry, result, args) -> dict:
+    statistic, pvalue = _scalar(result.statistic), _scalar(result.pvalue)
+    entry.update(statistic=statistic, pvalue=pvalue)
+    for attribute in ("aggregate", "method"):
+        value = getattr(result, attribute, None)
+        if isinstance(value, str) and value:
+            entry[attribute] = value
+    rejected = pvalue is not None and pvalue < args.alpha
+    entry["reject"] = rejected
+    entry["verdict"] = ("reject: not Gaussian" if rejected else "consistent with H0") \
+        if pvalue is not None else "undefined (NaN p-value)"
+    if entry["kind"] == "sliced" and getattr(result, "slice_pvalues", None) is not None:
+        entry["worst_slices"] = _worst_slices(result, args.worst)
+    return entry
+
+
+def _worst_slices(result, count: int) -> list[dict]:
+    pvalues = _host(result.slice_pvalues).reshape(-1)
+    statistics = _host(result.slice_statistics).reshape(-1)
+    order = np.lexsort((-statistics, pvalues))[:count]
+    return [{"slice": int(k), "statistic": _scalar(statistics[k]), "pvalue": _scalar(pvalues[k])}
+            for k in order]
+
+
+def _stream(loaded: LoadedArray, args, memory_budget, to_backend):
+    """Feed the memory map to SlicedEppsPulley in chunks; check finiteness on the way."""
+    import sketchtest as st
+
+    samples, dimensions = loaded.data.shape
+    chunk_rows = int(min(samples, max(64, memory_budget // (16 * (dimensions + 34 * args.slices)))))
+    accumulator = st.SlicedEppsPulley(num_slices=args.slices, seed=args.seed)
+    moments = MomentAccumulator()
+    totals, first = {"NaN": 0, "+inf": 0, "-inf": 0}, []
+    progress = _progress_bar(samples, enabled=not args.no_progress)
+    for start in range(0, samples, chunk_rows):
+        chunk = np.asarray(loaded.data[start:start + chunk_rows])
+        if chunk.dtype.kind != "f" or chunk.dtype == np.float16:
+            chunk = chunk.astype(np.float64)
+        counts, where = count_nonfinite(chunk, row_offset=start)
+        totals = {name: totals[name] + counts[name] for name in totals}
+        first = (first + where)[:3]
+        if not first:  # nothing to compute once the input is known to be bad
+            moments.update(chunk)
+            accumulator.update(to_backend(chunk))
+        progress.update(chunk.shape[0])
+    progress.close()
+    if first:
+        raise InputError(f"{loaded.path}: {describe_nonfinite(totals, first)}")
+    entry = {"test": "epps_pulley", "kind": "sliced", "streamed": True}
+    result = accumulator.result()
+    return (_describe_result(entry, result, args), result), moments, chunk_rows
+
+
+def _subsample(loaded: LoadedArray, memory_budget, seed):
+    """Rows drawn at random from a memory map, as many as a quarter of the budget holds."""
+    samples, dimensions = loaded.data.shape
+    rows = int(min(samples, max(2, memory_budget // (4 * 8 * dimensions))))
+    chosen = np.sort(np.random.default_rng(seed).choice(samples, size=rows, replace=False))
+    return check_samples(np.asarray(loaded.data[chosen]), path=loaded.path)
+
+
+def _plot(args, report, results, host) -> None:
+    sliced = [(entry, result) for entry, result in results
+              if result is not None and entry["kind"] == "sliced"]
+    qq_samples, slice_pvalues = [], None
+    if sliced:
+        entry, result = sliced[0]
+        slice_pvalues = _host(result.slice_pvalues).reshape(-1)
+        directions = getattr(result, "directions", None)
+        rows = host
+        if host.shape[0] > QQ_POINTS:
+            picked = np.random.default_rng(args.seed).choice(host.shape[0], QQ_POINTS, replace=False)
+            rows = host[np.sort(picked)]
+        if directions is not None:
+            directions = _host(directions).reshape(host.shape[1], -1)
+            for worst in entry.get("worst_slices", [])[:4]:
+                k = worst["slice"]
+                values = np.asarray(rows, dtype=np.float64) @ directions[:, k]
+                label = f"{entry['test']} slice {k}: p = {worst['pvalue']:.3g}"
+                qq_samples.append((label, values))
+    try:
+        draw_plots(args.plot, qq_samples=qq_samples, slice_pvalues=slice_pvalues,
+                   diagnostics=report["diagnostics"], title=f"sketchtest check: {report['source']}")
+    except OSError as error:
+        raise InputError(f"--plot: cannot write {args.plot}: {error}") from None
+
+
+def _backend_converter(backend, device, dtype):
+    """A function that moves a host array to `backend` on `device`, checked up front."""
+    if backend == "numpy":
+        if device not in (None, "cpu"):
+            raise InputError(f"--device {device}: NumPy runs on the cpu only")
+        return lambda host: host
+    module = _import_backend(backend)
+    try:
+        if backend == "torch":
+            target = module.device(device or "cpu")
+            module.empty(1, device=target)
+            return lambda host: module.as_tensor(host, device=target)
+        if backend == "jax":
+            if dtype == np.float64:
+                module.config.update("jax_enable_x64", True)
+            target = _jax_device(module, device)
+            return lambda host: module.device_put(module.numpy.asarray(host), target)
+        index = int(str(device).rsplit(":", 1)[-1]) if device and ":" in str(device) else 0
+        if device not in (None, "cuda", "gpu") and not str(device).startswith(("cuda:", "gpu:")):
+            raise InputError(f"--device {device}: CuPy runs on cuda devices (cuda, cuda:1)")
+        with module.cuda.Device(index):
+            module.empty(1)
+        return lambda host: _cupy_array(module, host, index)
+    except InputError:
+        raise
+    except Exception as error:  # noqa: BLE001 - an absent or invalid device
+        raise InputError(f"--backend {backend} --device {device or 'default'}: "
+                         f"{str(error).strip().splitlines()[0]}") from None
+
+
+def _import_backend(backend):
+    package = {"torch": "torch", "jax": "jax", "cupy": "cupy"}[backend]
+    try:
+        module = __import__(package)
+        if backend == "jax":
+            import jax.numpy  # noqa: F401
+    except ImportError:
+        raise InputError(f"--backend {backend} needs {package}: pip install sketchtest[{package}]") \
+            from None
+    except Exception as error:  # noqa: BLE001 - e.g. CuPy without a CUDA driver
+        raise InputError(f"--backend {backend}: {str(error).strip().splitlines()[0]}") from None
+    return module
+
+
+def _jax_device(jax, device):
+    if device is None:
+        return jax.devices()[0]
+    platform, _, index = str(device).partition(":")
+    platform = {"cuda": "gpu"}.get(platform, platform)
+    return jax.devices(platform)[int(index or 0)]
+
+
+def _cupy_array(cupy, host, index):
+    with cupy.cuda.Device(index):
+        return cupy.asarray(host)
+
+
+def _host(array):
+    """A NumPy copy of a result array from any backend."""
+    if hasattr(array, "detach"):
+        return array.detach().cpu().numpy()
+    if hasattr(array, "get") and type(array).__module__.startswith("cupy"):
+        return array.get()
+    return np.asarray(array)
+
+
+def _scalar(value):
+    number = float(_host(value).reshape(-1)[0]) if np.ndim(_host(value)) else float(_host(value))
+    return number if math.isfinite(number) else None
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _progress_bar(total: int, *, enabled: bool):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _PlainProgress(total, enabled=enabled)
+    return tqdm(total=total, unit="rows", desc="streaming", disable=not enabled, file=sys.stderr)
+
+
+class _PlainProgress:
+    """A minimal progress bar on stderr, for when tqdm is not installed."""
+
+    def __init__(self, total: int, *, enabled: bool):
+        self.total, self.done, self.enabled = total, 0, enabled
+
+    def update(self, count: int) -> None:
+        self.done += count
+        if self.enabled:
+            width = 30
+            filled = width * self.done // max(self.total, 1)
+            print(f"\rstreaming [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} rows",
+                  end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)

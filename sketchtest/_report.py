@@ -1,0 +1,257 @@
+"""What ``sketchtest check`` tells a person: moment diagnostics, the text report, the plots.
+
+Everything here runs on the host in float64 NumPy: it summarizes results the
+tests computed on the chosen backend, plus the mean and covariance of the
+samples, which fit in memory for any N (they are D and D x D).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["MomentAccumulator", "moment_diagnostics", "render_text", "draw_plots"]
+
+#: Relative slack around the Marchenko-Pastur bulk before an eigenvalue counts as an outlier.
+BULK_SLACK = 0.1
+
+
+class MomentAccumulator:
+    """Running mean and covariance of rows, in float64, one batch at a time.
+
+    Batches are shifted by the first batch's mean before the sums of squares,
+    so the covariance keeps its precision when the data sit far from 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((100, 3))
+    >>> moments = MomentAccumulator()
+    >>> moments.update(x[:40]); moments.update(x[40:])
+    >>> bool(np.allclose(moments.covariance(), np.cov(x, rowvar=False)))
+    True
+    """
+
+    def __init__(self):
+        self.count = 0
+        self.shift = None
+        self.total = None
+        self.outer = None
+
+    def update(self, batch) -> None:
+        """Add the rows of the ``(n, D)`` array `batch`."""
+        batch = np.asarray(batch, dtype=np.float64)
+        if self.shift is None:
+            self.shift = batch.mean(axis=0)
+            self.total = np.zeros_like(self.shift)
+            self.outer = np.zeros((batch.shape[1], batch.shape[1]))
+        centered = batch - self.shift
+        self.count += batch.shape[0]
+        self.total += centered.sum(axis=0)
+        self.outer += centered.T @ centered
+
+    def mean(self):
+        """The mean of every row seen so far."""
+        return self.shift + self.total / self.count
+
+    def covariance(self):
+        """The sample covariance (ddof=1) of every row seen so far."""
+        centered_mean = self.total / self.count
+        scatter = self.outer - self.count * np.outer(centered_mean, centered_mean)
+        return scatter / (self.count - 1)
+
+
+def moment_diagnostics(mean, covariance, samples: int) -> dict:
+    r"""Summaries of the mean and covariance that say whether data look like N(0, I).
+
+    ``mean_norm`` is :math:`\lVert\bar x\rVert`, whose typical size under
+    N(0, I) is :math:`\sqrt{D/N}` (``mean_norm_expected``). The covariance
+    spectrum gives the ratio of the largest to the smallest eigenvalue, the
+    effective rank :math:`\exp(-\sum_i p_i \log p_i)`, :math:`p_i = \lambda_i /
+    \sum_j \lambda_j` (Roy & Vetterli, 2007; D for isotropic data), and the
+    number of eigenvalues outside the Marchenko-Pastur bulk
+    :math:`\bar\lambda\,[(1 - \sqrt{D/N})^2, (1 + \sqrt{D/N})^2]` widened by
+    10%, where the sample eigenvalues of isotropic data fall for large N and D.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((4000, 4))
+    >>> d = moment_diagnostics(x.mean(axis=0), np.cov(x, rowvar=False), 4000)
+    >>> d["isotropic"], round(d["effective_rank"], 1)
+    (True, 4.0)
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    covariance = np.atleast_2d(np.asarray(covariance, dtype=np.float64))
+    dimensions = mean.shape[0]
+    eigenvalues = np.sort(np.linalg.eigvalsh((covariance + covariance.T) / 2.0))[::-1]
+    eigenvalues = np.maximum(eigenvalues, 0.0)
+    average = float(eigenvalues.mean())
+    largest, smallest = float(eigenvalues[0]), float(eigenvalues[-1])
+    gamma = dimensions / samples
+    lower = (1.0 - math.sqrt(gamma)) ** 2 if gamma < 1 else 0.0
+    upper = (1.0 + math.sqrt(gamma)) ** 2
+    relative = eigenvalues / average if average > 0 else eigenvalues
+    outside = int(np.count_nonzero((relative < lower * (1 - BULK_SLACK))
+                                   | (relative > upper * (1 + BULK_SLACK))))
+    return {
+        "mean_norm": float(np.linalg.norm(mean)),
+        "mean_norm_expected": math.sqrt(dimensions / samples),
+        "average_variance": average,
+        "eigenvalue_max": largest,
+        "eigenvalue_min": smallest,
+        "eigenvalue_ratio": largest / smallest if smallest > 0 else None,
+        "effective_rank": _effective_rank(eigenvalues),
+        "marchenko_pastur_range": [lower, upper],
+        "eigenvalues_outside_range": outside,
+        "isotropic": outside == 0,
+        "eigenvalues": [float(v) for v in eigenvalues],
+    }
+
+
+def _effective_rank(eigenvalues) -> float:
+    total = eigenvalues.sum()
+    if not total > 0:
+        return 0.0
+    p = eigenvalues[eigenvalues > 0] / total
+    return float(np.exp(-np.sum(p * np.log(p))))
+
+
+def render_text(report: dict) -> str:
+    """The report a person reads, from the same dictionary ``--json`` prints."""
+    lines = [f"sketchtest check: {report['source']}",
+             f"  samples N = {report['samples']}, dimensions D = {report['dimensions']}, "
+             f"dtype {report['dtype']}, backend {report['backend']} ({report['device']})"]
+    if report.get("streamed"):
+        lines.append(f"  streamed from a memory map in chunks of {report['chunk_rows']} rows")
+    lines += ["", *_render_diagnostics(report["diagnostics"]), "", *_render_tests(report)]
+    for test in report["tests"]:
+        if test.get("worst_slices"):
+            lines += ["", *_render_worst(test)]
+    if report.get("plot"):
+        lines += ["", f"plots written to {report['plot']}"]
+    return "\n".join(lines)
+
+
+def _render_diagnostics(d: dict) -> list[str]:
+    ratio = "inf (singular)" if d["eigenvalue_ratio"] is None else f"{d['eigenvalue_ratio']:.3g}"
+    lower, upper = d["marchenko_pastur_range"]
+    verdict = ("yes" if d["isotropic"] else
+               f"no: {d['eigenvalues_outside_range']} of {len(d['eigenvalues'])} eigenvalues "
+               "outside that range")
+    return [
+        "Mean and covariance",
+        f"  norm of the mean            {d['mean_norm']:.4g}   "
+        f"(about {d['mean_norm_expected']:.3g} for N(0, I) at this N, D)",
+        f"  average variance            {d['average_variance']:.4g}   (1 for N(0, I))",
+        f"  eigenvalues max / min       {d['eigenvalue_max']:.4g} / {d['eigenvalue_min']:.4g}"
+        f"   ratio {ratio}",
+        f"  effective rank              {d['effective_rank']:.4g} of {len(d['eigenvalues'])}",
+        f"  isotropic?                  {verdict}",
+        f"    (isotropic data: eigenvalues / average within [{lower:.3g}, {upper:.3g}], "
+        f"Marchenko-Pastur, +-{BULK_SLACK:.0%})",
+    ]
+
+
+def _render_tests(report: dict) -> list[str]:
+    null = "N(0, I)" if report["null"] == "standard" else "a Gaussian with any mean and scale"
+    lines = [f"Tests at alpha = {report['alpha']:g} (sliced: {report['num_slices']} random "
+             f"directions, seed {report['seed']}, H0: every slice of {null})",
+             f"  {"test":<28}{'statistic':>12}{'p-value':>12}   verdict"]
+    for test in report["tests"]:
+        name = test["test"] + ("" if test["kind"] != "sliced" else " (sliced)")
+        if "error" in test:
+            lines.append(f"  {name:<28}{'-':>12}{'-':>12}   not run: {test['error']}")
+            continue
+        note = f" [on a subsample of {test['subsample']} rows]" if test.get("subsample") else ""
+        lines.append(f"  {name:<28}{_number(test['statistic']):>12}{_number(test['pvalue']):>12}"
+                     f"   {test['verdict']}{note}")
+    return lines
+
+
+def _render_worst(test: dict) -> list[str]:
+    lines = [f"Worst slices of {test['test']} (smallest p-values)",
+             f"  {'slice':>7}{'statistic':>12}{'p-value':>12}"]
+    for entry in test["worst_slices"]:
+        lines.append(f"  {entry['slice']:>7}{_number(entry['statistic']):>12}"
+                     f"{_number(entry['pvalue']):>12}")
+    return lines
+
+
+def _number(value) -> str:
+    return "nan" if value is None else f"{value:.4g}"
+
+
+def draw_plots(path, *, qq_samples, slice_pvalues, diagnostics, title="") -> None:
+    """Save Q-Q plots of the worst slices, the slice p-value histogram and the spectrum.
+
+    `qq_samples` is a list of ``(label, projected values)``; `slice_pvalues`
+    a 1-D array (or None). Needs matplotlib.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure = plt.figure(figsize=(13, 6.5), layout="constrained")
+    grid = figure.add_gridspec(2, 4)
+    for index in range(4):
+        axes = figure.add_subplot(grid[index // 2, index % 2])
+        if index < len(qq_samples):
+            _qq_axes(axes, *qq_samples[index])
+        else:
+            axes.set_axis_off()
+    _pvalue_axes(figure.add_subplot(grid[0, 2:]), slice_pvalues)
+    _spectrum_axes(figure.add_subplot(grid[1, 2:]), diagnostics)
+    if title:
+        figure.suptitle(title)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _qq_axes(axes, label, values) -> None:
+    from scipy.stats import norm
+
+    ordered = np.sort(np.asarray(values, dtype=np.float64))
+    n = ordered.shape[0]
+    theoretical = norm.ppf((np.arange(1, n + 1) - 0.5) / n)
+    axes.plot(theoretical, ordered, ".", markersize=2)
+    low, high = theoretical[0], theoretical[-1]
+    axes.plot([low, high], [low, high], "k--", linewidth=1, label="N(0, 1)")
+    axes.set_title(label, fontsize=9)
+    axes.set_xlabel("N(0, 1) quantiles", fontsize=8)
+    axes.set_ylabel("projected samples", fontsize=8)
+    axes.legend(fontsize=7, loc="upper left")
+
+
+def _pvalue_axes(axes, slice_pvalues) -> None:
+    if slice_pvalues is None or len(slice_pvalues) == 0:
+        axes.text(0.5, 0.5, "no sliced test ran", ha="center", va="center")
+        axes.set_axis_off()
+        return
+    bins = 20
+    axes.hist(np.asarray(slice_pvalues, dtype=np.float64), bins=bins, range=(0, 1),
+              color="tab:blue", alpha=0.8)
+    axes.axhline(len(slice_pvalues) / bins, color="k", linestyle="--", linewidth=1,
+                 label="uniform (what H0 gives on average)")
+    axes.set_title("p-values of the slices", fontsize=9)
+    axes.set_xlabel("slice p-value", fontsize=8)
+    axes.set_ylabel("slices", fontsize=8)
+    axes.legend(fontsize=7)
+
+
+def _spectrum_axes(axes, diagnostics) -> None:
+    eigenvalues = np.asarray(diagnostics["eigenvalues"], dtype=np.float64)
+    ranks = np.arange(1, eigenvalues.shape[0] + 1)
+    lower, upper = diagnostics["marchenko_pastur_range"]
+    average = diagnostics["average_variance"]
+    axes.axhspan(max(lower, 1e-12) * average, upper * average, color="tab:green", alpha=0.15,
+                 label="isotropic range (Marchenko-Pastur)")
+    axes.plot(ranks, np.maximum(eigenvalues, 1e-12), "o-", markersize=3)
+    axes.axhline(1.0, color="k", linestyle="--", linewidth=1, label="N(0, I)")
+    axes.set_yscale("log")
+    axes.set_title("covariance spectrum", fontsize=9)
+    axes.set_xlabel("rank", fontsize=8)
+    axes.set_ylabel("eigenvalue", fontsize=8)
+    axes.legend(fontsize=7)
