@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
+
 from sketchtest._compat import device, is_traced
 
 NAN_POLICIES = ("propagate", "raise", "omit")
@@ -22,7 +24,7 @@ def check_choice(value, *, name: str, choices) -> None:
 
 def check_bool(value, *, name: str) -> None:
     """Raise ``TypeError`` unless `value` is a Python or NumPy bool."""
-    if not isinstance(value, bool) and type(value).__name__ != "bool_":
+    if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be a bool; got {type(value).__name__}")
 
 
@@ -41,8 +43,8 @@ def check_int(value, *, name: str, minimum: int | None = None) -> int:
 
 def check_positive_float(value, *, name: str) -> float:
     """Return `value` as a finite positive ``float``."""
-    if isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a number; got a bool")
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"`{name}` must be a real number; got {type(value).__name__}")
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -105,8 +107,6 @@ def check_nan_policy(nan_policy, x, *, xp, name: str = "x") -> None:
 
 def check_seed(seed, *, name: str = "seed") -> None:
     """Accept ``None``, a non-negative integer or a ``numpy.random.Generator``."""
-    import numpy as np
-
     if seed is None or isinstance(seed, np.random.Generator):
         return
     check_int(seed, name=name, minimum=0)
