@@ -138,7 +138,9 @@ def run_check(args, *, tests, memory_budget) -> dict:
         "source": "demo embeddings (shipped with sketchtest)" if args.demo else loaded.path,
         "format": loaded.format, "key": loaded.key, "samples": loaded.samples,
         "dimensions": loaded.dimensions, "dtype": str(loaded.data.dtype),
-        "backend": args.backend, "device": args.device or ("cpu" if args.backend == "numpy" else "default"), "null": args.null,
+        "backend": args.backend,
+        "device": args.device or ("cpu" if args.backend == "numpy" else "default"),
+        "null": args.null,
         "alpha": args.alpha, "num_slices": args.slices, "seed": args.seed,
         "streamed": loaded.streamed,
     }

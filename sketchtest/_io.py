@@ -310,10 +310,10 @@ def count_nonfinite(data, *, row_offset=0):
 
 
 def describe_nonfinite(counts, first) -> str:
-    """One line such as ``2 NaN and 1 +inf value(s), first at (row 3, column 0)``."""
+    """One line such as ``2 NaN and 1 +inf value(s), first at (row 3, column 0) ...``."""
     parts = [f"{count} {name}" for name, count in counts.items() if count]
     where = ", ".join(f"(row {r}, column {c})" for r, c in first)
-    return (f"{' and '.join(parts)} value(s) (0-based), first at {where}; "
+    return (f"{' and '.join(parts)} value(s), first at {where} (counting from 0); "
             "remove or impute them before checking")
 
 

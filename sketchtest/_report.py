@@ -126,9 +126,9 @@ def render_text(report: dict) -> str:
     if report.get("streamed"):
         lines.append(f"  streamed from a memory map in chunks of {report['chunk_rows']} rows")
     lines += ["", *_render_diagnostics(report["diagnostics"]), "", *_render_tests(report)]
-    for test in report["tests"]:
-        if test.get("worst_slices"):
-            lines += ["", *_render_worst(test)]
+    with_slices = [test for test in report["tests"] if test.get("worst_slices")]
+    if with_slices:  # the first sliced test's; --json lists every test's
+        lines += ["", *_render_worst(with_slices[0])]
     if report.get("plot"):
         lines += ["", f"plots written to {report['plot']}"]
     return "\n".join(lines)
@@ -158,7 +158,7 @@ def _render_tests(report: dict) -> list[str]:
     null = "N(0, I)" if report["null"] == "standard" else "a Gaussian with any mean and scale"
     lines = [f"Tests at alpha = {report['alpha']:g} (sliced: {report['num_slices']} random "
              f"directions, seed {report['seed']}, H0: every slice of {null})",
-             f"  {"test":<28}{'statistic':>12}{'p-value':>12}   verdict"]
+             f"  {'test':<28}{'statistic':>12}{'p-value':>12}   verdict"]
     for test in report["tests"]:
         name = test["test"] + ("" if test["kind"] != "sliced" else " (sliced)")
         if "error" in test:

@@ -1,0 +1,207 @@
+"""The ``sketchtest check`` command: exit statuses, errors, the JSON schema, --demo, streaming."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import sketchtest
+from sketchtest._cli import main
+from sketchtest._report import MomentAccumulator, moment_diagnostics
+
+DEMO = os.path.join(os.path.dirname(sketchtest.__file__), "data", "demo_embeddings.npy")
+SLICED_READY = not (sketchtest.sliced_test.__doc__ is None
+                    and "being written" in (sys.modules["sketchtest._sliced"].__doc__ or ""))
+needs_sliced = pytest.mark.skipif(not SLICED_READY, reason="sketchtest.sliced_test not landed yet")
+
+
+def run(argv, capsys):
+    """Exit status, stdout and stderr of ``sketchtest`` with `argv`."""
+    try:
+        status = main(argv)
+    except SystemExit as exit_:  # argparse's own exits
+        status = exit_.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def assert_one_line_error(status, out, err):
+    assert status == 2
+    assert out == ""
+    assert err.count("\n") == 1 and "error" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["check"],
+    ["check", "--demo", DEMO],
+    ["check", "--demo", "--tests", "t_test"],
+    ["check", "--demo", "--slices", "0"],
+    ["check", "--demo", "--slices", "many"],
+    ["check", "--demo", "--alpha", "1.5"],
+    ["check", "--demo", "--seed", "-1"],
+    ["check", "--demo", "--backend", "tensorflow"],
+    ["check", "--demo", "--device", "cuda:0"],
+    ["check", "--demo", "--memory-budget", "lots"],
+])
+def test_usage_errors_exit_2_with_one_line(argv, capsys):
+    assert_one_line_error(*run(argv, capsys))
+
+
+def test_input_errors_exit_2_with_one_line(tmp_path, capsys):
+    x = np.random.default_rng(0).standard_normal((20, 3))
+    x[3, 2], x[5, 0] = np.nan, np.inf
+    np.save(tmp_path / "bad.npy", x)
+    status, out, err = run(["check", str(tmp_path / "bad.npy")], capsys)
+    assert_one_line_error(status, out, err)
+    assert "1 NaN and 1 +inf" in err and "(row 3, column 2)" in err
+    np.save(tmp_path / "one.npy", np.zeros((1, 3)))
+    status, out, err = run(["check", str(tmp_path / "one.npy")], capsys)
+    assert_one_line_error(status, out, err)
+    assert "at least 2 samples" in err
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    status, out, err = run(["check", str(tmp_path / "objects.npy")], capsys)
+    assert_one_line_error(status, out, err)
+    assert "pickled" in err
+
+
+def test_plot_without_matplotlib_is_a_usage_error(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    status, out, err = run(["check", "--demo", "--plot", str(tmp_path / "p.png")], capsys)
+    assert_one_line_error(status, out, err)
+    assert "needs matplotlib" in err
+
+
+def test_python_dash_m_missing_file(tmp_path):
+    completed = subprocess.run([sys.executable, "-m", "sketchtest", "check", str(tmp_path / "no.npy")],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == [
+        f"sketchtest check: error: {tmp_path / 'no.npy'}: no such file"]
+
+
+@pytest.mark.skipif(shutil.which("sketchtest") is None, reason="console script not installed")
+def test_console_script_version():
+    completed = subprocess.run(["sketchtest", "--version"], capture_output=True, text=True,
+                               timeout=120)
+    assert completed.returncode == 0
+    assert completed.stdout.strip() == f"sketchtest {sketchtest.__version__}"
+
+
+def test_demo_diagnostics_match_numpy(capsys):
+    status, out, _ = run(["check", "--demo", "--json", "--tests", "jarque_bera"], capsys)
+    assert status == 0
+    report = json.loads(out)
+    x = np.load(DEMO).astype(np.float64)
+    assert (report["samples"], report["dimensions"], report["dtype"]) == (2048, 16, "float32")
+    d = report["diagnostics"]
+    assert math.isclose(d["mean_norm"], np.linalg.norm(x.mean(axis=0)), rel_tol=1e-10)
+    eigenvalues = np.sort(np.linalg.eigvalsh(np.cov(x, rowvar=False)))[::-1]
+    np.testing.assert_allclose(d["eigenvalues"], eigenvalues, rtol=1e-9)
+    assert math.isclose(d["eigenvalue_ratio"], eigenvalues[0] / eigenvalues[-1], rel_tol=1e-9)
+    assert d["isotropic"] is False  # the demo has two collapsed directions (variance 0.25)
+
+
+def test_moment_diagnostics_closed_forms():
+    # eigenvalues (4, 1, 1, 1): p = (4, 1, 1, 1) / 7, effective rank exp(-sum p log p)
+    p = np.array([4.0, 1, 1, 1]) / 7
+    d = moment_diagnostics(np.zeros(4), np.diag([1.0, 4.0, 1.0, 1.0]), samples=400)
+    assert math.isclose(d["effective_rank"], math.exp(-np.sum(p * np.log(p))), rel_tol=1e-12)
+    assert d["eigenvalue_ratio"] == 4.0 and d["average_variance"] == 1.75
+    assert d["marchenko_pastur_range"] == pytest.approx([(1 - 0.1) ** 2, (1 + 0.1) ** 2])
+    assert d["eigenvalues_outside_range"] == 4 and d["isotropic"] is False
+    assert moment_diagnostics(np.zeros(3), np.eye(3), samples=10**6)["isotropic"] is True
+
+
+def test_moment_accumulator_matches_numpy_far_from_zero():
+    x = 1e6 + np.random.default_rng(1).standard_normal((500, 3))
+    moments = MomentAccumulator()
+    for start in range(0, 500, 70):
+        moments.update(x[start:start + 70])
+    np.testing.assert_allclose(moments.mean(), x.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(moments.covariance(), np.cov(x, rowvar=False), rtol=1e-9)
+
+
+@needs_sliced
+def test_demo_json_schema_and_verdict(capsys):
+    status, out, err = run(["check", "--demo", "--json", "--slices", "64"], capsys)
+    assert status == 0, err
+    report = json.loads(out)
+    assert {"samples", "dimensions", "tests", "diagnostics", "alpha"} <= set(report)
+    names = [test["test"] for test in report["tests"]]
+    assert names == ["epps_pulley", "anderson_darling", "jarque_bera"]
+    for test in report["tests"]:
+        assert "error" not in test, test
+        assert isinstance(test["statistic"], float) and 0.0 <= test["pvalue"] <= 1.0
+        assert test["reject"] == (test["pvalue"] < 0.05)
+        assert len(test["worst_slices"]) == 5
+        pvalues = [entry["pvalue"] for entry in test["worst_slices"]]
+        assert pvalues == sorted(pvalues)
+    # the demo is bimodal and skewed along two directions: Epps-Pulley must see it
+    assert report["tests"][0]["reject"] is True
+
+
+@needs_sliced
+def test_demo_text_report(capsys):
+    status, out, _ = run(["check", "--demo", "--slices", "32", "--tests", "epps_pulley"], capsys)
+    assert status == 0
+    for needle in ("N = 2048", "D = 16", "alpha = 0.05", "epps_pulley (sliced)",
+                   "Worst slices", "effective rank", "isotropic?"):
+        assert needle in out
+
+
+@needs_sliced
+def test_plot_is_written(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "check.png"
+    status, _, err = run(["check", "--demo", "--slices", "32", "--tests", "epps_pulley",
+                          "--plot", str(target)], capsys)
+    assert status == 0, err
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.stat().st_size > 20_000
+
+
+@needs_sliced
+def test_streamed_equals_in_memory(tmp_path, capsys):
+    x = np.random.default_rng(2).standard_normal((3000, 4))
+    np.save(tmp_path / "x.npy", x)
+    argv = ["check", str(tmp_path / "x.npy"), "--json", "--slices", "16", "--tests", "epps_pulley"]
+    _, out, _ = run(argv, capsys)
+    in_memory = json.loads(out)
+    status, out, _ = run(argv + ["--memory-budget", "8K", "--no-progress"], capsys)
+    streamed = json.loads(out)
+    assert status == 0 and streamed["streamed"] is True and in_memory["streamed"] is False
+    assert streamed["chunk_rows"] < 3000
+    assert math.isclose(streamed["tests"][0]["statistic"], in_memory["tests"][0]["statistic"],
+                        rel_tol=1e-9)
+    np.testing.assert_allclose(streamed["diagnostics"]["eigenvalues"],
+                               in_memory["diagnostics"]["eigenvalues"], rtol=1e-9)
+
+
+@needs_sliced
+def test_streamed_nan_is_an_input_error(tmp_path, capsys):
+    x = np.random.default_rng(3).standard_normal((3000, 4))
+    x[2500, 1] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    status, out, err = run(["check", str(tmp_path / "x.npy"), "--memory-budget", "8K",
+                            "--no-progress", "--slices", "8"], capsys)
+    assert_one_line_error(status, out, err)
+    assert "1 NaN value(s), first at (row 2500, column 1)" in err
+
+
+@needs_sliced
+def test_torch_backend_agrees_with_numpy(capsys):
+    pytest.importorskip("torch")
+    argv = ["check", "--demo", "--json", "--slices", "16", "--tests", "epps_pulley,jarque_bera"]
+    _, out, _ = run(argv, capsys)
+    reference = json.loads(out)
+    status, out, err = run(argv + ["--backend", "torch", "--device", "cpu"], capsys)
+    assert status == 0, err
+    for ours, theirs in zip(json.loads(out)["tests"], reference["tests"]):
+        assert math.isclose(ours["statistic"], theirs["statistic"], rel_tol=1e-4)
