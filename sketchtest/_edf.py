@@ -1,18 +1,349 @@
-"""Work in progress: being written."""
+"""EDF tests: Cramér-von Mises, Anderson-Darling, Watson, Kolmogorov-Smirnov.
 
-def cramer_von_mises(x, /, **options):
-    raise NotImplementedError("cramer_von_mises is being written")
+Each statistic compares the empirical distribution function of the samples
+with the standard normal CDF :math:`\\Phi`, after one sort along the sample
+axis. ``null="standard"`` compares the samples themselves (H0: N(0, 1));
+``null="normal"`` compares :math:`z_i = (x_i - \\bar x)/s` with
+:math:`s^2 = \\frac{1}{n-1}\\sum (x_i - \\bar x)^2` (ddof=1, the convention of
+:func:`scipy.stats.anderson` and of D'Agostino & Stephens 1986), H0 being
+N(mu, sigma^2) with both unknown. The p-value formulas live in
+:mod:`sketchtest._edf_nulls` and :mod:`sketchtest._ks_null`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import sketchtest_backends
+from sketchtest import _edf_nulls as nulls
+from sketchtest._ks_null import kolmogorov_smirnov_exact_sf
+from sketchtest._univariate import run_univariate, sample_index, standardize
+from sketchtest._validation import check_choice, check_method
+
+__all__ = ["cramer_von_mises", "anderson_darling", "watson", "kolmogorov_smirnov"]
+
+_COMMON_PARAMETERS = """
+    Parameters
+    ----------
+    x : array_like
+        Samples along `axis`; every other axis is a batch. At least 2 samples.
+    axis : int, default 0
+        Axis holding the samples.
+    null : {"standard", "normal"}, default "standard"
+        ``"standard"``: H0 is N(0, 1) exactly. ``"normal"``: H0 is
+        N(mu, sigma^2) with both estimated (ddof=1).
+    method : str, default "auto"
+        How the p-value is computed; see the table above. ``"monte_carlo"``
+        simulates the null at this n with `n_resamples` draws from `seed`.
+    n_resamples : int, default 9999
+        Null replicates for ``method="monte_carlo"``.
+    seed : int or numpy.random.Generator, optional
+        Seed of the Monte Carlo null.
+    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
+        NaN results for batch elements with NaNs, raise ``ValueError``, or drop
+        NaNs per batch element (eager only).
+    keepdims : bool, default False
+        Keep the sample axis in the results, with length 1.
+
+    Returns
+    -------
+    NormalityResult
+        ``statistic`` and ``pvalue`` in the input's namespace and device.
+"""
 
 
-def anderson_darling(x, /, **options):
-    raise NotImplementedError("anderson_darling is being written")
+def _with_common_parameters(function):
+    function.__doc__ = function.__doc__.replace("    {parameters}\n", _COMMON_PARAMETERS)
+    return function
 
 
-def watson(x, /, **options):
-    raise NotImplementedError("watson is being written")
+def _sorted_samples(y, null, *, xp):
+    """The samples (standardized under the composite null), sorted on the last axis."""
+    return xp.sort(standardize(y, xp=xp) if null == "normal" else y, axis=-1)
 
 
-def kolmogorov_smirnov(x, /, **options):
-    raise NotImplementedError("kolmogorov_smirnov is being written")
+def _cvm_statistic(u, *, xp):
+    n = u.shape[-1]
+    expected = (2.0 * sample_index(n, like=u, xp=xp) - 1.0) / (2.0 * n)
+    deviation = u - expected
+    return 1.0 / (12.0 * n) + xp.sum(deviation * deviation, axis=-1)
 
 
+def _normal_cdf(z, *, xp):
+    return sketchtest_backends.for_namespace(xp).ndtr(z)
+
+
+def _run(x, statistic_and_pvalue, *, test, null, method, axis, keepdims, nan_policy,
+         n_resamples, seed):
+    def compute(y, *, xp):
+        return statistic_and_pvalue(_sorted_samples(y, null, xp=xp), xp=xp)
+
+    return run_univariate(
+        x, compute, axis=axis, keepdims=keepdims, nan_policy=nan_policy, min_samples=2,
+        test=test, null=null, method=method, n_resamples=n_resamples, seed=seed,
+    )
+
+
+def _check_options(null, method, *, standard_methods, normal_methods=("auto", "monte_carlo")):
+    check_choice(null, name="null", choices=("standard", "normal"))
+    check_method(method, choices=standard_methods if null == "standard" else normal_methods)
+
+
+@_with_common_parameters
+def cramer_von_mises(
+    x, /, *, axis=0, null="standard", method="auto", n_resamples=9999, seed=None,
+    nan_policy="propagate", keepdims=False,
+):
+    r"""Cramér-von Mises test of normality.
+
+    .. math::
+
+        W^2 = \frac{1}{12n} + \sum_{i=1}^n \left(u_{(i)} - \frac{2i - 1}{2n}\right)^2,
+        \qquad u_{(i)} = \Phi(z_{(i)}),
+
+    with :math:`z = x` (``null="standard"``, equal to
+    :func:`scipy.stats.cramervonmises` with ``scipy.stats.norm.cdf``) or the
+    standardized samples (``null="normal"``, see the module docstring).
+
+    ================  ==============  =================================================
+    null              method          p-value
+    ================  ==============  =================================================
+    ``"standard"``    ``"auto"``      Csörgő & Faraway (1996) finite-n series, as SciPy
+                                      (agrees with SciPy to 1e-10 relative; p < 1e-16
+                                      is returned as 0)
+    ``"standard"``    ``"asymptotic"``  the limiting distribution (n = infinity)
+    ``"normal"``      ``"auto"``      D'Agostino & Stephens (1986, Table 4.9) on
+                                      :math:`W^2 (1 + 0.5/n)`; about 2 digits
+    either            ``"monte_carlo"``  simulated null
+    ================  ==============  =================================================
+
+    The limiting CDF needs :math:`K_{1/4}, K_{3/4}, K_{5/4}`, computed on the
+    device from :math:`e^{-z}K_\nu(z) = \int_0^\infty e^{-z(1+\cosh t)}
+    \cosh(\nu t)\,dt` by a 48-node trapezoid rule (relative error 6e-14).
+
+    {parameters}
+    References
+    ----------
+    .. [1] S. Csörgő and J. J. Faraway, "The exact and asymptotic
+       distributions of Cramér-von Mises statistics", Journal of the Royal
+       Statistical Society B 58(1), 221-234, 1996.
+    .. [2] R. B. D'Agostino and M. A. Stephens, "Goodness-of-Fit Techniques",
+       Marcel Dekker, 1986, Table 4.9.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sketchtest as st
+    >>> x = np.random.default_rng(0).standard_normal(200)
+    >>> result = st.cramer_von_mises(x)
+    >>> bool(result.pvalue > 0.01)
+    True
+    """
+    _check_options(null, method, standard_methods=("auto", "asymptotic", "monte_carlo"))
+
+    def statistic_and_pvalue(z, *, xp):
+        n = z.shape[-1]
+        statistic = _cvm_statistic(_normal_cdf(z, xp=xp), xp=xp)
+        if null == "normal":
+            return statistic, nulls.cvm_normal_sf(statistic, n, xp=xp)
+        if method == "asymptotic":
+            return statistic, nulls.cvm_limit_sf(statistic, xp=xp)
+        return statistic, nulls.cvm_standard_sf(statistic, n, xp=xp)
+
+    return _run(x, statistic_and_pvalue, test="cramer_von_mises", null=null, method=method,
+                axis=axis, keepdims=keepdims, nan_policy=nan_policy,
+                n_resamples=n_resamples, seed=seed)
+
+
+@_with_common_parameters
+def anderson_darling(
+    x, /, *, axis=0, null="standard", method="auto", n_resamples=9999, seed=None,
+    nan_policy="propagate", keepdims=False,
+):
+    r"""Anderson-Darling test of normality.
+
+    .. math::
+
+        A^2 = -n - \frac1n \sum_{i=1}^n (2i - 1)
+        \left[\log \Phi(z_{(i)}) + \log\left(1 - \Phi(z_{(n+1-i)})\right)\right],
+
+    with both logarithms from ``log_ndtr`` (:math:`\log(1 - \Phi(z)) =
+    \log\Phi(-z)`), so the tails keep full precision. ``null="normal"`` uses
+    the standardized samples and equals ``scipy.stats.anderson(x, "norm")
+    .statistic``.
+
+    ================  ==============  =================================================
+    null              method          p-value
+    ================  ==============  =================================================
+    ``"standard"``    ``"auto"``      Marsaglia & Marsaglia (2004): ADinf plus their
+                                      finite-n correction errfix (about 5 digits)
+    ``"standard"``    ``"asymptotic"``  ADinf alone (the n = infinity limit)
+    ``"normal"``      ``"auto"``      D'Agostino & Stephens (1986, Table 4.9) on
+                                      :math:`A^2 (1 + 0.75/n + 2.25/n^2)`
+    either            ``"monte_carlo"``  simulated null
+    ================  ==============  =================================================
+
+    {parameters}
+    References
+    ----------
+    .. [1] G. Marsaglia and J. Marsaglia, "Evaluating the Anderson-Darling
+       distribution", Journal of Statistical Software 9(2), 2004.
+    .. [2] R. B. D'Agostino and M. A. Stephens, "Goodness-of-Fit Techniques",
+       Marcel Dekker, 1986, Table 4.9.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sketchtest as st
+    >>> x = np.random.default_rng(0).standard_normal(200)
+    >>> result = st.anderson_darling(x, null="normal")
+    >>> bool(result.pvalue > 0.01)
+    True
+    """
+    _check_options(null, method, standard_methods=("auto", "asymptotic", "monte_carlo"))
+
+    def statistic_and_pvalue(z, *, xp):
+        n = z.shape[-1]
+        log_ndtr = sketchtest_backends.for_namespace(xp).log_ndtr
+        weights = 2.0 * sample_index(n, like=z, xp=xp) - 1.0
+        logs = log_ndtr(z) + log_ndtr(-xp.flip(z, axis=-1))
+        statistic = -n - xp.sum(weights * logs, axis=-1) / n
+        if null == "normal":
+            return statistic, nulls.anderson_darling_normal_sf(statistic, n, xp=xp)
+        if method == "asymptotic":
+            return statistic, nulls.anderson_darling_limit_sf(statistic, xp=xp)
+        return statistic, nulls.anderson_darling_standard_sf(statistic, n, xp=xp)
+
+    return _run(x, statistic_and_pvalue, test="anderson_darling", null=null, method=method,
+                axis=axis, keepdims=keepdims, nan_policy=nan_policy,
+                n_resamples=n_resamples, seed=seed)
+
+
+@_with_common_parameters
+def watson(
+    x, /, *, axis=0, null="standard", method="auto", n_resamples=9999, seed=None,
+    nan_policy="propagate", keepdims=False,
+):
+    r"""Watson's :math:`U^2` test of normality.
+
+    .. math::
+
+        U^2 = W^2 - n\left(\bar u - \tfrac12\right)^2,
+        \qquad \bar u = \frac1n \sum_{i=1}^n \Phi(z_i),
+
+    with :math:`W^2` the Cramér-von Mises statistic of
+    :func:`cramer_von_mises` on the same :math:`z`.
+
+    ================  ==============  =================================================
+    null              method          p-value
+    ================  ==============  =================================================
+    ``"standard"``    ``"auto"``      Watson's limit :math:`2\sum_{k\ge1}(-1)^{k-1}
+                                      e^{-2k^2\pi^2 u}` at Stephens' modified
+                                      :math:`(U^2 - 0.1/n + 0.1/n^2)(1 + 0.8/n)`
+    ``"standard"``    ``"asymptotic"``  the same limit at :math:`U^2` itself
+    ``"normal"``      ``"auto"``      piecewise exponential in :math:`U^2(1 + 0.5/n)`
+                                      (see :func:`sketchtest._edf_nulls.watson_normal_sf`)
+    either            ``"monte_carlo"``  simulated null
+    ================  ==============  =================================================
+
+    {parameters}
+    References
+    ----------
+    .. [1] G. S. Watson, "Goodness-of-fit tests on a circle", Biometrika
+       48(1/2), 109-114, 1961.
+    .. [2] M. A. Stephens, "Use of the Kolmogorov-Smirnov, Cramér-von Mises
+       and related statistics without extensive tables", Journal of the Royal
+       Statistical Society B 32(1), 115-122, 1970.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sketchtest as st
+    >>> x = np.random.default_rng(0).standard_normal(200)
+    >>> result = st.watson(x)
+    >>> bool(result.pvalue > 0.01)
+    True
+    """
+    _check_options(null, method, standard_methods=("auto", "asymptotic", "monte_carlo"))
+
+    def statistic_and_pvalue(z, *, xp):
+        n = z.shape[-1]
+        u = _normal_cdf(z, xp=xp)
+        centre = xp.mean(u, axis=-1) - 0.5
+        statistic = _cvm_statistic(u, xp=xp) - n * centre * centre
+        if null == "normal":
+            return statistic, nulls.watson_normal_sf(statistic, n, xp=xp)
+        if method == "asymptotic":
+            return statistic, nulls.watson_limit_sf(statistic, xp=xp)
+        return statistic, nulls.watson_standard_sf(statistic, n, xp=xp)
+
+    return _run(x, statistic_and_pvalue, test="watson", null=null, method=method,
+                axis=axis, keepdims=keepdims, nan_policy=nan_policy,
+                n_resamples=n_resamples, seed=seed)
+
+
+@_with_common_parameters
+def kolmogorov_smirnov(
+    x, /, *, axis=0, null="standard", method="auto", n_resamples=9999, seed=None,
+    nan_policy="propagate", keepdims=False,
+):
+    r"""Kolmogorov-Smirnov test of normality (Lilliefors' test for ``null="normal"``).
+
+    .. math::
+
+        D = \max_{1 \le i \le n} \max\left(\frac in - u_{(i)},\;
+        u_{(i)} - \frac{i-1}{n}\right), \qquad u_{(i)} = \Phi(z_{(i)}),
+
+    equal to ``scipy.stats.kstest(x, "norm")`` for ``null="standard"``.
+
+    ================  ==============  =================================================
+    null              method          p-value
+    ================  ==============  =================================================
+    ``"standard"``    ``"auto"``,     exact distribution of :math:`D_n`, as
+                      ``"exact"``     :func:`scipy.stats.kstwo` (SciPy's ``kstest``
+                                      default), from a per-n spline table built once
+                                      on the host (see :mod:`sketchtest._ks_null`)
+    ``"standard"``    ``"asymptotic"``  Kolmogorov's limit at :math:`\sqrt n D`
+    ``"normal"``      ``"auto"``      Lilliefors: Dallal & Wilkinson (1986) for
+                                      p < 0.1, Stephens' modified
+                                      :math:`D(\sqrt n - 0.01 + 0.85/\sqrt n)` above
+    either            ``"monte_carlo"``  simulated null
+    ================  ==============  =================================================
+
+    {parameters}
+    References
+    ----------
+    .. [1] R. Simard and P. L'Ecuyer, "Computing the two-sided
+       Kolmogorov-Smirnov distribution", Journal of Statistical Software
+       39(11), 2011.
+    .. [2] G. E. Dallal and L. Wilkinson, "An analytic approximation to the
+       distribution of Lilliefors's test statistic for normality", The
+       American Statistician 40(4), 294-296, 1986.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sketchtest as st
+    >>> x = np.random.default_rng(0).standard_normal(200)
+    >>> result = st.kolmogorov_smirnov(x)
+    >>> bool(result.pvalue > 0.01)
+    True
+    """
+    _check_options(null, method, standard_methods=("auto", "exact", "asymptotic", "monte_carlo"))
+
+    def statistic_and_pvalue(z, *, xp):
+        n = z.shape[-1]
+        u = _normal_cdf(z, xp=xp)
+        ranks = sample_index(n, like=u, xp=xp)
+        above = xp.max(ranks / n - u, axis=-1)
+        below = xp.max(u - (ranks - 1.0) / n, axis=-1)
+        statistic = xp.maximum(above, below)
+        if null == "normal":
+            return statistic, nulls.lilliefors_sf(statistic, n, xp=xp)
+        if method == "asymptotic":
+            return statistic, nulls.kolmogorov_limit_sf(math.sqrt(n) * statistic, xp=xp)
+        return statistic, kolmogorov_smirnov_exact_sf(statistic, n, xp=xp)
+
+    return _run(x, statistic_and_pvalue, test="kolmogorov_smirnov", null=null, method=method,
+                axis=axis, keepdims=keepdims, nan_policy=nan_policy,
+                n_resamples=n_resamples, seed=seed)

@@ -1,0 +1,125 @@
+"""Exact null distribution of the two-sided Kolmogorov-Smirnov statistic.
+
+The exact survival function of :math:`D_n` has no closed form a device can
+evaluate cheaply: SciPy (:func:`scipy.stats.kstwo`, after Simard & L'Ecuyer
+2011) switches between the Durbin matrix algorithm, Pomeranz's recursion,
+Pelz & Good's expansion and twice Smirnov's one-sided series depending on n
+and d. Here the sample size n is static, so for each n a table is built once
+on the host from :func:`scipy.stats.kstwo.sf`: a cubic spline of
+:math:`\\log P(D_n > d)` in d, fitted separately on every interval where SciPy
+uses one algorithm (so its switches are not smoothed over), with knots every
+0.004 / sqrt(n) in d below :math:`n d^2 = 2.2` and every 0.05 / sqrt(n)
+above. The two ends of the support use their closed forms (Ruben & Gambino
+1982): :math:`P(D_n \\le d) = n!/n^n\\,(2nd - 1)^n` for
+:math:`1/(2n) \\le d \\le 1/n` and :math:`P(D_n > d) = 2(1 - d)^n` for
+:math:`d \\ge 1 - 1/n`. On the device a call costs one ``searchsorted``, four
+``take`` and a cubic. Tables are cached per (n, dtype, device).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from sketchtest._compat import device
+
+__all__ = ["kolmogorov_smirnov_exact_sf"]
+
+_CORE_STEP = 0.004      # knot spacing in sqrt(n) d where the distribution has its mass
+_TAIL_STEP = 0.05       # knot spacing in sqrt(n) d in the smooth log-linear tail
+_LOG_TINY = math.log(1e-300)
+
+
+def _switch_points(n: int) -> list[float]:
+    """Values of d where :func:`scipy.stats.kstwo.sf` changes algorithm."""
+    if n <= 140:
+        points = [math.sqrt(0.754693 / n), math.sqrt(4.0 / n)]
+    else:
+        points = [(1.4 / n) ** (2.0 / 3.0), math.sqrt(2.2 / n), math.sqrt(370.0 / n)]
+    return sorted(p for p in points + [0.5] if 1.0 / n < p < 1.0 - 1.0 / n)
+
+
+def _segment_knots(low: float, high: float, n: int) -> np.ndarray:
+    root = math.sqrt(n)
+    step = _CORE_STEP if root * high <= math.sqrt(2.2) + 1e-9 else _TAIL_STEP
+    count = max(6, int(math.ceil(root * (high - low) / step)) + 1)
+    knots = np.linspace(low, high, count)
+    knots[0] = np.nextafter(low, 1.0)
+    knots[-1] = np.nextafter(high, 0.0)
+    return knots
+
+
+@functools.lru_cache(maxsize=32)
+def _host_table(n: int):
+    """Breakpoints and cubic coefficients of log sf on ``(1/n, 1 - 1/n)`` (NumPy, float64)."""
+    from scipy.interpolate import CubicSpline
+    from scipy.stats import kstwo
+
+    edges = [1.0 / n, *_switch_points(n), 1.0 - 1.0 / n]
+    breaks, coefficients = [], []
+    for low, high in zip(edges[:-1], edges[1:]):
+        knots = _segment_knots(low, high, n)
+        with np.errstate(divide="ignore"):
+            log_sf = np.log(kstwo.sf(knots, n))
+        keep = log_sf > _LOG_TINY
+        if keep.sum() < 4:
+            continue
+        spline = CubicSpline(knots[keep], log_sf[keep])
+        breaks.append(knots[keep] if not breaks else knots[keep][1:])
+        coefficients.append(spline.c)
+    if not breaks:
+        return None
+    table_breaks = np.concatenate(breaks)
+    table_coefficients = np.concatenate(coefficients, axis=1)
+    # a segment after the first drops its first knot (one ulp from the previous segment's
+    # last): the interval between them takes the later segment's first cubic
+    return table_breaks, table_coefficients
+
+
+_DEVICE_TABLES: dict = {}
+
+
+def _device_table(n: int, *, like, xp):
+    key = (n, str(like.dtype), str(device(like)))
+    table = _DEVICE_TABLES.get(key)
+    if table is None:
+        host = _host_table(n)
+        if host is None:
+            table = None
+        else:
+            breaks, coefficients = host
+            table = (
+                xp.asarray(breaks, dtype=like.dtype, device=device(like)),
+                xp.asarray(coefficients, dtype=like.dtype, device=device(like)),
+            )
+        _DEVICE_TABLES[key] = table
+    return table
+
+
+def kolmogorov_smirnov_exact_sf(statistic, n: int, *, xp):
+    """:math:`P(D_n > d)` for the two-sided statistic, as :func:`scipy.stats.kstwo.sf`."""
+    d = statistic
+    t = n * d
+    log_factorial_ratio = math.lgamma(n + 1.0) - n * math.log(n)
+    # Ruben & Gambino: 1/(2n) <= d <= 1/n
+    low_cdf = xp.exp(log_factorial_ratio + n * xp.log(xp.clip(2.0 * t - 1.0, 1e-300, 1.0)))
+    low = xp.where(t <= 0.5, 1.0, 1.0 - low_cdf)
+    # Ruben & Gambino: d >= 1 - 1/n
+    high = 2.0 * xp.exp(n * xp.log1p(-xp.clip(d, 0.0, 1.0)))
+    sf = xp.where(t <= 1.0, low, high)
+    table = _device_table(n, like=d, xp=xp) if n >= 3 else None
+    if table is not None:
+        breaks, coefficients = table
+        flat = xp.reshape(d, (-1,))
+        index = xp.searchsorted(breaks, flat, side="right") - 1
+        index = xp.clip(index, 0, breaks.shape[0] - 2)
+        offset = flat - xp.take(breaks, index)
+        log_sf = xp.take(coefficients[0, :], index)
+        for row in range(1, 4):
+            log_sf = log_sf * offset + xp.take(coefficients[row, :], index)
+        middle = xp.where(flat > breaks[-1], 0.0, xp.exp(log_sf))
+        middle = xp.reshape(middle, d.shape)
+        sf = xp.where((t > 1.0) & (t < n - 1.0), middle, sf)
+    return xp.clip(xp.where(d >= 1.0, 0.0, sf), 0.0, 1.0)
