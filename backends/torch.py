@@ -69,7 +69,12 @@ _SLICE_CHUNK_ELEMENTS = 1 << 18  # about 1 MiB of float32 per temporary
 
 
 def _slice_chunks(num_samples: int, num_slices: int):
-    """Column ranges of the projections processed together (bounded temporaries)."""
+    """Column ranges of the projections processed together (bounded temporaries).
+
+    Under ``torch.compile`` one range: the compiler fuses the loop itself.
+    """
+    if torch.compiler.is_compiling():
+        return [(0, num_slices)]
     width = max(1, min(num_slices, _SLICE_CHUNK_ELEMENTS // max(1, num_samples)))
     return [(start, min(start + width, num_slices)) for start in range(0, num_slices, width)]
 

@@ -11,13 +11,15 @@ statistic below is formed, so it uses the global sample count.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 
 from sketchtest._compat import as_array, device
 from sketchtest._quadrature import epps_pulley_knots
 from sketchtest._validation import check_int, check_positive_float, check_seed, float_dtypes
 
-__all__ = ["sigreg"]
+__all__ = ["LeJEPAOutput", "sigreg"]
 
 
 def sigreg(z, /, *, num_slices=256, seed=None, directions=None, t_max=3.0, n_points=17):
@@ -108,11 +110,16 @@ def sigreg(z, /, *, num_slices=256, seed=None, directions=None, t_max=3.0, n_poi
         directions = xp.asarray(host, dtype=compute_dtype, device=device(z))
     else:
         directions, _ = as_array(directions, name="directions")
-        check_directions(directions, dimension, like=z)
+        check_directions(directions, dimension, xp=xp)
+        if device(directions) != device(z):
+            raise ValueError(f"`directions` is on device {device(directions)} but `z` is on {device(z)}")
         directions = xp.astype(directions, compute_dtype)
     projections = xp.astype(z, compute_dtype) @ directions
     cos_sums, sin_sums = trig_sums(projections, t_max=t_max, n_points=n_points, xp=xp)
-    return statistic_from_sums(cos_sums, sin_sums, t_max=t_max, n_points=n_points, xp=xp)
+    _, phi, weights = epps_pulley_knots(
+        t_max, n_points, xp=xp, dtype=cos_sums.dtype, device=device(cos_sums)
+    )
+    return statistic_from_sums(cos_sums, sin_sums, phi, weights, xp=xp)
 
 
 def check_samples_shape(z, *, name: str = "z"):
@@ -127,8 +134,8 @@ def check_samples_shape(z, *, name: str = "z"):
     return num_samples, dimension
 
 
-def check_directions(directions, dimension, *, like=None) -> None:
-    """Refuse a `directions` matrix that is not ``(D, K)`` real-valued for the given D."""
+def check_directions(directions, dimension, *, xp) -> None:
+    """Refuse a `directions` matrix that is not ``(D, K)`` for the given D, or not real."""
     if directions.ndim != 2 or directions.shape[0] != dimension:
         raise ValueError(
             f"`directions` must have shape (D, K) = ({dimension}, K) to match `z`; "
@@ -136,11 +143,7 @@ def check_directions(directions, dimension, *, like=None) -> None:
         )
     if directions.shape[1] < 1:
         raise ValueError("`directions` needs at least one column (slice)")
-    float_dtypes(directions, xp=_namespace(directions), name="directions")
-    if like is not None and device(directions) != device(like):
-        raise ValueError(
-            f"`directions` is on device {device(directions)} but `z` is on {device(like)}"
-        )
+    float_dtypes(directions, xp=xp, name="directions")
 
 
 def host_directions(dimension: int, num_slices: int, *, seed=None) -> np.ndarray:
@@ -179,24 +182,68 @@ def trig_sums(projections, *, t_max: float, n_points: int, xp):
     return xp.stack(cos_rows, axis=-2), xp.stack(sin_rows, axis=-2)
 
 
-def statistic_from_sums(cos_sums, sin_sums, *, t_max: float, n_points: int, xp, per_slice=False):
+def statistic_from_sums(cos_sums, sin_sums, phi, weights, *, xp, per_slice=False):
     r"""SIGReg from the (possibly all-reduced) sums, shape (..., T, K) each.
 
-    The sample count is read from the sums themselves (:math:`t_0 = 0`, so
-    ``cos_sums[..., 0, :]`` is N), which makes it the global N after an
-    all-reduce. Returns the mean over slices, shape ``(...)``, or every
-    slice's statistic, shape ``(..., K)``, with ``per_slice=True``.
+    `phi` and `weights` (length T) come from
+    :func:`sketchtest._quadrature.epps_pulley_knots`. The sample count is read
+    from the sums themselves (:math:`t_0 = 0`, so ``cos_sums[..., 0, :]`` is
+    N), which makes it the global N after an all-reduce. Returns the mean
+    over slices, shape ``(...)``, or every slice's statistic, shape
+    ``(..., K)``, with ``per_slice=True``.
     """
-    _, phi, weights = epps_pulley_knots(
-        t_max, n_points, xp=xp, dtype=cos_sums.dtype, device=device(cos_sums)
-    )
     count = cos_sums[..., :1, :]
     error = (cos_sums - count * phi[:, None]) ** 2 + sin_sums**2
     statistics = xp.sum(error * weights[:, None], axis=-2) / count[..., 0, :]
     return statistics if per_slice else xp.mean(statistics, axis=-1)
 
 
-def _namespace(array):
-    from sketchtest._compat import array_namespace
+class LeJEPAOutput(NamedTuple):
+    """The LeJEPA loss and its two terms (scalars of the framework's type)."""
 
-    return array_namespace(array)
+    loss: Any
+    sigreg: Any
+    invariance: Any
+
+
+def check_lejepa_options(projections, *, num_global_views, lamb) -> int:
+    """Validate the LeJEPA loss's input and options; return `num_global_views`."""
+    if projections.ndim < 3:
+        raise ValueError(
+            "`projections` must have shape (V, N, K): views first; "
+            f"got {projections.ndim} dimension(s)"
+        )
+    num_views = projections.shape[0]
+    num_global_views = check_int(num_global_views, name="num_global_views", minimum=1)
+    if num_global_views > num_views:
+        raise ValueError(
+            f"`num_global_views`={num_global_views} exceeds the number of views {num_views}"
+        )
+    check_lamb(lamb)
+    return num_global_views
+
+
+def check_lamb(lamb) -> float:
+    """Return `lamb` as a float in [0, 1], or raise ``ValueError``."""
+    if isinstance(lamb, bool) or not isinstance(lamb, (int, float)) or not 0.0 <= float(lamb) <= 1.0:
+        raise ValueError(f"`lamb` must be a number in [0, 1]; got {lamb!r}")
+    return float(lamb)
+
+
+def lejepa_combine(projections, sigreg_value, *, num_global_views: int, lamb: float, xp):
+    r"""LeJEPA's loss (eq. 9) from the views' projections and their mean SIGReg.
+
+    .. math::
+
+        \mathcal L = \lambda\,\overline{\mathrm{SIGReg}}
+            + (1 - \lambda)\,\frac{1}{V N K}\sum_{v,n,k}
+              \big(\bar z^{g}_{nk} - z_{v,nk}\big)^2,
+
+    with :math:`\bar z^{g}` the mean of the first `num_global_views` views.
+    """
+    projections = xp.astype(projections, sigreg_value.dtype)
+    centers = xp.mean(projections[:num_global_views, ...], axis=0)
+    difference = projections - centers
+    invariance = xp.mean(difference * difference)
+    loss = float(lamb) * sigreg_value + (1.0 - float(lamb)) * invariance
+    return LeJEPAOutput(loss, sigreg_value, invariance)
