@@ -1,0 +1,166 @@
+r"""SIGReg and the LeJEPA loss for JAX: ``jit``, ``grad``, ``vmap`` and ``shard_map`` ready.
+
+The value is LeJEPA's sliced Epps-Pulley statistic (see
+:func:`sketchtest.sigreg`). The sums over samples of :math:`\cos(t_j p)` and
+:math:`\sin(t_j p)` come from a ``jax.custom_vjp`` that keeps only the
+``(..., N, K)`` projections as residual. Inside ``shard_map`` or ``pmap``,
+``axis_name`` adds those sums up across the devices with ``jax.lax.psum``
+before the statistic is formed, so it uses the global N and equals the
+single-device value and gradient on the whole batch.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from sketchtest._quadrature import epps_pulley_knots
+from sketchtest._sigreg import (
+    LeJEPAOutput, check_directions, check_lejepa_options, check_samples_shape, lejepa_combine,
+    statistic_from_sums,
+)
+from sketchtest._validation import check_int, check_positive_float
+from sketchtest_backends import jax as _backend
+
+__all__ = ["LeJEPAOutput", "lejepa_loss", "sigreg"]
+
+
+def sigreg(z, *, key=None, directions=None, num_slices=256, t_max=3.0, n_points=17, axis_name=None):
+    r"""SIGReg of ``z`` (shape ``(..., N, D)``) as a differentiable JAX loss.
+
+    .. math::
+
+        \mathrm{SIGReg}(z) = \frac1K \sum_{k} N \sum_{j} w_j
+            \left[\big(\overline{\cos t_j p_{\cdot k}} - e^{-t_j^2/2}\big)^2
+            + \big(\overline{\sin t_j p_{\cdot k}}\big)^2\right],
+        \quad p = z A,
+
+    with LeJEPA's knots ``linspace(0, t_max, n_points)`` and trapezoid
+    weights doubled for the half line times :math:`e^{-t_j^2/2}` (see
+    :func:`sketchtest.sigreg`); the expectation under N(0, I) is 1.0525 for
+    the defaults. N (and the means) are global across `axis_name`.
+
+    Parameters
+    ----------
+    z : jax.Array
+        Samples ``(..., N, D)``; leading axes are a batch.
+    key : jax.Array, optional
+        PRNG key of the directions: ``jax.random.normal`` columns scaled to
+        unit length. Required unless `directions` is given.
+    directions : jax.Array, optional
+        ``(D, K)`` directions, used as given; overrides `key` and `num_slices`.
+    num_slices : int, default 256
+        Number K of directions drawn from `key`.
+    t_max : float, default 3.0
+        Upper end of the integration range.
+    n_points : int, default 17
+        Number T of knots.
+    axis_name : hashable, optional
+        Mapped axis (``shard_map``, ``pmap``) whose devices hold parts of
+        the batch: the sums are ``psum``-ed over it. Give every device the
+        same `key`.
+
+    Returns
+    -------
+    jax.Array
+        Shape ``z.shape[:-2]`` (a scalar for 2-D ``z``); float64 for float64
+        input, float32 otherwise (bfloat16 is computed in float32).
+
+    References
+    ----------
+    .. [1] R. Balestriero and Y. LeCun, "LeJEPA: Provable and Scalable
+       Self-Supervised Learning Without the Heuristics", arXiv:2511.08544, 2025.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from sketchtest.jax import sigreg
+    >>> z = jax.random.normal(jax.random.key(0), (2048, 32))
+    >>> loss, grad = jax.value_and_grad(sigreg)(z, key=jax.random.key(1))
+    >>> grad.shape
+    (2048, 32)
+    >>> bool(abs(loss - 1.0525) < 0.2)
+    True
+    """
+    check_samples_shape(z)
+    t_max = check_positive_float(t_max, name="t_max")
+    n_points = check_int(n_points, name="n_points", minimum=2)
+    compute_dtype = jnp.float64 if z.dtype == jnp.float64 else jnp.float32
+    directions = _resolve_directions(z, key, directions, num_slices=num_slices, dtype=compute_dtype)
+    projections = z.astype(compute_dtype) @ directions
+    cos_sums, sin_sums = _backend.trig_sums(
+        projections, knot_step=t_max / (n_points - 1), n_points=n_points
+    )
+    if axis_name is not None:
+        both = jax.lax.psum(jnp.concatenate([cos_sums, sin_sums], axis=-2), axis_name)
+        cos_sums, sin_sums = both[..., :n_points, :], both[..., n_points:, :]
+    _, phi, weights = epps_pulley_knots(t_max, n_points, xp=jnp, dtype=cos_sums.dtype, device=None)
+    return statistic_from_sums(cos_sums, sin_sums, phi, weights, xp=jnp)
+
+
+def lejepa_loss(
+    projections, *, key=None, directions=None, num_global_views=2, lamb=0.05, num_slices=256,
+    t_max=3.0, n_points=17, axis_name=None,
+):
+    r"""The LeJEPA loss (eq. 9 of [1]_) of the views' projections ``(V, N, K)``.
+
+    .. math::
+
+        \mathcal L = \lambda\,\frac1V \sum_v \mathrm{SIGReg}(z_v)
+            + (1 - \lambda)\,\frac{1}{V N K}\sum_{v,n,k}
+              \big(\bar z^{g}_{nk} - z_{v,nk}\big)^2,
+
+    with :math:`\bar z^{g}` the mean of the first `num_global_views` views
+    (the global views), every view sliced along the same directions. With
+    `axis_name`, SIGReg is global; the invariance term is this device's
+    mean (average it with ``jax.lax.pmean`` if you need the global value).
+
+    Parameters
+    ----------
+    projections : jax.Array
+        Shape ``(V, N, K)``: views first, the global views leading.
+    key, directions, num_slices, t_max, n_points, axis_name
+        As in :func:`sigreg`.
+    num_global_views : int, default 2
+        How many leading views are global views.
+    lamb : float, default 0.05
+        Weight :math:`\lambda` of SIGReg, in [0, 1].
+
+    Returns
+    -------
+    LeJEPAOutput
+        Named tuple ``(loss, sigreg, invariance)`` of scalars.
+
+    References
+    ----------
+    .. [1] R. Balestriero and Y. LeCun, "LeJEPA: Provable and Scalable
+       Self-Supervised Learning Without the Heuristics", arXiv:2511.08544, 2025.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from sketchtest.jax import lejepa_loss
+    >>> views = jax.random.normal(jax.random.key(0), (4, 256, 16))
+    >>> out = lejepa_loss(views, key=jax.random.key(1))
+    >>> bool(out.invariance > 0), out.loss.shape
+    (True, ())
+    """
+    num_global_views = check_lejepa_options(projections, num_global_views=num_global_views, lamb=lamb)
+    value = sigreg(
+        projections, key=key, directions=directions, num_slices=num_slices, t_max=t_max,
+        n_points=n_points, axis_name=axis_name,
+    )
+    return lejepa_combine(projections, jnp.mean(value), num_global_views=num_global_views, lamb=lamb, xp=jnp)
+
+
+def _resolve_directions(z, key, directions, *, num_slices, dtype):
+    """The ``(D, K)`` directions in `dtype`, given or drawn from `key`."""
+    dimension = z.shape[-1]
+    if directions is not None:
+        check_directions(directions, dimension, xp=jnp)
+        return directions.astype(dtype)
+    if key is None:
+        raise ValueError("pass `key` (a jax.random key) or `directions`: SIGReg needs directions")
+    num_slices = check_int(num_slices, name="num_slices", minimum=1)
+    gaussian = jax.random.normal(key, (dimension, num_slices), dtype=dtype)
+    return gaussian / jnp.linalg.norm(gaussian, axis=0, keepdims=True)
