@@ -1,0 +1,197 @@
+"""Streaming sliced Epps-Pulley: one pass over data of any size, mergeable.
+
+The sliced Epps-Pulley statistic depends on the samples only through the
+sums of :math:`\\cos(t_j a_k^\\top x_i)` and :math:`\\sin(t_j a_k^\\top x_i)`
+and their count, so batches can be folded in one at a time and partial sums
+from several processes or machines added exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sketchtest._combine import cauchy_combination
+from sketchtest._compat import device
+from sketchtest._directions import directions_for
+from sketchtest._quadrature import epps_pulley_knots
+from sketchtest._sliced_null import epps_pulley_asymptotic_pvalue
+from sketchtest._validation import check_bool, check_choice, check_int, check_positive_float, check_seed
+
+__all__ = ["SlicedEppsPulley"]
+
+
+class SlicedEppsPulley:
+    r"""Streaming sliced Epps-Pulley test of N(0, I) over batches of samples.
+
+    Accumulates, for every direction :math:`a_k` and knot :math:`t_j`,
+
+    .. math::
+
+        C_{kj} = \sum_i \cos(t_j a_k^\top x_i), \qquad
+        S_{kj} = \sum_i \sin(t_j a_k^\top x_i), \qquad n = \#\{x_i\},
+
+    and reports :math:`T_k = n \sum_j w_j [(C_{kj}/n - e^{-t_j^2/2})^2 +
+    (S_{kj}/n)^2]`, the statistic of :func:`sketchtest.sliced_test` with
+    ``test="epps_pulley"`` on the concatenation of the batches. Memory is
+    O(K T) whatever the number of samples. Sums are kept in float64 when the
+    device has it (float32 otherwise), so merges are exact up to rounding.
+
+    Parameters
+    ----------
+    num_slices : int, default 256
+        Number K of directions.
+    seed : int or numpy.random.Generator, default 0
+        Seed of the directions (drawn on the host at the first batch, once D
+        is known). Accumulators to be merged need the same seed.
+    t_max : float, default 3.0
+        Last quadrature knot.
+    n_points : int, default 17
+        Number of knots, ``linspace(0, t_max, n_points)``.
+    directions : array, optional
+        A ``(D, K)`` matrix of unit columns instead of random ones.
+    orthogonal : bool, default False
+        Draw orthonormal blocks of directions.
+    aggregate : {"cauchy", "mean", "max"}, default "cauchy"
+        Aggregation of :meth:`result`. ``"mean"`` and ``"max"`` simulate the
+        null at ``min(n, mc_max_samples)`` samples (exact up to that size,
+        an asymptotic approximation beyond).
+    n_resamples : int, default 999
+        Null replicates of the ``"mean"`` and ``"max"`` aggregates.
+    mc_max_samples : int, default 2048
+        Largest sample size simulated for their null.
+
+    Attributes
+    ----------
+    count : int
+        Number of samples seen.
+    cos_sum, sin_sum : array or None
+        The ``(K, T)`` sums, ``None`` before the first batch.
+    directions : array or None
+        The ``(D, K)`` directions, ``None`` before the first batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sketchtest as st
+    >>> rng = np.random.default_rng(0)
+    >>> first, second = st.SlicedEppsPulley(64, seed=1), st.SlicedEppsPulley(64, seed=1)
+    >>> for _ in range(3):
+    ...     _ = first.update(rng.standard_normal((1000, 8)))
+    >>> _ = second.update(rng.standard_normal((1000, 8)))
+    >>> result = first.merge(second).result()
+    >>> first.count, result.slice_statistics.shape
+    (4000, (64,))
+    >>> bool(result.pvalue > 0.01)
+    True
+    """
+
+    def __init__(self, num_slices=256, seed=0, *, t_max=3.0, n_points=17, directions=None,
+                 orthogonal=False, aggregate="cauchy", n_resamples=999, mc_max_samples=2048):
+        self.num_slices = check_int(num_slices, name="num_slices", minimum=1)
+        check_seed(seed)
+        check_bool(orthogonal, name="orthogonal")
+        check_choice(aggregate, name="aggregate", choices=("cauchy", "mean", "max"))
+        self.seed, self.orthogonal, self.aggregate = seed, orthogonal, aggregate
+        self.t_max = check_positive_float(t_max, name="t_max")
+        self.n_points = check_int(n_points, name="n_points", minimum=2)
+        self.n_resamples = check_int(n_resamples, name="n_resamples", minimum=1)
+        self.mc_max_samples = check_int(mc_max_samples, name="mc_max_samples", minimum=2)
+        self._given_directions = directions
+        self.directions = self._host_directions = self.cos_sum = self.sin_sum = None
+        self.count = 0
+        self._xp = None
+
+    def update(self, batch):
+        """Fold a batch of samples of shape ``(n_b, D)`` into the sums; returns self."""
+        from sketchtest._sliced import _prepare, ecf_sums
+
+        batch, xp, _ = _prepare(batch, name="batch")
+        if batch.ndim != 2:
+            raise ValueError(f"`batch` must have shape (n_b, D); got {batch.ndim} dimensions")
+        if self.directions is None:
+            self._start(batch, xp)
+        elif batch.shape[-1] != self.directions.shape[0]:
+            raise ValueError(
+                f"`batch` has D = {batch.shape[-1]} but earlier batches had D = {self.directions.shape[0]}")
+        projections = xp.matmul(batch, xp.astype(self.directions, batch.dtype))
+        if batch.dtype != self._sum_dtype:  # the recurrence in the accumulation dtype
+            projections = xp.astype(projections, self._sum_dtype)
+        cos_part, sin_part = ecf_sums(projections, self.t_max, self.n_points, xp=xp)
+        self.cos_sum = self.cos_sum + cos_part
+        self.sin_sum = self.sin_sum + sin_part
+        self.count += int(batch.shape[0])
+        return self
+
+    def _start(self, batch, xp):
+        info = xp.__array_namespace_info__()
+        has_float64 = xp.float64 in info.dtypes(device=device(batch)).values()
+        self._xp, self._sum_dtype = xp, (xp.float64 if has_float64 else xp.float32)
+        self.directions, self._host_directions = directions_for(
+            batch, xp=xp, dtype=batch.dtype, num_slices=self.num_slices, seed=self.seed,
+            directions=self._given_directions, orthogonal=self.orthogonal)
+        shape = (self.directions.shape[1], self.n_points)
+        self.cos_sum = xp.zeros(shape, dtype=self._sum_dtype, device=device(batch))
+        self.sin_sum = xp.zeros(shape, dtype=self._sum_dtype, device=device(batch))
+
+    def merge(self, other):
+        """Add the sums of `other` (same directions and knots) into self; returns self."""
+        if not isinstance(other, SlicedEppsPulley):
+            raise TypeError(f"`other` must be a SlicedEppsPulley; got {type(other).__name__}")
+        if (self.t_max, self.n_points, self.num_slices) != (other.t_max, other.n_points, other.num_slices):
+            raise ValueError("cannot merge accumulators with different num_slices, t_max or n_points")
+        if other.directions is None:
+            return self
+        if self.directions is None:
+            raise ValueError("merge into an accumulator that has seen data (call update first)")
+        if not self._same_directions(other):
+            raise ValueError("cannot merge accumulators with different directions (seed or directions differ)")
+        self.cos_sum = self.cos_sum + self._xp.astype(other.cos_sum, self._sum_dtype)
+        self.sin_sum = self.sin_sum + self._xp.astype(other.sin_sum, self._sum_dtype)
+        self.count += other.count
+        return self
+
+    def _same_directions(self, other) -> bool:
+        if self._host_directions is not None and other._host_directions is not None:
+            return np.array_equal(self._host_directions, other._host_directions)
+        xp = self._xp
+        return self.directions.shape == other.directions.shape and bool(
+            xp.all(self.directions == xp.asarray(other.directions, device=device(self.directions))))
+
+    def result(self):
+        """The :class:`SlicedResult` of every sample seen so far."""
+        from sketchtest._sliced import (
+            SlicedResult, _epps_pulley_slices, aggregate_mc_pvalue, directions_fingerprint,
+            epps_pulley_from_sums, _aggregate)
+
+        if self.count < 2:
+            raise ValueError(f"the test needs at least 2 samples; {self.count} seen")
+        xp, dtype = self._xp, self.directions.dtype
+        _, phi, weights = epps_pulley_knots(
+            self.t_max, self.n_points, xp=xp, dtype=self._sum_dtype, device=device(self.cos_sum))
+        statistics = epps_pulley_from_sums(self.cos_sum, self.sin_sum, float(self.count), phi, weights, xp=xp)
+        pvalues = epps_pulley_asymptotic_pvalue(
+            statistics, t_max=self.t_max, n_points=self.n_points, null="standard", xp=xp)
+        if self.aggregate == "cauchy":
+            angle = pvalues * math.pi
+            statistic = xp.mean(xp.cos(angle) / xp.sin(angle), axis=-1)
+            pvalue, how = cauchy_combination(pvalues, xp=xp), "cauchy_combination"
+        else:
+            statistic = _aggregate(statistics, self.aggregate, xp=xp)
+            options = {"t_max": self.t_max, "n_points": self.n_points}
+
+            def slice_function(projections):
+                return _epps_pulley_slices(projections, xp=xp, null="standard", **options)
+
+            key = ("epps_pulley", "standard", None, tuple(sorted(options.items())),
+                   directions_fingerprint(self.directions, self._host_directions, xp=xp))
+            pvalue = aggregate_mc_pvalue(
+                xp.astype(statistic, dtype), slice_function, self.directions, xp=xp,
+                n=min(self.count, self.mc_max_samples), aggregate=self.aggregate,
+                n_resamples=self.n_resamples, mc_seed=0, key=key)
+            how = "monte_carlo"
+        cast = lambda a: xp.astype(a, dtype)  # noqa: E731
+        return SlicedResult(
+            cast(statistic), cast(pvalue), cast(statistics), cast(pvalues), self.directions,
+            test="epps_pulley", aggregate=self.aggregate, null="standard", method=how)
