@@ -11,7 +11,7 @@ modules (the ``SIGReg`` module, the JAX loss with ``custom_vjp``).
 
 from sketchtest._ecf import epps_pulley
 from sketchtest._edf import anderson_darling, cramer_von_mises, kolmogorov_smirnov, watson
-from sketchtest._moments import jarque_bera
+from sketchtest._moments import dagostino_pearson, jarque_bera
 from sketchtest._multivariate import bhep, henze_zirkler, mardia
 from sketchtest._regression import shapiro_francia, shapiro_wilk
 from sketchtest._result import NormalityResult
@@ -27,6 +27,7 @@ __all__ = [
     "anderson_darling",
     "bhep",
     "cramer_von_mises",
+    "dagostino_pearson",
     "epps_pulley",
     "henze_zirkler",
     "jarque_bera",

@@ -1,11 +1,13 @@
-"""Moment tests: Jarque-Bera."""
+"""Moment tests: Jarque-Bera and D'Agostino-Pearson."""
 
 from __future__ import annotations
+
+import math
 
 from sketchtest._univariate import run_univariate
 from sketchtest._validation import check_choice, check_method
 
-__all__ = ["jarque_bera"]
+__all__ = ["jarque_bera", "dagostino_pearson"]
 
 
 def jarque_bera(
@@ -90,5 +92,121 @@ def jarque_bera(
     return run_univariate(
         x, compute, axis=axis, keepdims=keepdims, nan_policy=nan_policy,
         min_samples=2, test="jarque_bera", null=null, method=method,
+        n_resamples=n_resamples, seed=seed,
+    )
+
+
+def _skewness_z(skewness, n: int, *, xp):
+    """D'Agostino's (1970) normal approximation of the sample skewness (SciPy's ``skewtest``)."""
+    y = skewness * math.sqrt((n + 1) * (n + 3) / (6.0 * (n - 2)))
+    beta2 = 3.0 * (n * n + 27 * n - 70) * (n + 1) * (n + 3) / ((n - 2.0) * (n + 5) * (n + 7) * (n + 9))
+    w2 = -1.0 + math.sqrt(2.0 * (beta2 - 1.0))
+    delta = 1.0 / math.sqrt(0.5 * math.log(w2))
+    alpha = math.sqrt(2.0 / (w2 - 1.0))
+    return delta * xp.asinh(y / alpha)
+
+
+def _kurtosis_z(kurtosis, n: int, *, xp):
+    """Anscombe & Glynn's (1983) normal approximation of the sample kurtosis (``kurtosistest``)."""
+    mean = 3.0 * (n - 1) / (n + 1)
+    variance = 24.0 * n * (n - 2) * (n - 3) / ((n + 1) ** 2 * (n + 3) * (n + 5))
+    standardized = (kurtosis - mean) / math.sqrt(variance)
+    root_beta1 = (6.0 * (n * n - 5 * n + 2) / ((n + 7) * (n + 9))
+                  * math.sqrt(6.0 * (n + 3) * (n + 5) / (n * (n - 2) * (n - 3))))
+    a = 6.0 + 8.0 / root_beta1 * (2.0 / root_beta1 + math.sqrt(1.0 + 4.0 / root_beta1**2))
+    denominator = 1.0 + standardized * math.sqrt(2.0 / (a - 4.0))
+    is_zero = denominator == 0.0
+    magnitude = xp.where(is_zero, xp.ones_like(denominator), xp.abs(denominator))
+    cube_root = xp.sign(denominator) * ((1.0 - 2.0 / a) / magnitude) ** (1.0 / 3.0)
+    cube_root = xp.where(is_zero, xp.full_like(denominator, math.nan), cube_root)
+    return (1.0 - 2.0 / (9.0 * a) - cube_root) / math.sqrt(2.0 / (9.0 * a))
+
+
+def dagostino_pearson(
+    x, /, *, axis=0, null="normal", method="asymptotic", n_resamples=9999, seed=None,
+    nan_policy="propagate", keepdims=False,
+):
+    r"""D'Agostino-Pearson :math:`K^2` test of normality (:func:`scipy.stats.normaltest`).
+
+    .. math::
+
+        K^2 = Z_1(\sqrt{b_1})^2 + Z_2(b_2)^2,
+        \qquad \sqrt{b_1} = \frac{m_3}{m_2^{3/2}}, \quad b_2 = \frac{m_4}{m_2^2},
+
+    with biased central moments :math:`m_k = \frac1n \sum_i (x_i - \bar x)^k`.
+    :math:`Z_1` is D'Agostino's (1970) transform of the skewness,
+    :math:`Z_1 = \delta \operatorname{asinh}(Y / \alpha)` with
+    :math:`Y = \sqrt{b_1}\sqrt{(n+1)(n+3) / (6(n-2))}` and :math:`\delta`,
+    :math:`\alpha` from the third and fourth moments of :math:`\sqrt{b_1}`;
+    :math:`Z_2` is Anscombe & Glynn's (1983) cube-root transform of the
+    standardized kurtosis. Both are approximately N(0, 1) under the null, so
+    :math:`K^2` is approximately :math:`\chi^2_2` and :math:`p = e^{-K^2/2}`.
+
+    Parameters
+    ----------
+    x : array_like
+        Samples along `axis`; every other axis is a batch. At least 8 samples
+        (the skewness transform needs them); the kurtosis transform is rough
+        below 20 samples (SciPy warns there).
+    axis : int, default 0
+        Axis holding the samples.
+    null : {"normal"}, default "normal"
+        H0 is N(mu, sigma^2) with both unknown; :math:`K^2` is invariant to
+        location and scale, so this is the only null.
+    method : {"asymptotic", "monte_carlo"}, default "asymptotic"
+        ``"asymptotic"``: the chi-square(2) approximation (SciPy's p-value).
+        ``"monte_carlo"``: the null simulated at this n with `n_resamples`
+        draws from `seed`.
+    n_resamples : int, default 9999
+        Null replicates for ``method="monte_carlo"``.
+    seed : int or numpy.random.Generator, optional
+        Seed of the Monte Carlo null.
+    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
+        What to do with NaNs: NaN results for the affected batch elements,
+        raise ``ValueError``, or drop them per batch element (eager only).
+    keepdims : bool, default False
+        Keep the sample axis in the results, with length 1.
+
+    Returns
+    -------
+    NormalityResult
+        ``statistic`` (:math:`K^2`) and ``pvalue`` in the input's namespace and
+        device.
+
+    References
+    ----------
+    .. [1] R. B. D'Agostino, "Transformation to normality of the null
+       distribution of g1", Biometrika 57(3), 679-681, 1970.
+    .. [2] F. J. Anscombe and W. J. Glynn, "Distribution of the kurtosis
+       statistic b2 for normal samples", Biometrika 70(1), 227-234, 1983.
+    .. [3] R. B. D'Agostino and E. S. Pearson, "Tests for departure from
+       normality. Empirical results for the distributions of b2 and
+       sqrt(b1)", Biometrika 60(3), 613-622, 1973.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sketchtest as st
+    >>> x = np.random.default_rng(0).standard_normal(500)
+    >>> result = st.dagostino_pearson(x)
+    >>> bool(result.pvalue > 0.01)
+    True
+    """
+    check_choice(null, name="null", choices=("normal",))
+    check_method(method, choices=("asymptotic", "monte_carlo"))
+
+    def compute(y, *, xp):
+        n = y.shape[-1]
+        centered = y - xp.mean(y, axis=-1, keepdims=True)
+        squares = centered * centered
+        m2 = xp.mean(squares, axis=-1)
+        skewness = xp.mean(squares * centered, axis=-1) / m2**1.5
+        kurtosis = xp.mean(squares * squares, axis=-1) / (m2 * m2)
+        statistic = _skewness_z(skewness, n, xp=xp) ** 2 + _kurtosis_z(kurtosis, n, xp=xp) ** 2
+        return statistic, xp.exp(-statistic / 2.0)
+
+    return run_univariate(
+        x, compute, axis=axis, keepdims=keepdims, nan_policy=nan_policy,
+        min_samples=8, test="dagostino_pearson", null=null, method=method,
         n_resamples=n_resamples, seed=seed,
     )
