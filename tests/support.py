@@ -237,8 +237,8 @@ def _univariate_cases():
         cases.append(UnivariateCase(name, "normal", 2, affine_invariant=True))
     cases.append(UnivariateCase("jarque_bera", "standard", 2))
     cases.append(UnivariateCase("jarque_bera", "normal", 2, affine_invariant=True))
-    cases.append(UnivariateCase("shapiro_wilk", None, 3, affine_invariant=True))
-    cases.append(UnivariateCase("shapiro_francia", None, 5, affine_invariant=True))
+    cases.append(UnivariateCase("shapiro_wilk", "normal", 3, affine_invariant=True))
+    cases.append(UnivariateCase("shapiro_francia", "normal", 5, affine_invariant=True))
     return cases
 
 
