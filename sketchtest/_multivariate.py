@@ -65,8 +65,8 @@ def pairwise_sum(y, kernel, *, xp):
     rows = max(1, _ELEMENTS_PER_BLOCK // max(1, n * math.prod(y.shape[:-2])))
     total = None
     for start in range(0, n, rows):
-        inner = xp.matmul(y[..., start:start + rows, :], xp.matrix_transpose(y))
-        part = xp.sum(kernel(inner, norms[..., start:start + rows, None], norms[..., None, :]), axis=(-2, -1))
+        inner = xp.matmul(y[..., start:min(start + rows, n), :], xp.matrix_transpose(y))
+        part = xp.sum(kernel(inner, norms[..., start:min(start + rows, n), None], norms[..., None, :]), axis=(-2, -1))
         total = part if total is None else total + part
     return total
 

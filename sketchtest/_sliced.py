@@ -99,7 +99,7 @@ def ecf_sums(projections, t_max, n_points, *, xp):
     spacing = float(t_max) / (n_points - 1)
     cos_sum = sin_sum = None
     for start in range(0, n, rows):
-        angle = projections[..., start:start + rows, :] * spacing
+        angle = projections[..., start:min(start + rows, n), :] * spacing
         cos_step, sin_step = xp.cos(angle), xp.sin(angle)
         cos_j, sin_j = xp.ones_like(angle), xp.zeros_like(angle)
         cos_terms, sin_terms = [], []

@@ -104,7 +104,7 @@ def _log_sf_table(t_max: float, n_points: int, null: str):
         tail = imhof[i] < _IMHOF_FLOOR and q > eigenvalues.sum()
         value = _saddlepoint_sf(q, eigenvalues) if tail else imhof[i]
         log_sf[i] = math.log(min(max(value, 1e-300), 1.0))
-    return grid[1] - grid[0], np.minimum.accumulate(log_sf)
+    return float(grid[1] - grid[0]), np.minimum.accumulate(log_sf)
 
 
 def epps_pulley_asymptotic_pvalue(statistic, *, t_max, n_points, null, xp):
