@@ -1,0 +1,254 @@
+"""The LeJEPA training examples: tiny runs of both trainers, DDP and sharded smoke runs, the helpers.
+
+Each trainer runs in a fresh process (as a user runs it), with a model and a
+dataset small enough for a few seconds of training on one CPU core.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+TINY = [
+    "--epochs", "3", "--batch-size", "64", "--embed-dim", "32", "--depth", "1", "--num-heads", "2",
+    "--proj-hidden-dim", "64", "--proj-dim", "16", "--num-slices", "64", "--num-local-views", "2",
+    "--warmup-epochs", "1", "--lr", "3e-3", "--no-progress",
+]  # fmt: skip
+OUTPUT_FILES = ("metrics.csv", "metrics.json", "loss_curve.png", "probe_accuracy_curve.png")
+
+
+def run_module(args: list[str], extra_env: dict | None = None, timeout: float = 300):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), **(extra_env or {})}
+    env.pop("JAX_ENABLE_X64", None)
+    result = subprocess.run(
+        [sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def epoch_rows(out: pathlib.Path) -> list[dict]:
+    with (out / "metrics.csv").open(newline="") as file:
+        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(file)]
+
+
+def check_run(out: pathlib.Path, epochs: int) -> dict:
+    """The files exist, the loss fell, the summary holds both probe accuracies."""
+    for name in OUTPUT_FILES:
+        assert (out / name).stat().st_size > 0, name
+    rows = epoch_rows(out)
+    assert [row["epoch"] for row in rows] == list(range(1, epochs + 1))
+    assert rows[-1]["loss"] < rows[0]["loss"]
+    assert rows[-1]["sigreg"] < rows[0]["sigreg"]
+    summary = json.loads((out / "metrics.json").read_text())
+    for key in ("probe_accuracy", "random_init_probe_accuracy", "raw_pixel_probe_accuracy"):
+        assert 0.1 < summary[key] <= 1.0, key  # 10 balanced classes: chance is 0.1
+    return summary
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_tiny_run_learns_writes_files_and_resumes(framework, tmp_path):
+    pytest.importorskip(framework)
+    module = f"training_examples.{framework}_lejepa"
+    run_module(["-m", module, *TINY, "--arch", "vit", "--out", str(tmp_path)])
+    summary = check_run(tmp_path, epochs=3)
+    assert summary["framework"] == framework
+    checkpoint = tmp_path / ("checkpoint.pt" if framework == "torch" else "checkpoint.npz")
+    assert checkpoint.exists()
+    before = epoch_rows(tmp_path)
+    run_module(["-m", module, *TINY, "--arch", "vit", "--out", str(tmp_path), "--epochs", "4", "--resume"])
+    after = epoch_rows(tmp_path)
+    assert len(after) == 4
+    assert after[:3] == before  # the resumed run kept the history and went on from epoch 3
+    assert after[3]["step"] == 4 * after[0]["step"]
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_resnet_encoder_runs(framework, tmp_path):
+    pytest.importorskip(framework)
+    args = [*TINY, "--epochs", "2", "--arch", "resnet", "--depth", "2", "--out", str(tmp_path)]
+    run_module(["-m", f"training_examples.{framework}_lejepa", *args])
+    check_run(tmp_path, epochs=2)
+
+
+@pytest.mark.distributed
+def test_torch_ddp_two_processes_on_cpu(tmp_path):
+    pytest.importorskip("torch")
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    run_module([*launcher, "-m", "training_examples.torch_lejepa", *TINY, "--out", str(tmp_path)])
+    summary = check_run(tmp_path, epochs=3)
+    assert summary["world_size"] == 2
+
+
+def test_jax_data_parallel_over_two_host_devices(tmp_path):
+    pytest.importorskip("jax")
+    flags = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    run_module(["-m", "training_examples.jax_lejepa", *TINY, "--out", str(tmp_path)], extra_env=flags)
+    summary = check_run(tmp_path, epochs=3)
+    assert summary["num_devices"] == 2
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_help_lists_the_options(framework):
+    pytest.importorskip(framework)
+    result = run_module(["-m", f"training_examples.{framework}_lejepa", "--help"])
+    for option in ("--epochs", "--out", "--arch", "--data", "--resume", "--lamb", "--num-local-views"):
+        assert option in result.stdout
+
+
+def test_bad_options_are_refused():
+    from training_examples.common import parse_config
+
+    for bad in (["--lamb", "1.5"], ["--epochs", "0"], ["--local-scale", "0.5", "0.2"], ["--arch", "mlp"]):
+        with pytest.raises(SystemExit):
+            parse_config(bad, "prog", "description")
+
+
+# ---- the view construction, against closed forms -------------------------------------------------
+
+
+def torch_views():
+    pytest.importorskip("torch")
+    from training_examples.torch_lejepa import views
+
+    return views
+
+
+def jax_views():
+    pytest.importorskip("jax")
+    from training_examples.jax_lejepa import views
+
+    return views
+
+
+@pytest.mark.parametrize("views_of", [torch_views, jax_views])
+def test_resampling_whole_image_at_same_size_is_identity(views_of):
+    views = views_of()
+    zero, eight = np.zeros(3, np.float32), np.full(3, 8.0, np.float32)
+    as_array = _array_maker(views)
+    matrix = np.asarray(views.resample_matrix(as_array(zero), as_array(eight), 8, 8))
+    np.testing.assert_allclose(matrix, np.broadcast_to(np.eye(8), (3, 8, 8)), atol=1e-6)
+
+
+@pytest.mark.parametrize("views_of", [torch_views, jax_views])
+def test_resampling_upscale_by_two_is_bilinear(views_of):
+    views = views_of()
+    as_array = _array_maker(views)
+    matrix = np.asarray(views.resample_matrix(as_array(np.zeros(1, np.float32)), as_array(np.full(1, 2.0, np.float32)), 2, 4))[0]
+    # Output pixel centres 0.25, 0.75, 1.25, 1.75 map to source -0.25, 0.25, 0.75, 1.25 (half-pixel convention,
+    # as align_corners=False); the triangle kernel gives these weights, border rows renormalized.
+    expected = np.array([[1.0, 0.0], [0.75, 0.25], [0.25, 0.75], [0.0, 1.0]])
+    np.testing.assert_allclose(matrix, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("views_of", [torch_views, jax_views])
+def test_tiny_blur_is_identity_and_rows_sum_to_one(views_of):
+    views = views_of()
+    as_array = _array_maker(views)
+    blur = np.asarray(views.blur_matrix(as_array(np.array([1e-3, 1.0], np.float32)), 6))
+    np.testing.assert_allclose(blur[0], np.eye(6), atol=1e-6)
+    np.testing.assert_allclose(blur[1].sum(axis=1), np.ones(6), rtol=1e-6)
+    assert blur[1][0, 1] == pytest.approx(np.exp(-0.5) / (1 + np.exp(-0.5) + np.exp(-2.0) + np.exp(-4.5) + np.exp(-8) + np.exp(-12.5)), rel=1e-5)
+
+
+def _array_maker(views):
+    if "torch" in views.__name__:
+        import torch
+
+        return torch.as_tensor
+    import jax.numpy as jnp
+
+    return jnp.asarray
+
+
+def test_views_have_the_requested_shapes_and_range():
+    views = torch_views()
+    import torch
+
+    images = torch.rand(5, 3, 12, 12, generator=torch.Generator().manual_seed(0))
+    spec = views.ViewSpec(size=8, scale=(0.2, 0.6))
+    generator = torch.Generator().manual_seed(1)
+    out = views.make_views(images, spec, 3, generator, torch.zeros(3), torch.ones(3))
+    assert out.shape == (3, 5, 3, 8, 8)
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+
+
+# ---- data loading and probes ---------------------------------------------------------------------
+
+
+def test_digits_split_is_fixed_and_stratified():
+    from training_examples.common import load_dataset
+
+    first, second = load_dataset("digits"), load_dataset("digits")
+    assert first.x_train.shape == (1347, 1, 8, 8) and first.x_test.shape == (450, 1, 8, 8)
+    np.testing.assert_array_equal(first.y_test, second.y_test)
+    assert first.x_train.max() == 1.0 and first.num_classes == 10
+
+
+def test_npz_npy_and_folder_sources(tmp_path):
+    from PIL import Image
+
+    from training_examples.common import load_dataset
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(40, 6, 6, 3), dtype=np.uint8)
+    labels = np.repeat(["cat", "dog"], 20)
+    np.savez(tmp_path / "split.npz", x_train=images[:30], y_train=labels[:30], x_test=images[30:], y_test=labels[30:])
+    split = load_dataset(str(tmp_path / "split.npz"))
+    assert split.x_train.shape == (30, 3, 6, 6) and split.y_test.tolist() == [1] * 10
+    np.testing.assert_allclose(split.x_train[0, :, 1, 2], images[0, 1, 2] / 255.0, rtol=1e-6)
+    np.savez(tmp_path / "flat.npz", images=images, labels=labels)
+    assert len(load_dataset(str(tmp_path / "flat.npz")).x_test) == 10
+    np.save(tmp_path / "x.npy", images)
+    np.save(tmp_path / "y.npy", labels)
+    assert load_dataset(str(tmp_path / "x.npy"), labels=str(tmp_path / "y.npy")).image_shape == (3, 6, 6)
+    for index in range(8):
+        folder = tmp_path / "folder" / ("a" if index < 4 else "b")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(images[index]).save(folder / f"{index}.png")
+    from_folder = load_dataset(str(tmp_path / "folder"), image_size=4)
+    assert from_folder.image_shape == (3, 4, 4) and from_folder.num_classes == 2
+    with pytest.raises(ValueError, match="--labels"):
+        load_dataset(str(tmp_path / "x.npy"))
+
+
+def test_epoch_batches_are_a_deterministic_partition():
+    from training_examples.common import epoch_batches
+
+    batches = epoch_batches(10, 3, seed=0, epoch=2)
+    assert batches.shape == (3, 3) and len(set(batches.ravel())) == 9
+    np.testing.assert_array_equal(batches, epoch_batches(10, 3, seed=0, epoch=2))
+    assert not np.array_equal(batches, epoch_batches(10, 3, seed=0, epoch=3))
+
+
+def test_raw_pixel_probe_on_digits_matches_scikit_learn():
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from training_examples.common import load_dataset, raw_pixel_probe_accuracy
+
+    x, y = load_digits(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    reference = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x_train, y_train)
+    assert raw_pixel_probe_accuracy(load_dataset("digits")) == pytest.approx(reference.score(x_test, y_test))
+
+
+def test_position_embedding_closed_form():
+    from training_examples.common import sincos_position_embedding
+
+    table = sincos_position_embedding(2, 3, 8)
+    assert table.shape == (6, 8)
+    # patch (row 1, column 2) is index 5; channels: sin(r), sin(r/100), cos(r), cos(r/100), then the same for c
+    expected = [np.sin(1), np.sin(0.01), np.cos(1), np.cos(0.01), np.sin(2), np.sin(0.02), np.cos(2), np.cos(0.02)]
+    np.testing.assert_allclose(table[5], expected, rtol=1e-6)
