@@ -206,7 +206,7 @@ def _validate_options(test, aggregate, null, method, num_slices, seed, n_resampl
     check_bool(orthogonal, name="orthogonal")
 
 
-def _prepare(x, *, name="x"):
+def _prepare(x, *, name="x", min_samples=2):
     """Validate samples ``(..., N, D)``; return them in the compute dtype."""
     x, xp = as_array(x, name=name)
     if x.ndim < 2:
@@ -214,8 +214,8 @@ def _prepare(x, *, name="x"):
     n, dim = x.shape[-2], x.shape[-1]
     if dim is not None and dim < 1:
         raise ValueError(f"`{name}` must have at least one dimension D >= 1 on its last axis; got D = {dim}")
-    if n is not None and n < 2:
-        raise ValueError(f"`{name}` needs at least 2 samples on axis -2; got N = {n}")
+    if n is not None and n < min_samples:
+        raise ValueError(f"`{name}` needs at least {min_samples} samples on axis -2; got N = {n}")
     compute_dtype, result_dtype = float_dtypes(x, xp=xp, name=name)
     return (x if x.dtype == compute_dtype else xp.astype(x, compute_dtype)), xp, result_dtype
 

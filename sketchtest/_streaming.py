@@ -107,7 +107,7 @@ class SlicedEppsPulley:
         """Fold a batch of samples of shape ``(n_b, D)`` into the sums; returns self."""
         from sketchtest._sliced import _prepare, ecf_sums
 
-        batch, xp, _ = _prepare(batch, name="batch")
+        batch, xp, _ = _prepare(batch, name="batch", min_samples=1)
         if batch.ndim != 2:
             raise ValueError(f"`batch` must have shape (n_b, D); got {batch.ndim} dimensions")
         if self.directions is None:
