@@ -28,6 +28,7 @@ __all__ = ["main", "build_parser", "run_check"]
 SLICED_TESTS = ("epps_pulley", "cramer_von_mises", "anderson_darling", "watson",
                 "kolmogorov_smirnov", "shapiro_wilk", "shapiro_francia", "jarque_bera")
 MULTIVARIATE_TESTS = ("henze_zirkler", "mardia", "bhep")
+COMPOSITE_ONLY = ("shapiro_wilk", "shapiro_francia")  # no N(0, 1) null: run with null="normal"
 DEFAULT_TESTS = "epps_pulley,anderson_darling,jarque_bera"
 BACKENDS = ("numpy", "torch", "jax", "cupy")
 QQ_POINTS = 4000
@@ -133,13 +134,13 @@ def run_check(args, *, tests, memory_budget) -> dict:
     path = str(resources.files("sketchtest") / "data" / "demo_embeddings.npy") if args.demo \
         else args.path
     loaded = load_samples(path, key=args.key, memory_budget=memory_budget)
-    to_backend = _backend_converter(args.backend, args.device, loaded.data.dtype)
+    to_backend, device_name = _backend_converter(args.backend, args.device, loaded.data.dtype)
     report = {
         "source": "demo embeddings (shipped with sketchtest)" if args.demo else loaded.path,
         "format": loaded.format, "key": loaded.key, "samples": loaded.samples,
         "dimensions": loaded.dimensions, "dtype": str(loaded.data.dtype),
         "backend": args.backend,
-        "device": args.device or ("cpu" if args.backend == "numpy" else "default"),
+        "device": device_name,
         "null": args.null,
         "alpha": args.alpha, "num_slices": args.slices, "seed": args.seed,
         "streamed": loaded.streamed,
@@ -176,8 +177,9 @@ def _run_test(name, data, args, *, subsample=None):
         entry["subsample"] = int(subsample)
     try:
         if kind == "sliced":
+            entry["null"] = "normal" if name in COMPOSITE_ONLY else args.null
             result = st.sliced_test(data, test=name, num_slices=args.slices, seed=args.seed,
-                                    null=args.null)
+                                    null=entry["null"])
         else:
             result = getattr(st, name)(data)
     except (ValueError, TypeError, NotImplementedError) as error:
@@ -198,6 +200,12 @@ def _describe_result(entry, result, args) -> dict:
     entry["reject"] = rejected
     entry["verdict"] = ("reject: not Gaussian" if rejected else "consistent with H0") \
         if pvalue is not None else "undefined (NaN p-value)"
+    parts = [{"part": part, "statistic": _scalar(getattr(result, f"{part}_statistic")),
+              "pvalue": _scalar(getattr(result, f"{part}_pvalue"))}
+             for part in ("skewness", "kurtosis")
+             if getattr(result, f"{part}_pvalue", None) is not None]
+    if parts:  # Mardia's two parts
+        entry["parts"] = parts
     if entry["kind"] == "sliced" and getattr(result, "slice_pvalues", None) is not None:
         entry["worst_slices"] = _worst_slices(result, args.worst)
     return entry
@@ -275,28 +283,29 @@ def _plot(args, report, results, host) -> None:
 
 
 def _backend_converter(backend, device, dtype):
-    """A function that moves a host array to `backend` on `device`, checked up front."""
+    """A function that moves a host array to `backend` on `device` (checked up front),
+    and the device's name."""
     if backend == "numpy":
         if device not in (None, "cpu"):
             raise InputError(f"--device {device}: NumPy runs on the cpu only")
-        return lambda host: host
+        return (lambda host: host), "cpu"
     module = _import_backend(backend)
     try:
         if backend == "torch":
             target = module.device(device or "cpu")
             module.empty(1, device=target)
-            return lambda host: module.as_tensor(host, device=target)
+            return (lambda host: module.as_tensor(host, device=target)), str(target)
         if backend == "jax":
             if dtype == np.float64:
                 module.config.update("jax_enable_x64", True)
             target = _jax_device(module, device)
-            return lambda host: module.device_put(module.numpy.asarray(host), target)
+            return (lambda host: module.device_put(module.numpy.asarray(host), target)), str(target)
         index = int(str(device).rsplit(":", 1)[-1]) if device and ":" in str(device) else 0
         if device not in (None, "cuda", "gpu") and not str(device).startswith(("cuda:", "gpu:")):
             raise InputError(f"--device {device}: CuPy runs on cuda devices (cuda, cuda:1)")
         with module.cuda.Device(index):
             module.empty(1)
-        return lambda host: _cupy_array(module, host, index)
+        return (lambda host: _cupy_array(module, host, index)), f"cuda:{index}"
     except InputError:
         raise
     except Exception as error:  # noqa: BLE001 - an absent or invalid device

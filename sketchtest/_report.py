@@ -158,15 +158,21 @@ def _render_tests(report: dict) -> list[str]:
     null = "N(0, I)" if report["null"] == "standard" else "a Gaussian with any mean and scale"
     lines = [f"Tests at alpha = {report['alpha']:g} (sliced: {report['num_slices']} random "
              f"directions, seed {report['seed']}, H0: every slice of {null})",
-             f"  {'test':<28}{'statistic':>12}{'p-value':>12}   verdict"]
+             f"  {'test':<36}{'statistic':>12}{'p-value':>12}   verdict"]
     for test in report["tests"]:
-        name = test["test"] + ("" if test["kind"] != "sliced" else " (sliced)")
+        how = ", ".join(part for part in ("sliced", test.get("aggregate")) if part)
+        name = test["test"] + (f" ({how})" if test["kind"] == "sliced" else "")
         if "error" in test:
-            lines.append(f"  {name:<28}{'-':>12}{'-':>12}   not run: {test['error']}")
+            lines.append(f"  {name:<36}{'-':>12}{'-':>12}   not run: {test['error']}")
             continue
         note = f" [on a subsample of {test['subsample']} rows]" if test.get("subsample") else ""
-        lines.append(f"  {name:<28}{_number(test['statistic']):>12}{_number(test['pvalue']):>12}"
+        if test.get("null", report["null"]) != report["null"]:
+            note += f" [H0 of each slice: any Gaussian (null={test['null']!r})]"
+        lines.append(f"  {name:<36}{_number(test['statistic']):>12}{_number(test['pvalue']):>12}"
                      f"   {test['verdict']}{note}")
+        for part in test.get("parts", []):
+            lines.append(f"    {part['part']:<34}{_number(part['statistic']):>12}"
+                         f"{_number(part['pvalue']):>12}")
     return lines
 
 

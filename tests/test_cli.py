@@ -152,7 +152,7 @@ def test_demo_json_schema_and_verdict(capsys):
 def test_demo_text_report(capsys):
     status, out, _ = run(["check", "--demo", "--slices", "32", "--tests", "epps_pulley"], capsys)
     assert status == 0
-    for needle in ("N = 2048", "D = 16", "alpha = 0.05", "epps_pulley (sliced)",
+    for needle in ("N = 2048", "D = 16", "alpha = 0.05", "epps_pulley (sliced",
                    "Worst slices", "effective rank", "isotropic?"):
         assert needle in out
 

@@ -20,7 +20,7 @@ import sketchtest as st
 rng = np.random.default_rng(0)
 n, d = 2000, 8
 latent = rng.standard_normal((n, d))
-latent[:, 0] = rng.choice([-1.0, 1.0], size=n) * 0.9 + 0.45 * rng.standard_normal(n)
+latent[:, 0] = rng.choice([-1.0, 1.0], size=n) * 1.0 + 0.3 * rng.standard_normal(n)
 rotation, _ = np.linalg.qr(rng.standard_normal((d, d)))
 x = latent @ rotation.T          # the bimodal direction is rotation[:, 0]
 
