@@ -83,7 +83,7 @@ def _scaled_bessel_k(z, orders, *, xp):
     spectrally accurate; checked against :func:`scipy.special.kve`.
     """
     steps = xp.linspace(0.0, 1.0, _BESSEL_NODES, dtype=z.dtype, device=device(z))
-    weights = xp.where((steps == 0.0) | (steps == 1.0), 0.5, 1.0) / (_BESSEL_NODES - 1)
+    weights = xp.where((steps == 0.0) | (steps == 1.0), 0.5, xp.ones_like(steps)) / (_BESSEL_NODES - 1)
     length = xp.acosh(1.0 + 45.0 / z)
     t = length[..., None] * steps
     decay = xp.exp(-z[..., None] * (1.0 + xp.cosh(t))) * weights
@@ -114,14 +114,14 @@ def _cvm_limit_and_correction(x, *, xp):
         g_half = math.gamma(k + 0.5)
         # eq. 1.3: Gamma(k + 1/2) / (Gamma(k + 1) pi^(3/2) sqrt(x)) sqrt(4k + 1) e^{-z} K_{1/4}(z)
         coefficient = math.exp(math.lgamma(k + 0.5) - math.lgamma(k + 1.0)) / math.pi**1.5
-        limit_terms.append(coefficient * math.sqrt(4 * k + 1) * k14[2 * k] / xp.sqrt(x))
+        limit_terms.append(coefficient * math.sqrt(4 * k + 1) * k14[2 * k, ...] / xp.sqrt(x))
         m = 2 * k + 1
         a_k = (
-            m * g_half * ed2[2 * k + 1] / (9.0 * y1)
-            + g_half * ed3[2 * k] / (72.0 * y2)
-            + 2 * (m + 2) * math.gamma(k + 1.5) * ed3[2 * k + 2] / (12.0 * y2)
-            + 7 * m * g_half * ed2[2 * k] / (144.0 * y1)
-            + 7 * m * g_half * ed2[2 * k + 2] / (144.0 * y1)
+            m * g_half * ed2[2 * k + 1, ...] / (9.0 * y1)
+            + g_half * ed3[2 * k, ...] / (72.0 * y2)
+            + 2 * (m + 2) * math.gamma(k + 1.5) * ed3[2 * k + 2, ...] / (12.0 * y2)
+            + 7 * m * g_half * ed2[2 * k, ...] / (144.0 * y1)
+            + 7 * m * g_half * ed2[2 * k + 2, ...] / (144.0 * y1)
         )
         correction_terms.append(-a_k / (math.pi * math.gamma(k + 1)))
     limit = _series_until_small(xp.stack(limit_terms), xp=xp)
@@ -150,7 +150,7 @@ def cvm_standard_sf(statistic, n: int, *, xp):
     inside = (statistic > 1.0 / (12.0 * n)) & (statistic < n / 3.0)
     limit, correction = _cvm_limit_and_correction(x, xp=xp)
     cdf = limit * (1.0 + 1.0 / (12.0 * n)) + correction / n
-    cdf = xp.where(inside, cdf, xp.where(statistic >= n / 3.0, 1.0, 0.0))
+    cdf = xp.where(inside, cdf, xp.astype(statistic >= n / 3.0, cdf.dtype))
     pvalue = xp.clip(1.0 - cdf, 0.0, None)
     return xp.where(statistic >= _CVM_X_MAX, 0.0, pvalue)
 
@@ -224,14 +224,14 @@ def watson_standard_sf(statistic, n: int, *, xp):
 # ---------------------------------------------------------------------------
 
 def _piecewise_exponential(modified, pieces, *, xp):
-    """p from ``[(upper, lower_tail, (a, b, c)), ...]``: exp(a + b w + c w^2) per piece.
+    """p from ``[(upper, lower_tail, (a, b, c, ...)), ...]``: exp(a + b w + c w^2 + ...) per piece.
 
     Pieces flagged ``lower_tail`` give ``1 - exp(...)``; the last piece
     applies above the last breakpoint.
     """
     pvalue = None
-    for upper, lower_tail, (a, b, c) in reversed(pieces):
-        value = xp.exp(a + b * modified + c * modified * modified)
+    for upper, lower_tail, coefficients in reversed(pieces):
+        value = xp.exp(xp.clip(_polynomial(coefficients, modified), None, 0.0))
         value = 1.0 - value if lower_tail else value
         pvalue = value if pvalue is None else xp.where(modified < upper, value, pvalue)
     return xp.clip(pvalue, 0.0, 1.0)
@@ -306,5 +306,23 @@ def lilliefors_sf(statistic, n: int, *, xp):
 
 
 def watson_normal_sf(statistic, n: int, *, xp):
-    """Placeholder."""
-    return watson_limit_sf(statistic, xp=xp)
+    r"""P-value of :math:`U^2` with mean and variance estimated.
+
+    :math:`U^* = U^2 (1 + 0.5/n)` (Stephens' modification for this case) and a
+    piecewise exponential formula in the style of D'Agostino & Stephens
+    (1986, Table 4.9), with cubic exponents below :math:`U^* = 0.096` and a
+    quadratic one above. We fitted the coefficients ourselves, by least
+    squares on the log of the empirical CDF (lower two pieces) and survival
+    function (upper two) of 400,000 simulated samples of n = 400
+    (``numpy.random.default_rng(20261124)``); the absolute error against
+    that simulation is below 0.003 everywhere and below 6e-4 for p < 0.1.
+    Beyond p of about 1e-4 the tail is an extrapolation of the fit; it is
+    held at its minimum (:math:`U^* = 22`) so that p never increases.
+    """
+    modified = xp.clip(statistic * (1.0 + 0.5 / n), 0.0, 22.0)
+    return _piecewise_exponential(modified, [
+        (0.02519, True, (-24.40021, 2374.161, -91296.6, 1266581.0)),
+        (0.04803, True, (-9.796944, 499.1493, -9696.8, 67735.49)),
+        (0.09601, False, (0.6369031, -22.5635, -128.6118, 467.6002)),
+        (math.inf, False, (0.9351677, -33.87316, 0.761804)),
+    ], xp=xp)

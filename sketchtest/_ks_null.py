@@ -30,6 +30,8 @@ __all__ = ["kolmogorov_smirnov_exact_sf"]
 _CORE_STEP = 0.004      # knot spacing in sqrt(n) d where the distribution has its mass
 _TAIL_STEP = 0.05       # knot spacing in sqrt(n) d in the smooth log-linear tail
 _LOG_TINY = math.log(1e-300)
+_KINKED_N = 140         # up to this n, segments also end at every multiple of 1/(2n)
+_MIN_KNOTS = 24
 
 
 def _switch_points(n: int) -> list[float]:
@@ -38,13 +40,16 @@ def _switch_points(n: int) -> list[float]:
         points = [math.sqrt(0.754693 / n), math.sqrt(4.0 / n)]
     else:
         points = [(1.4 / n) ** (2.0 / 3.0), math.sqrt(2.2 / n), math.sqrt(370.0 / n)]
-    return sorted(p for p in points + [0.5] if 1.0 / n < p < 1.0 - 1.0 / n)
+    if n <= _KINKED_N:  # the exact sf is a different polynomial between multiples of 1/(2n)
+        points += [j / (2.0 * n) for j in range(3, 2 * n - 2)]
+    points = sorted(set(p for p in points + [0.5] if 1.0 / n < p < 1.0 - 1.0 / n))
+    return [p for i, p in enumerate(points) if i == 0 or p - points[i - 1] > 1e-9]
 
 
 def _segment_knots(low: float, high: float, n: int) -> np.ndarray:
     root = math.sqrt(n)
     step = _CORE_STEP if root * high <= math.sqrt(2.2) + 1e-9 else _TAIL_STEP
-    count = max(6, int(math.ceil(root * (high - low) / step)) + 1)
+    count = max(_MIN_KNOTS, int(math.ceil(root * (high - low) / step)) + 1)
     knots = np.linspace(low, high, count)
     knots[0] = np.nextafter(low, 1.0)
     knots[-1] = np.nextafter(high, 0.0)
@@ -107,7 +112,7 @@ def kolmogorov_smirnov_exact_sf(statistic, n: int, *, xp):
     low_cdf = xp.exp(log_factorial_ratio + n * xp.log(xp.clip(2.0 * t - 1.0, 1e-300, 1.0)))
     low = xp.where(t <= 0.5, 1.0, 1.0 - low_cdf)
     # Ruben & Gambino: d >= 1 - 1/n
-    high = 2.0 * xp.exp(n * xp.log1p(-xp.clip(d, 0.0, 1.0)))
+    high = 2.0 * xp.exp(n * xp.log1p(-xp.clip(d, 0.0, 1.0 - 1e-16)))
     sf = xp.where(t <= 1.0, low, high)
     table = _device_table(n, like=d, xp=xp) if n >= 3 else None
     if table is not None:
