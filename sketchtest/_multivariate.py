@@ -48,7 +48,10 @@ def standardized(x, *, xp):
     n = x.shape[-2]
     centered = x - xp.mean(x, axis=-2, keepdims=True)
     covariance = xp.matmul(xp.matrix_transpose(centered), centered) / float(n)
-    factor = xp.linalg.cholesky(covariance)
+    try:
+        factor = xp.linalg.cholesky(covariance)
+    except Exception as error:  # NumPy, torch, ... each raise their own LinAlgError
+        raise ValueError(f"the sample covariance of `x` is singular or not positive definite ({error})") from None
     if not is_lazy_array(factor):
         diagonal = xp.linalg.diagonal(factor)
         scale = xp.sqrt(xp.max(xp.linalg.diagonal(covariance), axis=-1, keepdims=True))
