@@ -81,3 +81,25 @@ html_theme_options = {
 }
 html_static_path: list = []
 html_show_sourcelink = False
+
+
+def _check_api_pages(app) -> None:
+    """Warn (an error under -W) when a public name has no API page."""
+    import importlib
+    import re
+
+    from sphinx.util import logging
+
+    text = open(os.path.join(app.srcdir, "api", "index.rst"), encoding="utf-8").read()
+    logger = logging.getLogger(__name__)
+    for module_name in ("sketchtest", "sketchtest.torch", "sketchtest.jax"):
+        section = text.split(f".. currentmodule:: {module_name}\n", 1)[-1]
+        section = section.split(".. currentmodule::", 1)[0]
+        listed = set(re.findall(r"^   (\w+)$", section, flags=re.MULTILINE))
+        module = importlib.import_module(module_name)
+        for name in sorted(set(module.__all__) - listed):
+            logger.warning("api/index.rst lacks the public name %s.%s", module_name, name)
+
+
+def setup(app):
+    app.connect("builder-inited", _check_api_pages)

@@ -205,3 +205,14 @@ def test_torch_backend_agrees_with_numpy(capsys):
     assert status == 0, err
     for ours, theirs in zip(json.loads(out)["tests"], reference["tests"]):
         assert math.isclose(ours["statistic"], theirs["statistic"], rel_tol=1e-4)
+
+
+@needs_sliced
+def test_mardia_parts_and_composite_only_slices(capsys):
+    status, out, err = run(["check", "--demo", "--json", "--slices", "16",
+                            "--tests", "mardia,shapiro_wilk"], capsys)
+    assert status == 0, err
+    mardia, shapiro = json.loads(out)["tests"]
+    assert "error" not in mardia, mardia
+    assert [part["part"] for part in mardia["parts"]] == ["skewness", "kurtosis"]
+    assert "error" not in shapiro and shapiro["null"] == "normal"  # Shapiro-Wilk has no N(0, 1) null
