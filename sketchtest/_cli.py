@@ -21,7 +21,9 @@ from sketchtest._io import (
     InputError, LoadedArray, check_samples, count_nonfinite, describe_nonfinite, load_samples,
     parse_size,
 )
-from sketchtest._report import MomentAccumulator, draw_plots, moment_diagnostics, render_text
+from sketchtest._report import (
+    MomentAccumulator, draw_plots, moment_diagnostics, progress_bar, render_text,
+)
 
 __all__ = ["main", "build_parser", "run_check"]
 
@@ -176,17 +178,22 @@ def _run_test(name, data, args, *, subsample=None):
     if subsample is not None:
         entry["subsample"] = int(subsample)
     try:
-        if kind == "sliced":
-            entry["null"] = "normal" if name in COMPOSITE_ONLY else args.null
-            result = st.sliced_test(data, test=name, num_slices=args.slices, seed=args.seed,
-                                    null=entry["null"])
-        else:
-            result = getattr(st, name)(data)
+        with np.errstate(divide="ignore", over="ignore"):  # p = 0 slices: inf in a combination
+            result = _call_test(st, name, kind, data, entry, args)
     except (ValueError, TypeError, NotImplementedError) as error:
         entry["error"] = str(error).strip().splitlines()[0] if str(error).strip() else \
             type(error).__name__
         return entry, None
     return _describe_result(entry, result, args), result
+
+
+def _call_test(st, name, kind, data, entry, args):
+    """The result of test `name` on `data`; records the null a sliced test used in `entry`."""
+    if kind == "sliced":
+        entry["null"] = "normal" if name in COMPOSITE_ONLY else args.null
+        return st.sliced_test(data, test=name, num_slices=args.slices, seed=args.seed,
+                              null=entry["null"])
+    return getattr(st, name)(data)
 
 
 def _describe_result(entry, result, args) -> dict:
@@ -228,7 +235,7 @@ def _stream(loaded: LoadedArray, args, memory_budget, to_backend):
     accumulator = st.SlicedEppsPulley(num_slices=args.slices, seed=args.seed)
     moments = MomentAccumulator()
     totals, first = {"NaN": 0, "+inf": 0, "-inf": 0}, []
-    progress = _progress_bar(samples, enabled=not args.no_progress)
+    progress = progress_bar(samples, enabled=not args.no_progress)
     for start in range(0, samples, chunk_rows):
         chunk = np.asarray(loaded.data[start:start + chunk_rows])
         if chunk.dtype.kind != "f" or chunk.dtype == np.float16:
@@ -362,30 +369,3 @@ def _json_safe(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _progress_bar(total: int, *, enabled: bool):
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _PlainProgress(total, enabled=enabled)
-    return tqdm(total=total, unit="rows", desc="streaming", disable=not enabled, file=sys.stderr)
-
-
-class _PlainProgress:
-    """A minimal progress bar on stderr, for when tqdm is not installed."""
-
-    def __init__(self, total: int, *, enabled: bool):
-        self.total, self.done, self.enabled = total, 0, enabled
-
-    def update(self, count: int) -> None:
-        self.done += count
-        if self.enabled:
-            width = 30
-            filled = width * self.done // max(self.total, 1)
-            print(f"\rstreaming [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} rows",
-                  end="", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.enabled:
-            print(file=sys.stderr)

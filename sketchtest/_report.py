@@ -8,13 +8,16 @@ samples, which fit in memory for any N (they are D and D x D).
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
-__all__ = ["MomentAccumulator", "moment_diagnostics", "render_text", "draw_plots"]
+__all__ = ["MomentAccumulator", "moment_diagnostics", "render_text", "draw_plots", "progress_bar"]
 
 #: Relative slack around the Marchenko-Pastur bulk before an eigenvalue counts as an outlier.
 BULK_SLACK = 0.1
+#: Above this dimension the D x D covariance is not formed (memory D^2, eigenvalues D^3).
+MAX_COVARIANCE_DIMENSIONS = 4096
 
 
 class MomentAccumulator:
@@ -37,7 +40,7 @@ class MomentAccumulator:
         self.count = 0
         self.shift = None
         self.total = None
-        self.outer = None
+        self.outer = None  # the D x D scatter, or the D diagonal entries when D is too large
 
     def update(self, batch) -> None:
         """Add the rows of the ``(n, D)`` array `batch`."""
@@ -45,19 +48,27 @@ class MomentAccumulator:
         if self.shift is None:
             self.shift = batch.mean(axis=0)
             self.total = np.zeros_like(self.shift)
-            self.outer = np.zeros((batch.shape[1], batch.shape[1]))
+            dimensions = batch.shape[1]
+            full = dimensions <= MAX_COVARIANCE_DIMENSIONS
+            self.outer = np.zeros((dimensions, dimensions) if full else dimensions)
         centered = batch - self.shift
         self.count += batch.shape[0]
         self.total += centered.sum(axis=0)
-        self.outer += centered.T @ centered
+        if self.outer.ndim == 2:
+            self.outer += centered.T @ centered
+        else:
+            self.outer += np.sum(centered * centered, axis=0)
 
     def mean(self):
         """The mean of every row seen so far."""
         return self.shift + self.total / self.count
 
     def covariance(self):
-        """The sample covariance (ddof=1) of every row seen so far."""
+        """The sample covariance (ddof=1) of every row seen so far: ``(D, D)``,
+        or only its diagonal ``(D,)`` above `MAX_COVARIANCE_DIMENSIONS`."""
         centered_mean = self.total / self.count
+        if self.outer.ndim == 1:
+            return (self.outer - self.count * centered_mean**2) / (self.count - 1)
         scatter = self.outer - self.count * np.outer(centered_mean, centered_mean)
         return scatter / (self.count - 1)
 
@@ -83,8 +94,15 @@ def moment_diagnostics(mean, covariance, samples: int) -> dict:
     (True, 4.0)
     """
     mean = np.asarray(mean, dtype=np.float64)
-    covariance = np.atleast_2d(np.asarray(covariance, dtype=np.float64))
+    covariance = np.asarray(covariance, dtype=np.float64)
     dimensions = mean.shape[0]
+    if covariance.ndim == 1 and dimensions > 1:  # only the variances: no spectrum
+        return {"mean_norm": float(np.linalg.norm(mean)),
+                "mean_norm_expected": math.sqrt(dimensions / samples),
+                "average_variance": float(covariance.mean()),
+                "spectrum_skipped": f"D = {dimensions} > {MAX_COVARIANCE_DIMENSIONS}: the "
+                                    "covariance matrix was not formed"}
+    covariance = np.atleast_2d(covariance)
     eigenvalues = np.sort(np.linalg.eigvalsh((covariance + covariance.T) / 2.0))[::-1]
     eigenvalues = np.maximum(eigenvalues, 0.0)
     average = float(eigenvalues.mean())
@@ -135,6 +153,12 @@ def render_text(report: dict) -> str:
 
 
 def _render_diagnostics(d: dict) -> list[str]:
+    if "spectrum_skipped" in d:
+        return ["Mean and variance",
+                f"  norm of the mean            {d['mean_norm']:.4g}   "
+                f"(about {d['mean_norm_expected']:.3g} for N(0, I) at this N, D)",
+                f"  average variance            {d['average_variance']:.4g}   (1 for N(0, I))",
+                f"  covariance spectrum         skipped: {d['spectrum_skipped']}"]
     ratio = "inf (singular)" if d["eigenvalue_ratio"] is None else f"{d['eigenvalue_ratio']:.3g}"
     lower, upper = d["marchenko_pastur_range"]
     verdict = ("yes" if d["isotropic"] else
@@ -248,6 +272,11 @@ def _pvalue_axes(axes, slice_pvalues) -> None:
 
 
 def _spectrum_axes(axes, diagnostics) -> None:
+    if "spectrum_skipped" in diagnostics:
+        axes.text(0.5, 0.5, f"covariance spectrum skipped:\n{diagnostics['spectrum_skipped']}",
+                  ha="center", va="center", fontsize=8)
+        axes.set_axis_off()
+        return
     eigenvalues = np.asarray(diagnostics["eigenvalues"], dtype=np.float64)
     ranks = np.arange(1, eigenvalues.shape[0] + 1)
     lower, upper = diagnostics["marchenko_pastur_range"]
@@ -261,3 +290,33 @@ def _spectrum_axes(axes, diagnostics) -> None:
     axes.set_xlabel("rank", fontsize=8)
     axes.set_ylabel("eigenvalue", fontsize=8)
     axes.legend(fontsize=7)
+
+
+def progress_bar(total: int, *, enabled: bool):
+    """A progress bar on stderr counting rows: tqdm's when installed, a plain one otherwise."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _PlainProgress(total, enabled=enabled)
+    return tqdm(total=total, unit="rows", desc="streaming", disable=not enabled, file=sys.stderr)
+
+
+class _PlainProgress:
+    """A minimal progress bar on stderr, for when tqdm is not installed."""
+
+    def __init__(self, total: int, *, enabled: bool):
+        self.total, self.done, self.enabled, self.percent = total, 0, enabled, -1
+
+    def update(self, count: int) -> None:
+        self.done += count
+        percent = 100 * self.done // max(self.total, 1)
+        if self.enabled and percent != self.percent:
+            self.percent = percent
+            width = 30
+            filled = width * self.done // max(self.total, 1)
+            print(f"\rstreaming [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} rows",
+                  end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)

@@ -216,3 +216,19 @@ def test_mardia_parts_and_composite_only_slices(capsys):
     assert "error" not in mardia, mardia
     assert [part["part"] for part in mardia["parts"]] == ["skewness", "kurtosis"]
     assert "error" not in shapiro and shapiro["null"] == "normal"  # Shapiro-Wilk has no N(0, 1) null
+
+
+def test_large_dimension_skips_the_spectrum(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("sketchtest._report.MAX_COVARIANCE_DIMENSIONS", 3)
+    x = 2.0 * np.random.default_rng(4).standard_normal((400, 5))
+    moments = MomentAccumulator()
+    moments.update(x[:150])
+    moments.update(x[150:])
+    np.testing.assert_allclose(moments.covariance(), np.var(x, axis=0, ddof=1), rtol=1e-12)
+    np.save(tmp_path / "wide.npy", x)
+    status, out, err = run(["check", str(tmp_path / "wide.npy"), "--json", "--tests", "jarque_bera",
+                            "--slices", "8"], capsys)
+    assert status == 0, err
+    d = json.loads(out)["diagnostics"]
+    assert "spectrum_skipped" in d and "eigenvalues" not in d
+    assert math.isclose(d["average_variance"], np.var(x, axis=0, ddof=1).mean(), rel_tol=1e-12)
