@@ -65,17 +65,12 @@ def all_reduce_sum(x):
 # Gaussian generator (stateless, seeded by a device tensor).
 # --------------------------------------------------------------------------
 
-_SLICE_CHUNK_ELEMENTS = 1 << 18  # about 1 MiB of float32 per temporary: stays in a CPU's L2
-_SLICE_CHUNK_ELEMENTS_ACCELERATOR = 1 << 24  # 64 MiB: fewer kernel launches on GPUs
+_SLICE_CHUNK_ELEMENTS = 1 << 16  # 512 KiB of complex64 per temporary: stays in a CPU's L2
+_SLICE_CHUNK_ELEMENTS_ACCELERATOR = 1 << 24  # fewer kernel launches on GPUs
 
 
 def _slice_chunks(num_samples: int, num_slices: int, device=None):
-    """Column ranges of the projections processed together (bounded temporaries).
-
-    Under ``torch.compile`` one range: the compiler fuses the loop itself.
-    """
-    if torch.compiler.is_compiling():
-        return [(0, num_slices)]
+    """Ranges of slices processed together (bounded temporaries)."""
     on_cpu = device is None or torch.device(device).type == "cpu"
     elements = _SLICE_CHUNK_ELEMENTS if on_cpu else _SLICE_CHUNK_ELEMENTS_ACCELERATOR
     width = max(1, min(num_slices, elements // max(1, num_samples)))
@@ -86,53 +81,90 @@ def _accumulation_dtype(dtype):
     return torch.float32 if dtype in _LOW_PRECISION else dtype
 
 
+def _unit_phasors(projections, start, stop, knot_step):
+    """``exp(i h p)`` for slices ``start:stop``, samples last: shape (..., stop - start, N)."""
+    compute = _accumulation_dtype(projections.dtype)
+    angle = projections[..., start:stop].transpose(-1, -2).to(compute) * knot_step
+    return torch.polar(torch.ones_like(angle), angle)
+
+
 def _forward_sums(projections, knot_step: float, n_points: int):
     """Sums over samples of cos and sin of ``t_j * projections``, shape (..., T, K).
 
-    Angle addition: ``cos((j+1)h p) = cos(jh p) cos(h p) - sin(jh p) sin(h p)``
-    (and the same for sin) replaces the T trigonometric evaluations by one.
+    ``exp(i t_j p) = exp(i h p)^j`` (angle addition): one complex
+    multiplication per knot replaces two trigonometric evaluations.
     """
-    compute = _accumulation_dtype(projections.dtype)
+    if torch.compiler.is_compiling():
+        return _forward_sums_real(projections, knot_step, n_points)
     num_samples, num_slices = projections.shape[-2], projections.shape[-1]
-    cos_columns, sin_columns = [], []
+    compute = _accumulation_dtype(projections.dtype)
+    complex_dtype = torch.complex128 if compute == torch.float64 else torch.complex64
+    sums = torch.empty((*projections.shape[:-2], n_points, num_slices), dtype=complex_dtype,
+                       device=projections.device)
+    sums[..., 0, :] = num_samples
     for start, stop in _slice_chunks(num_samples, num_slices, projections.device):
-        angle = projections[..., start:stop].to(compute) * knot_step
-        cos_step, sin_step = torch.cos(angle), torch.sin(angle)
-        cos_j, sin_j = torch.ones_like(angle), torch.zeros_like(angle)
-        cos_rows, sin_rows = [], []
-        for j in range(n_points):
-            if j > 0:
-                cos_j, sin_j = cos_j * cos_step - sin_j * sin_step, sin_j * cos_step + cos_j * sin_step
-            cos_rows.append(cos_j.sum(dim=-2))
-            sin_rows.append(sin_j.sum(dim=-2))
-        cos_columns.append(torch.stack(cos_rows, dim=-2))
-        sin_columns.append(torch.stack(sin_rows, dim=-2))
-    return torch.cat(cos_columns, dim=-1), torch.cat(sin_columns, dim=-1)
+        step = _unit_phasors(projections, start, stop, knot_step)
+        power = step.clone()
+        for j in range(1, n_points):
+            sums[..., j, start:stop] = power.sum(dim=-1)
+            if j < n_points - 1:
+                power.mul_(step)
+    return sums.real.contiguous(), sums.imag.contiguous()
 
 
 def _backward_projections(projections, cos_grad, sin_grad, knot_step: float, n_points: int):
-    """Gradient of the sums with respect to the projections, recomputing cos and sin.
+    """Gradient of the sums with respect to the projections, recomputing the phasors.
 
-    ``d/dp [sum_n cos(t p_n)] = -t sin(t p)``, ``d/dp [sum_n sin(t p_n)] = t cos(t p)``.
+    ``d/dp [sum_n cos(t p_n)] = -t sin(t p)`` and ``d/dp [sum_n sin(t p_n)] =
+    t cos(t p)``, so the gradient is ``Re sum_j c_j exp(i h p)^j`` with
+    ``c_j = t_j (sin_grad_j + i cos_grad_j)``: a polynomial evaluated by Horner's rule.
     """
-    compute = _accumulation_dtype(projections.dtype)
+    if torch.compiler.is_compiling():
+        return _backward_projections_real(projections, cos_grad, sin_grad, knot_step, n_points)
     num_samples, num_slices = projections.shape[-2], projections.shape[-1]
-    cos_grad, sin_grad = cos_grad.to(compute), sin_grad.to(compute)
-    columns = []
+    compute = _accumulation_dtype(projections.dtype)
+    knots = torch.arange(n_points, dtype=compute, device=projections.device) * knot_step
+    coefficients = torch.complex(sin_grad.to(compute), cos_grad.to(compute)) * knots[:, None]
+    gradient = torch.empty((*projections.shape[:-2], num_slices, num_samples), dtype=compute,
+                           device=projections.device)
     for start, stop in _slice_chunks(num_samples, num_slices, projections.device):
-        angle = projections[..., start:stop].to(compute) * knot_step
-        cos_step, sin_step = torch.cos(angle), torch.sin(angle)
-        cos_j, sin_j = cos_step, sin_step
-        gradient = torch.zeros_like(angle)
-        for j in range(1, n_points):
-            if j > 1:
-                cos_j, sin_j = cos_j * cos_step - sin_j * sin_step, sin_j * cos_step + cos_j * sin_step
-            t_j = j * knot_step
-            on_sin = (-t_j * cos_grad[..., j : j + 1, start:stop])
-            on_cos = (t_j * sin_grad[..., j : j + 1, start:stop])
-            gradient = gradient + on_cos * cos_j + on_sin * sin_j
-        columns.append(gradient)
-    return torch.cat(columns, dim=-1).to(projections.dtype)
+        step = _unit_phasors(projections, start, stop, knot_step)
+        chunk = coefficients[..., :, start:stop, None]  # (..., T, width, 1)
+        total = chunk[..., n_points - 1, :, :].expand_as(step).clone()
+        for j in range(n_points - 2, -1, -1):
+            total.mul_(step).add_(chunk[..., j, :, :])
+        gradient[..., start:stop, :] = total.real
+    return gradient.transpose(-1, -2).to(projections.dtype)
+
+
+def _forward_sums_real(projections, knot_step, n_points):
+    """Real-valued rotation of (cos, sin), for ``torch.compile`` (fused by the compiler)."""
+    angle = projections.to(_accumulation_dtype(projections.dtype)) * knot_step
+    cos_step, sin_step = torch.cos(angle), torch.sin(angle)
+    cos_j, sin_j = torch.ones_like(angle), torch.zeros_like(angle)
+    cos_rows, sin_rows = [], []
+    for j in range(n_points):
+        if j > 0:
+            cos_j, sin_j = cos_j * cos_step - sin_j * sin_step, sin_j * cos_step + cos_j * sin_step
+        cos_rows.append(cos_j.sum(dim=-2))
+        sin_rows.append(sin_j.sum(dim=-2))
+    return torch.stack(cos_rows, dim=-2), torch.stack(sin_rows, dim=-2)
+
+
+def _backward_projections_real(projections, cos_grad, sin_grad, knot_step, n_points):
+    compute = _accumulation_dtype(projections.dtype)
+    angle = projections.to(compute) * knot_step
+    cos_step, sin_step = torch.cos(angle), torch.sin(angle)
+    cos_j, sin_j = cos_step, sin_step
+    gradient = torch.zeros_like(angle)
+    for j in range(1, n_points):
+        if j > 1:
+            cos_j, sin_j = cos_j * cos_step - sin_j * sin_step, sin_j * cos_step + cos_j * sin_step
+        t_j = j * knot_step
+        on_cos = t_j * sin_grad[..., j : j + 1, :].to(compute)
+        on_sin = -t_j * cos_grad[..., j : j + 1, :].to(compute)
+        gradient = gradient + on_cos * cos_j + on_sin * sin_j
+    return gradient.to(projections.dtype)
 
 
 class _TrigSums(torch.autograd.Function):
