@@ -59,7 +59,7 @@ def _with_common_parameters(function):
 
 def _sorted_samples(y, null, *, xp):
     """The samples (standardized under the composite null), sorted on the last axis."""
-    return xp.sort(standardize(y, xp=xp) if null == "normal" else y, axis=-1)
+    return xp.sort(standardize(y, xp=xp) if null == "normal" else y, axis=-1, stable=False)
 
 
 def _cvm_statistic(u, *, xp):
@@ -71,6 +71,19 @@ def _cvm_statistic(u, *, xp):
 
 def _normal_cdf(z, *, xp):
     return sketchtest_backends.for_namespace(xp).ndtr(z)
+
+
+def _log_cdf_and_sf(z, *, xp):
+    """:math:`\\log\\Phi(z)` and :math:`\\log(1 - \\Phi(z))` from one ``log_ndtr`` call.
+
+    The smaller tail, :math:`\\log\\Phi(-|z|)`, comes from ``log_ndtr`` (exact
+    in the far tails); the larger one is ``log1p(-exp(.))`` of it, which is
+    exact because that tail probability is at most 1/2.
+    """
+    small_tail = sketchtest_backends.for_namespace(xp).log_ndtr(-xp.abs(z))
+    large_tail = xp.log1p(-xp.exp(small_tail))
+    negative = z < 0.0
+    return xp.where(negative, small_tail, large_tail), xp.where(negative, large_tail, small_tail)
 
 
 def _run(x, statistic_and_pvalue, *, test, null, method, axis, keepdims, nan_policy,
@@ -204,9 +217,9 @@ def anderson_darling(
 
     def statistic_and_pvalue(z, *, xp):
         n = z.shape[-1]
-        log_ndtr = sketchtest_backends.for_namespace(xp).log_ndtr
+        log_cdf, log_sf = _log_cdf_and_sf(z, xp=xp)
         weights = 2.0 * sample_index(n, like=z, xp=xp) - 1.0
-        logs = log_ndtr(z) + log_ndtr(-xp.flip(z, axis=-1))
+        logs = log_cdf + xp.flip(log_sf, axis=-1)
         statistic = -n - xp.sum(weights * logs, axis=-1) / n
         if null == "normal":
             return statistic, nulls.anderson_darling_normal_sf(statistic, n, xp=xp)
