@@ -14,6 +14,8 @@ import functools
 import math
 import warnings
 
+import numpy as np
+
 import sketchtest_backends
 from sketchtest_backends import standard as _standard
 from sketchtest._compat import device
@@ -44,73 +46,70 @@ def _polynomial(coefficients, x: float) -> float:
     return sum(c * x**power for power, c in enumerate(coefficients))
 
 
-def _ppnd_as111(p: float) -> float:
-    """Normal quantile to about 7 digits: Beasley & Springer (1977), AS 111.
+def _ppnd_as111(p):
+    """Normal quantiles to about 7 digits: Beasley & Springer (1977), AS 111.
 
     AS R94 defines its coefficients with this approximation (as SciPy's
     ``swilk`` does), so it is kept here to reproduce them exactly.
     """
     q = p - 0.5
-    if abs(q) <= 0.42:
-        r = q * q
-        numerator = q * (((-25.44106049637 * r + 41.39119773534) * r - 18.61500062529) * r + 2.50662823884)
-        return numerator / ((((3.13082909833 * r - 21.06224101826) * r + 23.08336743743) * r
-                              - 8.47351093090) * r + 1.0)
-    r = math.sqrt(-math.log(min(p, 1.0 - p)))
-    tail = (((2.32121276858 * r + 4.85014127135) * r - 2.29796479134) * r - 2.78718931138) / (
-        (1.63706781897 * r + 3.54388924762) * r + 1.0)
-    return -tail if q < 0 else tail
+    r = q * q
+    central = q * (((-25.44106049637 * r + 41.39119773534) * r - 18.61500062529) * r + 2.50662823884)
+    central = central / ((((3.13082909833 * r - 21.06224101826) * r + 23.08336743743) * r
+                          - 8.47351093090) * r + 1.0)
+    r = np.sqrt(-np.log(np.minimum(p, 1.0 - p)))
+    tail = ((2.32121276858 * r + 4.85014127135) * r - 2.29796479134) * r - 2.78718931138
+    tail = tail / ((1.63706781897 * r + 3.54388924762) * r + 1.0)
+    return np.where(np.abs(q) <= 0.42, central, np.where(q < 0, -tail, tail))
 
 
-def _lower_quantile_as241(p: float) -> float:
-    """Normal quantile to double precision (Wichura's AS 241) for ``0 < p <= 1/2``."""
-    q = p - 0.5
-    if q >= -0.425:
-        r = 0.180625 - q * q
-        return q * _standard._horner(_standard._PPND_CENTRAL_NUM, r) / _standard._horner(
-            _standard._PPND_CENTRAL_DEN, r)
-    r = math.sqrt(-math.log(p))
-    if r <= 5.0:
-        num, den, r = _standard._PPND_NEAR_NUM, _standard._PPND_NEAR_DEN, r - 1.6
-    else:
-        num, den, r = _standard._PPND_FAR_NUM, _standard._PPND_FAR_DEN, r - 5.0
-    return -_standard._horner(num, r) / _standard._horner(den, r)
+def _lower_quantiles_as241(p):
+    """Normal quantiles to double precision (Wichura's AS 241) for ``0 < p <= 1/2``."""
+    q = np.maximum(p - 0.5, -0.425)
+    r = 0.180625 - q * q
+    central = q * _standard._horner(_standard._PPND_CENTRAL_NUM, r) / _standard._horner(
+        _standard._PPND_CENTRAL_DEN, r)
+    r = np.sqrt(-np.log(p))
+    near = -_standard._horner(_standard._PPND_NEAR_NUM, r - 1.6) / _standard._horner(
+        _standard._PPND_NEAR_DEN, r - 1.6)
+    far = -_standard._horner(_standard._PPND_FAR_NUM, r - 5.0) / _standard._horner(
+        _standard._PPND_FAR_DEN, r - 5.0)
+    return np.where(p - 0.5 >= -0.425, central, np.where(r <= 5.0, near, far))
 
 
-def _centered_unit_weights(half: list, n: int) -> tuple:
+def _centered_unit_weights(half, n: int):
     """Length-`n` weights of the ordered sample, ``-half[i]`` low and ``+half[i]`` high,
-    centered and scaled to unit norm (pure Python: the host constants must stay plain
-    numbers when ``torch.compile`` traces through this code)."""
-    middle = [0.0] * (n - 2 * len(half))
-    weights = [-a for a in half] + middle + list(reversed(half))
-    mean = sum(weights) / n
-    weights = [w - mean for w in weights]
-    norm = math.sqrt(sum(w * w for w in weights))
-    return tuple(w / norm for w in weights)
+    centered and scaled to unit norm.
+
+    The host constants are computed with whole-array NumPy operations only (no
+    Python loops, no conversions to ``float``): ``torch.compile`` traces through
+    this code, and turns it into a few tensor operations.
+    """
+    weights = np.concatenate([-half, np.zeros(n - 2 * (n // 2)), np.flip(half)])
+    weights = weights - np.mean(weights)
+    return weights / np.sqrt(np.sum(weights * weights))
 
 
 @functools.lru_cache(maxsize=128)
-def _wilk_weights(n: int) -> tuple:
+def _wilk_weights(n: int):
     """Royston's approximation of the Shapiro-Wilk coefficients, unit norm (AS R94)."""
     if n == 3:
-        return _centered_unit_weights([math.sqrt(0.5)], n)
-    m = [_ppnd_as111((i - 0.375) / (n + 0.25)) for i in range(1, n // 2 + 1)]
-    sum_m2 = 2.0 * sum(v * v for v in m)
+        return _centered_unit_weights(np.full(1, math.sqrt(0.5)), n)
+    m = _ppnd_as111((np.arange(1, n // 2 + 1) - 0.375) / (n + 0.25))
+    sum_m2 = 2.0 * np.sum(m * m)
     root_n = 1.0 / math.sqrt(n)
-    fixed = [_polynomial(_LAST_COEFFICIENT, root_n) - m[0] / math.sqrt(sum_m2)]
-    if n > 5:
-        fixed.append(_polynomial(_SECOND_LAST_COEFFICIENT, root_n) - m[1] / math.sqrt(sum_m2))
-    k = len(fixed)
-    scale = math.sqrt((sum_m2 - 2.0 * sum(v * v for v in m[:k])) / (1.0 - 2.0 * sum(a * a for a in fixed)))
-    half = fixed + [-v / scale for v in m[k:]]
-    return _centered_unit_weights(half, n)
+    k = 2 if n > 5 else 1  # outer pairs given by Royston's polynomials
+    polynomials = (_LAST_COEFFICIENT, _SECOND_LAST_COEFFICIENT)[:k]
+    fixed = np.asarray([_polynomial(c, root_n) for c in polynomials]) - m[:k] / np.sqrt(sum_m2)
+    scale = np.sqrt((sum_m2 - 2.0 * np.sum(m[:k] ** 2)) / (1.0 - 2.0 * np.sum(fixed * fixed)))
+    return _centered_unit_weights(np.concatenate([fixed, -m[k:] / scale]), n)
 
 
 @functools.lru_cache(maxsize=128)
-def _blom_scores(n: int) -> tuple:
+def _blom_scores(n: int):
     """Blom's normal scores Phi^-1((i - 3/8) / (n + 1/4)), centered, unit norm."""
-    upper = [-_lower_quantile_as241((i - 0.375) / (n + 0.25)) for i in range(1, n // 2 + 1)]
-    return _centered_unit_weights(upper, n)
+    lower = _lower_quantiles_as241((np.arange(1, n // 2 + 1) - 0.375) / (n + 0.25))
+    return _centered_unit_weights(-lower, n)
 
 
 def _one_minus_squared_correlation(y, weights, *, xp):
