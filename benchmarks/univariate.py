@@ -59,10 +59,11 @@ SCIPY_EQUIVALENTS = {
     ("anderson_darling", "normal"): (per_column(lambda c: stats.anderson(c, "norm")), None),
     ("shapiro_wilk", "normal"): (per_column(stats.shapiro), lambda x: stats.shapiro(x, axis=0)),
     ("jarque_bera", "normal"): (per_column(stats.jarque_bera), lambda x: stats.jarque_bera(x, axis=0)),
+    ("dagostino_pearson", "normal"): (per_column(stats.normaltest), lambda x: stats.normaltest(x, axis=0)),
 }
 
 CASES = [(name, null) for name in (*EDF_TESTS, "epps_pulley", "jarque_bera") for null in ("standard", "normal")]
-CASES += [("shapiro_wilk", "normal"), ("shapiro_francia", "normal")]
+CASES += [("dagostino_pearson", "normal"), ("shapiro_wilk", "normal"), ("shapiro_francia", "normal")]
 
 
 def measure(x, *, repeats: int, scipy_repeats: int):

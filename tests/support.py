@@ -233,10 +233,11 @@ class UnivariateCase:
 def _univariate_cases():
     cases = []
     for name in ("cramer_von_mises", "anderson_darling", "watson", "kolmogorov_smirnov", "epps_pulley"):
-        cases.append(UnivariateCase(name, "standard", 1))
+        cases.append(UnivariateCase(name, "standard", 1 if name == "epps_pulley" else 2))
         cases.append(UnivariateCase(name, "normal", 2, affine_invariant=True))
     cases.append(UnivariateCase("jarque_bera", "standard", 2))
     cases.append(UnivariateCase("jarque_bera", "normal", 2, affine_invariant=True))
+    cases.append(UnivariateCase("dagostino_pearson", "normal", 8, affine_invariant=True))
     cases.append(UnivariateCase("shapiro_wilk", "normal", 3, affine_invariant=True))
     cases.append(UnivariateCase("shapiro_francia", "normal", 5, affine_invariant=True))
     return cases

@@ -73,7 +73,13 @@ def test_integers_become_the_default_float(backend, case):
     default = backend.xp.__array_namespace_info__().default_dtypes(device=device(x))["real floating"]
     assert_native(backend, result, x, default)
     dtype_name = "float64" if default == backend.xp.float64 else "float32"
-    assert_matches(backend, result, case(data.astype(np.float64)), rtol_for(dtype_name))
+    expected = case(data.astype(np.float64))
+    rtol = rtol_for(dtype_name)
+    np.testing.assert_allclose(backend.to_numpy(result.statistic), expected.statistic, rtol=rtol)
+    # integer samples are far from N(0, 1) (ties): some p-values are ~1e-5, where float32 keeps
+    # only an absolute accuracy of a few float32 eps (p-values are computed as complements)
+    np.testing.assert_allclose(backend.to_numpy(result.pvalue), expected.pvalue, rtol=rtol,
+                               atol=1e-6 if dtype_name == "float32" else 0.0)
 
 
 @pytest.mark.parametrize("library", ["numpy", "torch"])
