@@ -16,7 +16,8 @@ estimation adds :math:`-\tfrac12 t^2 s^2 \varphi(t)\varphi(s)` to the cosine
 part and :math:`-t s \varphi(t)\varphi(s)` to the sine part (Henze & Wagner
 1997). The survival function is tabulated once on the host (Imhof's formula,
 a saddlepoint approximation in the far tail) and read on the caller's device
-by interpolating :math:`\log p` linearly on a uniform grid.
+by interpolating :math:`\log p` and :math:`\log(1 - p)` linearly on a grid
+uniform in :math:`\sqrt T`.
 """
 
 from __future__ import annotations
@@ -74,50 +75,73 @@ def _imhof_sf(grid: np.ndarray, eigenvalues: np.ndarray) -> np.ndarray:
     return 0.5 + values / math.pi
 
 
-def _saddlepoint_sf(q: float, eigenvalues: np.ndarray) -> float:
-    """Lugannani-Rice approximation of P(sum lambda_i chi2_1 > q), q above the mean."""
+def _saddlepoint(q: float, eigenvalues: np.ndarray, *, upper: bool) -> float:
+    """Lugannani-Rice approximation of P(sum lambda_i chi2_1 > q) (`upper`) or < q."""
     from scipy.optimize import brentq
     from scipy.special import ndtr
 
-    upper = 0.5 / eigenvalues.max()
     slope = lambda s: np.sum(eigenvalues / (1.0 - 2.0 * s * eigenvalues)) - q  # noqa: E731
-    s_hat = brentq(slope, 0.0, upper * (1.0 - 1e-12))
+    if upper:
+        s_hat = brentq(slope, 0.0, 0.5 / eigenvalues.max() * (1.0 - 1e-12))
+    else:
+        s_hat = brentq(slope, -1e12, 0.0)
     cumulant = -0.5 * np.sum(np.log1p(-2.0 * s_hat * eigenvalues))
     curvature = np.sum(2.0 * eigenvalues**2 / (1.0 - 2.0 * s_hat * eigenvalues) ** 2)
-    w = math.sqrt(2.0 * (s_hat * q - cumulant))
+    w = math.copysign(math.sqrt(max(2.0 * (s_hat * q - cumulant), 0.0)), s_hat)
     u = s_hat * math.sqrt(curvature)
     density = math.exp(-0.5 * w * w) / math.sqrt(2.0 * math.pi)
-    return float(ndtr(-w) + density * (1.0 / u - 1.0 / w))
+    correction = density * (1.0 / u - 1.0 / w)
+    return float(ndtr(-w) + correction) if upper else float(ndtr(w) - correction)
 
 
 @functools.lru_cache(maxsize=16)
-def _log_sf_table(t_max: float, n_points: int, null: str):
-    """``(spacing, log_sf)`` on the grid ``0, spacing, ..., (M-1) spacing``."""
+def _log_tables(t_max: float, n_points: int, null: str):
+    """``(root_spacing, log_sf, log_cdf, tail_slope)`` on the grid ``q_i = (i h)^2``.
+
+    The grid is uniform in :math:`\sqrt q`, fine near 0, where the Cauchy
+    combination needs :math:`1 - p` accurately; both tails are tabulated in
+    logarithms. Beyond the grid :math:`\log p` falls with the slope
+    :math:`-1/(2\lambda_{max})` of the exact exponential tail.
+    """
     eigenvalues = epps_pulley_null_eigenvalues(t_max, n_points, null)
-    top = eigenvalues.sum() + 2.0 * eigenvalues.max() * 40.0  # sf near 1e-17
-    grid = np.linspace(0.0, top, _GRID_POINTS)
-    body = grid <= eigenvalues.sum() + 30.0 * eigenvalues.max()
+    mean, largest = eigenvalues.sum(), eigenvalues.max()
+    top = mean + 2.0 * largest * 40.0  # sf near 1e-17
+    grid = np.linspace(0.0, math.sqrt(top), _GRID_POINTS) ** 2
+    body = grid <= mean + 30.0 * largest
     imhof = np.zeros_like(grid)
     imhof[body] = _imhof_sf(grid[body], eigenvalues)
-    log_sf = np.zeros(_GRID_POINTS)
+    log_sf, log_cdf = np.zeros(_GRID_POINTS), np.full(_GRID_POINTS, -700.0)
     for i, q in enumerate(grid[1:], start=1):
-        tail = imhof[i] < _IMHOF_FLOOR and q > eigenvalues.sum()
-        value = _saddlepoint_sf(q, eigenvalues) if tail else imhof[i]
-        log_sf[i] = math.log(min(max(value, 1e-300), 1.0))
-    return float(grid[1] - grid[0]), np.minimum.accumulate(log_sf)
+        upper_tail = q > mean and (not body[i] or imhof[i] < _IMHOF_FLOOR)
+        lower_tail = q < mean and 1.0 - imhof[i] < _IMHOF_FLOOR
+        sf = _saddlepoint(q, eigenvalues, upper=True) if upper_tail else imhof[i]
+        cdf = _saddlepoint(q, eigenvalues, upper=False) if lower_tail else 1.0 - imhof[i]
+        log_sf[i] = math.log(min(max(sf, 1e-300), 1.0))
+        log_cdf[i] = math.log(min(max(cdf, 1e-300), 1.0))
+    log_sf = np.minimum.accumulate(log_sf)
+    log_cdf = np.maximum.accumulate(log_cdf)
+    return float(grid[1] ** 0.5), log_sf, log_cdf, -0.5 / largest
+
+
+def _interpolate(table, position, index, fraction, *, xp, dtype, dev):
+    values = xp.asarray(table, dtype=dtype, device=dev)
+    flat = xp.reshape(index, (-1,))
+    low = xp.reshape(xp.take(values, flat), index.shape)
+    high = xp.reshape(xp.take(values, flat + 1), index.shape)
+    return low + (high - low) * fraction
 
 
 def epps_pulley_asymptotic_pvalue(statistic, *, t_max, n_points, null, xp):
     """Asymptotic p-value of Epps-Pulley statistics, on their device and dtype."""
-    spacing, log_sf = _log_sf_table(float(t_max), int(n_points), null)
+    spacing, log_sf, log_cdf, tail_slope = _log_tables(float(t_max), int(n_points), null)
     dev, dtype = device(statistic), statistic.dtype
-    table = xp.asarray(log_sf, dtype=dtype, device=dev)
-    position = xp.clip(statistic / spacing, 0.0, float(_GRID_POINTS - 1))
-    index = xp.astype(xp.clip(xp.floor(position), 0.0, float(_GRID_POINTS - 2)), xp.int64)
-    flat_index = xp.reshape(index, (-1,))
-    low = xp.reshape(xp.take(table, flat_index), index.shape)
-    high = xp.reshape(xp.take(table, flat_index + 1), index.shape)
+    last = _GRID_POINTS - 1
+    position = xp.clip(xp.sqrt(xp.clip(statistic, 0.0, None)) / spacing, 0.0, float(last))
+    index = xp.astype(xp.clip(xp.floor(position), 0.0, float(last - 1)), xp.int64)
     fraction = position - xp.astype(index, dtype)
-    beyond = xp.clip(statistic / spacing - float(_GRID_POINTS - 1), 0.0, None)
-    log_p = low + (high - low) * (fraction + beyond)
-    return xp.exp(xp.clip(log_p, None, 0.0))
+    upper = _interpolate(log_sf, position, index, fraction, xp=xp, dtype=dtype, dev=dev)
+    lower = _interpolate(log_cdf, position, index, fraction, xp=xp, dtype=dtype, dev=dev)
+    beyond = xp.clip(statistic - (last * spacing) ** 2, 0.0, None)
+    upper = xp.clip(upper + tail_slope * beyond, None, 0.0)
+    sf = xp.exp(upper)
+    return xp.where(sf <= 0.5, sf, 1.0 - xp.exp(xp.clip(lower, None, 0.0)))
