@@ -96,7 +96,7 @@ def _saddlepoint(q: float, eigenvalues: np.ndarray, *, upper: bool) -> float:
 
 @functools.lru_cache(maxsize=16)
 def _log_tables(t_max: float, n_points: int, null: str):
-    """``(root_spacing, log_sf, log_cdf, tail_slope)`` on the grid ``q_i = (i h)^2``.
+    r"""``(root_spacing, log_sf, log_cdf, tail_slope)`` on the grid ``q_i = (i h)^2``.
 
     The grid is uniform in :math:`\sqrt q`, fine near 0, where the Cauchy
     combination needs :math:`1 - p` accurately; both tails are tabulated in
@@ -120,7 +120,7 @@ def _log_tables(t_max: float, n_points: int, null: str):
         log_cdf[i] = math.log(min(max(cdf, 1e-300), 1.0))
     log_sf = np.minimum.accumulate(log_sf)
     log_cdf = np.maximum.accumulate(log_cdf)
-    return float(grid[1] ** 0.5), log_sf, log_cdf, -0.5 / largest
+    return float(grid[1] ** 0.5), log_sf, log_cdf, float(-0.5 / largest)
 
 
 def _interpolate(table, position, index, fraction, *, xp, dtype, dev):
