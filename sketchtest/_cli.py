@@ -59,25 +59,30 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?", help="the file of samples (omit with --demo)")
     check.add_argument("--demo", action="store_true",
                        help="check the small set of embeddings shipped with sketchtest")
-    check.add_argument("--key", help="which array of an .npz, .pt/.pth or .safetensors file")
-    check.add_argument("--tests", default=DEFAULT_TESTS,
+    check.add_argument("--key", metavar="NAME",
+                       help="which array of an .npz, .pt/.pth or .safetensors file")
+    check.add_argument("--tests", default=DEFAULT_TESTS, metavar="LIST",
                        help=f"comma-separated tests; sliced: {', '.join(SLICED_TESTS)}; "
                             f"multivariate: {', '.join(MULTIVARIATE_TESTS)} "
                             f"(default {DEFAULT_TESTS})")
-    check.add_argument("--slices", type=int, default=256, help="random directions (default 256)")
-    check.add_argument("--seed", type=int, default=0, help="seed of the directions (default 0)")
+    check.add_argument("--slices", type=int, default=256, metavar="K",
+                       help="random directions (default 256)")
+    check.add_argument("--seed", type=int, default=0, metavar="S",
+                       help="seed of the directions (default 0)")
     check.add_argument("--null", choices=("standard", "normal"), default="standard",
                        help="H0 of each slice: N(0, 1) (standard, default) or any Gaussian (normal)")
     check.add_argument("--alpha", type=float, default=0.05, help="level of the verdicts (0.05)")
     check.add_argument("--backend", choices=BACKENDS, default="numpy",
                        help="array library that runs the tests (default numpy)")
-    check.add_argument("--device", help="device of that library, e.g. cpu, cuda, cuda:1, gpu")
+    check.add_argument("--device", metavar="DEVICE",
+                       help="device of that library, e.g. cpu, cuda, cuda:1, gpu")
     check.add_argument("--json", action="store_true", help="print one JSON object instead")
     check.add_argument("--plot", metavar="FILE.png",
                        help="save Q-Q plots of the worst slices, the slice p-values and the "
                             "covariance spectrum (needs matplotlib)")
-    check.add_argument("--worst", type=int, default=5, help="worst slices to list (default 5)")
-    check.add_argument("--memory-budget", default="1G",
+    check.add_argument("--worst", type=int, default=5, metavar="N",
+                       help="worst slices to list (default 5)")
+    check.add_argument("--memory-budget", default="1G", metavar="SIZE",
                        help="a .npy file larger than this is memory-mapped and streamed "
                             "through SlicedEppsPulley (default 1G)")
     check.add_argument("--no-progress", action="store_true", help="no progress bar when streaming")
