@@ -63,6 +63,17 @@ def test_shapiro_wilk_matches_scipy(n, distribution):
     np.testing.assert_allclose(result.pvalue, expected.pvalue, rtol=1e-4)
 
 
+def test_shapiro_wilk_matches_scipy_for_every_small_n_and_a_log_grid():
+    sizes = list(range(3, 61)) + [int(n) for n in np.unique(np.geomspace(61, 5000, 40).astype(int))]
+    rng = np.random.default_rng(2024)
+    for n in sizes:
+        sample = rng.gamma(3.0, size=n)  # skewed enough for p-values over many decades
+        expected = stats.shapiro(sample)  # scipy.stats.shapiro(sample)
+        result = st.shapiro_wilk(sample)
+        np.testing.assert_allclose(result.statistic, expected.statistic, rtol=1e-6, err_msg=f"n={n}")
+        np.testing.assert_allclose(result.pvalue, expected.pvalue, rtol=1e-4, err_msg=f"n={n}")
+
+
 @pytest.mark.parametrize("n", [3, 7, 50, 1000])
 def test_shapiro_wilk_matches_scipy_on_array_api_strict_device1(n):
     xs, device1 = strict_device1()
