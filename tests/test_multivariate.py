@@ -137,3 +137,12 @@ def test_bad_options_are_refused():
         st.bhep(x, beta=-1.0)
     with pytest.raises(ValueError, match="method"):
         st.henze_zirkler(x, method="exact")
+
+
+@pytest.mark.parametrize("name", ["henze_zirkler", "mardia", "bhep"])
+def test_runs_under_jax_jit(name):
+    jax = pytest.importorskip("jax")
+    data = np.random.default_rng(6).standard_normal((50, 3))
+    function = getattr(st, name)
+    jitted = jax.jit(lambda samples: function(samples).pvalue)
+    np.testing.assert_allclose(float(jitted(jax.numpy.asarray(data))), float(function(data).pvalue), rtol=1e-10)
