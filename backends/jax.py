@@ -61,24 +61,28 @@ def _accumulation_dtype(dtype):
     return jnp.float32 if dtype in _LOW_PRECISION else dtype
 
 
-def _rotate(cos_j, sin_j, cos_step, sin_step):
-    """Angle addition: from the terms at ``t_j`` to those at ``t_j + h``."""
-    return cos_j * cos_step - sin_j * sin_step, sin_j * cos_step + cos_j * sin_step
+def _unit_phasors(projections, knot_step):
+    """``exp(i h p)`` in the complex dtype matching the accumulation dtype."""
+    compute = _accumulation_dtype(projections.dtype)
+    angle = projections.astype(compute) * knot_step
+    return jax.lax.complex(jnp.cos(angle), jnp.sin(angle))
 
 
 def _forward_sums(projections, knot_step, n_points):
-    compute = _accumulation_dtype(projections.dtype)
-    angle = projections.astype(compute) * knot_step
-    cos_step, sin_step = jnp.cos(angle), jnp.sin(angle)
+    """``exp(i t_j p) = exp(i h p)^j``: one complex product per knot (angle addition).
 
-    def knot(carry, _):
-        cos_j, sin_j = carry
-        sums = (jnp.sum(cos_j, axis=-2), jnp.sum(sin_j, axis=-2))
-        return _rotate(cos_j, sin_j, cos_step, sin_step), sums
-
-    start = (jnp.ones_like(angle), jnp.zeros_like(angle))
-    _, (cos_sums, sin_sums) = jax.lax.scan(knot, start, None, length=n_points)
-    return jnp.moveaxis(cos_sums, 0, -2), jnp.moveaxis(sin_sums, 0, -2)
+    The knot loop is unrolled: XLA fuses it, and each power lives only until
+    the next one is formed.
+    """
+    step = _unit_phasors(projections, knot_step)
+    power = jnp.ones_like(step)
+    rows = []
+    for j in range(n_points):
+        rows.append(jnp.sum(power, axis=-2))
+        if j < n_points - 1:
+            power = power * step
+    sums = jnp.stack(rows, axis=-2)
+    return jnp.real(sums), jnp.imag(sums)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
@@ -91,22 +95,20 @@ def _trig_sums_forward(projections, knot_step, n_points):
 
 
 def _trig_sums_backward(knot_step, n_points, projections, cotangents):
-    """``d sum cos(t p) = -t sin(t p)``, ``d sum sin(t p) = t cos(t p)``, recomputed per knot."""
+    """``d sum cos(t p) = -t sin(t p)``, ``d sum sin(t p) = t cos(t p)``, recomputed.
+
+    The gradient is ``Re sum_j c_j exp(i h p)^j`` with ``c_j = t_j (sin_grad_j +
+    i cos_grad_j)``: a polynomial in the phasor, evaluated by Horner's rule.
+    """
     compute = _accumulation_dtype(projections.dtype)
-    cos_grad, sin_grad = (jnp.moveaxis(g.astype(compute), -2, 0) for g in cotangents)
-    angle = projections.astype(compute) * knot_step
-    cos_step, sin_step = jnp.cos(angle), jnp.sin(angle)
+    cos_grad, sin_grad = (g.astype(compute) for g in cotangents)
     knots = jnp.arange(n_points, dtype=compute) * knot_step
-
-    def knot(carry, inputs):
-        cos_j, sin_j, gradient = carry
-        cos_weight, sin_weight, t_j = inputs
-        gradient = gradient + t_j * (sin_weight[..., None, :] * cos_j - cos_weight[..., None, :] * sin_j)
-        return (*_rotate(cos_j, sin_j, cos_step, sin_step), gradient), None
-
-    start = (jnp.ones_like(angle), jnp.zeros_like(angle), jnp.zeros_like(angle))
-    (_, _, gradient), _ = jax.lax.scan(knot, start, (cos_grad, sin_grad, knots))
-    return (gradient.astype(projections.dtype),)
+    coefficients = jax.lax.complex(sin_grad, cos_grad) * knots[:, None]  # (..., T, K)
+    step = _unit_phasors(projections, knot_step)
+    total = jnp.broadcast_to(coefficients[..., n_points - 1 : n_points, :], step.shape)
+    for j in range(n_points - 2, -1, -1):
+        total = total * step + coefficients[..., j : j + 1, :]
+    return (jnp.real(total).astype(projections.dtype),)
 
 
 _trig_sums.defvjp(_trig_sums_forward, _trig_sums_backward)
