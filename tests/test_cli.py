@@ -17,9 +17,6 @@ from sketchtest._cli import main
 from sketchtest._report import MomentAccumulator, moment_diagnostics
 
 DEMO = os.path.join(os.path.dirname(sketchtest.__file__), "data", "demo_embeddings.npy")
-SLICED_READY = not (sketchtest.sliced_test.__doc__ is None
-                    and "being written" in (sys.modules["sketchtest._sliced"].__doc__ or ""))
-needs_sliced = pytest.mark.skipif(not SLICED_READY, reason="sketchtest.sliced_test not landed yet")
 
 
 def run(argv, capsys):
@@ -129,7 +126,6 @@ def test_moment_accumulator_matches_numpy_far_from_zero():
     np.testing.assert_allclose(moments.covariance(), np.cov(x, rowvar=False), rtol=1e-9)
 
 
-@needs_sliced
 def test_demo_json_schema_and_verdict(capsys):
     status, out, err = run(["check", "--demo", "--json", "--slices", "64"], capsys)
     assert status == 0, err
@@ -148,7 +144,6 @@ def test_demo_json_schema_and_verdict(capsys):
     assert report["tests"][0]["reject"] is True
 
 
-@needs_sliced
 def test_demo_text_report(capsys):
     status, out, _ = run(["check", "--demo", "--slices", "32", "--tests", "epps_pulley"], capsys)
     assert status == 0
@@ -157,7 +152,6 @@ def test_demo_text_report(capsys):
         assert needle in out
 
 
-@needs_sliced
 def test_plot_is_written(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     target = tmp_path / "check.png"
@@ -167,7 +161,6 @@ def test_plot_is_written(tmp_path, capsys):
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.stat().st_size > 20_000
 
 
-@needs_sliced
 def test_streamed_equals_in_memory(tmp_path, capsys):
     x = np.random.default_rng(2).standard_normal((3000, 4))
     np.save(tmp_path / "x.npy", x)
@@ -184,7 +177,6 @@ def test_streamed_equals_in_memory(tmp_path, capsys):
                                in_memory["diagnostics"]["eigenvalues"], rtol=1e-9)
 
 
-@needs_sliced
 def test_streamed_nan_is_an_input_error(tmp_path, capsys):
     x = np.random.default_rng(3).standard_normal((3000, 4))
     x[2500, 1] = np.nan
@@ -195,7 +187,6 @@ def test_streamed_nan_is_an_input_error(tmp_path, capsys):
     assert "1 NaN value(s), first at (row 2500, column 1)" in err
 
 
-@needs_sliced
 def test_torch_backend_agrees_with_numpy(capsys):
     pytest.importorskip("torch")
     argv = ["check", "--demo", "--json", "--slices", "16", "--tests", "epps_pulley,jarque_bera"]
@@ -207,7 +198,6 @@ def test_torch_backend_agrees_with_numpy(capsys):
         assert math.isclose(ours["statistic"], theirs["statistic"], rel_tol=1e-4)
 
 
-@needs_sliced
 def test_mardia_parts_and_composite_only_slices(capsys):
     status, out, err = run(["check", "--demo", "--json", "--slices", "16",
                             "--tests", "mardia,shapiro_wilk"], capsys)
