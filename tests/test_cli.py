@@ -222,3 +222,34 @@ def test_large_dimension_skips_the_spectrum(monkeypatch, tmp_path, capsys):
     d = json.loads(out)["diagnostics"]
     assert "spectrum_skipped" in d and "eigenvalues" not in d
     assert math.isclose(d["average_variance"], np.var(x, axis=0, ddof=1).mean(), rel_tol=1e-12)
+
+
+def _write_every_format(x, folder):
+    """The same (N, D) float64 samples in every format the command reads."""
+    paths = [folder / "x.npy", folder / "x.npz", folder / "x.csv", folder / "x.txt"]
+    np.save(paths[0], x)
+    np.savez(paths[1], samples=x)
+    np.savetxt(paths[2], x, delimiter=",", fmt="%.17g", header="a,b,c", comments="")
+    np.savetxt(paths[3], x, fmt="%.17g")
+    try:
+        import torch
+        from safetensors.numpy import save_file
+    except ImportError:
+        return paths
+    torch.save({"embeddings": torch.as_tensor(x)}, folder / "x.pt")
+    save_file({"embeddings": x}, str(folder / "x.safetensors"))
+    return paths + [folder / "x.pt", folder / "x.safetensors"]
+
+
+def test_every_format_gives_the_same_report(tmp_path, capsys):
+    x = np.random.default_rng(5).standard_normal((300, 3))
+    reports = []
+    for path in _write_every_format(x, tmp_path):
+        status, out, err = run(["check", str(path), "--json", "--slices", "8", "--tests", "jarque_bera"],
+                               capsys)
+        assert status == 0, (path, err)
+        reports.append(json.loads(out))
+    assert len({report["format"] for report in reports}) == len(reports) - 1  # .csv and .txt: "text"
+    for report in reports[1:]:
+        assert report["tests"][0]["statistic"] == reports[0]["tests"][0]["statistic"]
+        assert report["diagnostics"]["eigenvalues"] == reports[0]["diagnostics"]["eigenvalues"]
