@@ -148,7 +148,7 @@ def test_one_dimensional_input_gives_zero_dimensional_results(backend, case):
 def _data_with_nans(case, dtype_name):
     data = round_like(draw(case, (N_SAMPLES, BATCH), seed=5), dtype_name)
     data[[3, 17], 1] = np.nan
-    data[0, 3] = np.nan
+    data[[0, 9], 3] = np.nan  # both affected columns keep 38 samples (one JAX compile)
     return data
 
 
