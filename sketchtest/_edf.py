@@ -73,17 +73,23 @@ def _normal_cdf(z, *, xp):
     return sketchtest_backends.for_namespace(xp).ndtr(z)
 
 
-def _log_cdf_and_sf(z, *, xp):
-    """:math:`\\log\\Phi(z)` and :math:`\\log(1 - \\Phi(z))` from one ``log_ndtr`` call.
+def _anderson_darling_sum(z, *, xp):
+    r""":math:`\sum_i (2i - 1)[\log\Phi(z_{(i)}) + \log(1 - \Phi(z_{(n+1-i)}))]` for sorted z.
 
-    The smaller tail, :math:`\\log\\Phi(-|z|)`, comes from ``log_ndtr`` (exact
-    in the far tails); the larger one is ``log1p(-exp(.))`` of it, which is
-    exact because that tail probability is at most 1/2.
+    Reindexed as :math:`\sum_i [(2i-1)\log\Phi(z_i) + (2n+1-2i)\log(1-\Phi(z_i))]`.
+    Only the smaller tail :math:`a_i = \log\Phi(-|z_i|)` needs ``log_ndtr``
+    (exact in the far tails); the larger is :math:`b_i = \log(1 - e^{a_i})`,
+    exact because :math:`e^{a_i} \le 1/2`. With :math:`c_i` the weight of the
+    smaller tail (2i - 1 for negative z, 2n + 1 - 2i otherwise) the sum is
+    :math:`\sum_i c_i (a_i - b_i) + 2n \sum_i b_i`, with no select.
     """
+    n = z.shape[-1]
+    ranks = sample_index(n, like=z, xp=xp)
     small_tail = sketchtest_backends.for_namespace(xp).log_ndtr(-xp.abs(z))
     large_tail = xp.log1p(-xp.exp(small_tail))
-    negative = z < 0.0
-    return xp.where(negative, small_tail, large_tail), xp.where(negative, large_tail, small_tail)
+    negative = xp.astype(z < 0.0, z.dtype)
+    weight = (2.0 * n + 1.0 - 2.0 * ranks) + negative * (4.0 * ranks - 2.0 * n - 2.0)
+    return xp.sum(weight * (small_tail - large_tail), axis=-1) + 2.0 * n * xp.sum(large_tail, axis=-1)
 
 
 def _run(x, statistic_and_pvalue, *, test, null, method, axis, keepdims, nan_policy,
@@ -217,10 +223,7 @@ def anderson_darling(
 
     def statistic_and_pvalue(z, *, xp):
         n = z.shape[-1]
-        log_cdf, log_sf = _log_cdf_and_sf(z, xp=xp)
-        weights = 2.0 * sample_index(n, like=z, xp=xp) - 1.0
-        logs = log_cdf + xp.flip(log_sf, axis=-1)
-        statistic = -n - xp.sum(weights * logs, axis=-1) / n
+        statistic = -n - _anderson_darling_sum(z, xp=xp) / n
         if null == "normal":
             return statistic, nulls.anderson_darling_normal_sf(statistic, n, xp=xp)
         if method == "asymptotic":

@@ -49,7 +49,8 @@ def _switch_points(n: int) -> list[float]:
 def _segment_knots(low: float, high: float, n: int) -> np.ndarray:
     root = math.sqrt(n)
     step = _CORE_STEP if root * high <= math.sqrt(2.2) + 1e-9 else _TAIL_STEP
-    count = max(_MIN_KNOTS, int(math.ceil(root * (high - low) / step)) + 1)
+    minimum = _MIN_KNOTS * (2 if n <= _KINKED_N else 1)
+    count = max(minimum, int(math.ceil(root * (high - low) / step)) + 1)
     knots = np.linspace(low, high, count)
     knots[0] = np.nextafter(low, 1.0)
     knots[-1] = np.nextafter(high, 0.0)
