@@ -15,7 +15,7 @@ from sketchtest._validation import (
 __all__ = ["epps_pulley"]
 
 #: Below this many samples ``method="auto"`` uses Monte Carlo (see the docstring).
-AUTO_MONTE_CARLO_BELOW = {"standard": 0, "normal": 0}
+AUTO_MONTE_CARLO_BELOW = {"standard": 0, "normal": 50}
 _EXACT_CHUNK = 256  # rows of the n x n kernel evaluated at once
 
 
@@ -71,9 +71,13 @@ def epps_pulley(
     a Gauss-Hermite discretization for the exact form. The tail of that
     mixture is tabulated once on the host (Imhof's inversion integral on a
     saddle-point contour) and interpolated on the device, so the p-value is
-    jit-safe. ``method="auto"`` uses it for every n: at the 1, 5 and 10%
-    levels its rejection rates under H0 stay within about 0.5 percentage
-    points of nominal from n = 10 on.
+    jit-safe. Measured over 4000 null replicates, its rejection rates at the
+    1, 5 and 10% levels are within binomial noise of nominal from n = 10 on
+    for the standard null; for the composite null they are conservative
+    below n = 50 (0.7, 4.1 and 9.0% at n = 10; 0.7, 4.4 and 9.3% at n = 25).
+    ``method="auto"`` therefore uses Monte Carlo for ``null="normal"`` with
+    n < 50 on concrete arrays, and the asymptotic p-value otherwise
+    (including inside ``jax.jit``, where Monte Carlo cannot run).
 
     Parameters
     ----------
@@ -94,7 +98,8 @@ def epps_pulley(
     method : {"auto", "asymptotic", "monte_carlo"}, default "auto"
         ``"asymptotic"``: the chi-square mixture limit. ``"monte_carlo"``: the
         null simulated at this n with `n_resamples` draws from `seed` (eager
-        only). ``"auto"``: the asymptotic p-value (see above).
+        only). ``"auto"``: Monte Carlo for ``null="normal"`` below 50
+        samples (eager inputs), the asymptotic p-value otherwise.
     n_resamples : int, default 9999
         Null replicates for ``method="monte_carlo"``.
     seed : int or numpy.random.Generator, optional
@@ -184,9 +189,9 @@ def _exact_statistic(y, *, xp):
     constant = math.sqrt(2.0 * math.pi / 3.0)
     total = xp.zeros(y.shape[:-1], dtype=y.dtype, device=device(y))
     for start in range(0, n, _EXACT_CHUNK):
-        rows = y[..., start : start + _EXACT_CHUNK]
-        difference = rows[..., :, None] - y[..., None, :]
+        stop = min(start + _EXACT_CHUNK, n)
+        difference = y[..., start:stop, None] - y[..., None, :]
         kernel = math.sqrt(2.0 * math.pi) * xp.exp(-(difference * difference) / 2.0)
-        kernel = kernel - half[..., None, :] - half[..., start : start + _EXACT_CHUNK, None] + constant
+        kernel = kernel - half[..., None, :] - half[..., start:stop, None] + constant
         total = total + xp.sum(kernel, axis=(-2, -1))
     return total / float(n)

@@ -55,6 +55,7 @@ _CONTOUR_NODES = 256  # trapezoid nodes on the inversion contour
 _CONTOUR_DECAY = 40.0  # the contour ends where its Gaussian factor is e^-40
 _TABLE_POINTS = 1024  # interpolation nodes, uniform in sqrt(q / lambda_1)
 _TABLE_END = 200.0  # last node at q = 200 lambda_1, where P(Q > q) ~ 1e-44
+_TAIL_TABLES: dict = {}
 
 
 def ecf_kernels(s, t, *, null: str):
@@ -183,15 +184,30 @@ def _tail_reference(x):
     return -x / 2.0 - 0.5 * np.log1p(x)
 
 
-@lru_cache(maxsize=64)
 def _tail_table(form: str, null: str, t_max: float, n_points: int):
-    """``(lambda_1, step, residual)``: ``log P(Q > q) - reference`` on a grid in sqrt(q / lambda_1)."""
-    weights = null_eigenvalues(form, null, t_max, n_points)
-    root = np.linspace(0.0, np.sqrt(_TABLE_END), _TABLE_POINTS)
-    x = root * root
-    residual = mixture_log_sf(x * weights[0], weights) - _tail_reference(x)
-    residual.flags.writeable = False
-    return float(weights[0]), float(root[1]), residual
+    """``(lambda_1, step, residual)``: ``log P(Q > q) - reference`` on a grid in sqrt(q / lambda_1).
+
+    A plain dict cache (not ``lru_cache``), so that ``torch.compile`` reads
+    a warm entry as a constant instead of tracing into the NumPy code.
+    """
+    key = (form, null, t_max, n_points)
+    table = _TAIL_TABLES.get(key)
+    if table is None:
+        weights = null_eigenvalues(form, null, t_max, n_points)
+        root = np.linspace(0.0, np.sqrt(_TABLE_END), _TABLE_POINTS)
+        x = root * root
+        residual = mixture_log_sf(x * weights[0], weights) - _tail_reference(x)
+        table = _TAIL_TABLES[key] = (
+            float(weights[0]), float(root[1]),
+            {"float64": tuple(residual.tolist()), "float32": tuple(residual.astype(np.float32).tolist())},
+        )
+    return table
+
+
+# What torch.compiler.assume_constant_result sets, without importing torch:
+# a cold cache is filled eagerly while torch.compile traces, and the table
+# enters the graph as a constant.
+_tail_table._dynamo_marked_constant = True
 
 
 def asymptotic_pvalue(statistic, *, xp, form: str, null: str, t_max: float, n_points: int):
@@ -204,10 +220,10 @@ def asymptotic_pvalue(statistic, *, xp, form: str, null: str, t_max: float, n_po
     (relative error below 2e-3 there, where the p-value is below 1e-44).
     """
     key = (form, null, float(t_max), int(n_points)) if form == "quadrature" else (form, null, 3.0, 17)
-    largest, step, residual = _tail_table(*key)
+    largest, step, residuals = _tail_table(*key)
     dtype = statistic.dtype
-    host_dtype = np.float32 if dtype == xp.float32 else np.float64
-    table = xp.asarray(residual.astype(host_dtype), device=device(statistic))
+    residual = residuals["float32" if dtype == xp.float32 else "float64"]
+    table = xp.asarray(residual, dtype=dtype, device=device(statistic))
     x = xp.clip(statistic, min=0.0) / largest
     safe = xp.where(xp.isnan(x), xp.zeros_like(x), x)
     root = xp.sqrt(xp.clip(safe, max=_TABLE_END))
