@@ -25,6 +25,27 @@ TINY = [
 OUTPUT_FILES = ("metrics.csv", "metrics.json", "loss_curve.png", "probe_accuracy_curve.png")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def jax_compilation_cache(tmp_path_factory):
+    """One persistent XLA cache for the JAX runs of this module: a resumed run does not compile again."""
+    directory = tmp_path_factory.mktemp("jax_cache")
+    saved = {name: os.environ.get(name) for name in JAX_CACHE_ENV}
+    os.environ.update({**JAX_CACHE_ENV, "JAX_COMPILATION_CACHE_DIR": str(directory)})
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+JAX_CACHE_ENV = {
+    "JAX_COMPILATION_CACHE_DIR": "",
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+}
+
+
 def run_module(args: list[str], extra_env: dict | None = None, timeout: float = 300):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), **(extra_env or {})}
     env.pop("JAX_ENABLE_X64", None)

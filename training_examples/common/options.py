@@ -25,6 +25,7 @@ class TrainConfig:
     local_size: int = 0
     global_scale: tuple[float, float] = (0.4, 1.0)
     local_scale: tuple[float, float] = (0.1, 0.4)
+    flip_probability: float = -1.0
     lamb: float = 0.05
     num_slices: int = 256
     embed_dim: int = 64
@@ -46,6 +47,11 @@ class TrainConfig:
             self.global_size = max(16, image_height)
         if self.local_size <= 0:
             self.local_size = max(self.patch_size, self.global_size // 2)
+
+    def resolve_flip(self, dataset_name: str) -> None:
+        """Horizontal flips by default, except on digits (a mirrored digit is another glyph)."""
+        if self.flip_probability < 0:
+            self.flip_probability = 0.0 if dataset_name == "digits" else 0.5
 
     @property
     def out_dir(self) -> pathlib.Path:
@@ -81,6 +87,9 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     recipe.add_argument("--local-size", type=int, default=0, help="local view side (0: global / 2)")
     recipe.add_argument("--global-scale", type=float, nargs=2, default=defaults.global_scale, help="area range")
     recipe.add_argument("--local-scale", type=float, nargs=2, default=defaults.local_scale, help="area range")
+    recipe.add_argument(
+        "--flip-probability", type=float, default=-1.0, help="horizontal flips (-1: 0 on digits, else 0.5)"
+    )
     recipe.add_argument("--lamb", type=float, default=defaults.lamb, help="SIGReg weight lambda")
     recipe.add_argument("--num-slices", type=int, default=defaults.num_slices, help="SIGReg slices")
     recipe.add_argument("--probe-lr", type=float, default=defaults.probe_lr, help="online linear probe lr")

@@ -173,8 +173,8 @@ def build_setup(config, dataset) -> Setup:
         compute_dtype=jnp.bfloat16 if jax.default_backend() == "gpu" else jnp.float32,
         mean=jnp.asarray(dataset.channel_mean),
         std=jnp.asarray(dataset.channel_std),
-        global_spec=ViewSpec(config.global_size, config.global_scale),
-        local_spec=ViewSpec(config.local_size, config.local_scale),
+        global_spec=ViewSpec(config.global_size, config.global_scale, flip_probability=config.flip_probability),
+        local_spec=ViewSpec(config.local_size, config.local_scale, flip_probability=config.flip_probability),
     )
 
 
@@ -252,6 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
     config = parse_config(argv, "python -m training_examples.jax_lejepa", DESCRIPTION)
     dataset = load_dataset(config.data, config.labels, config.image_size)
     config.resolve_sizes(dataset.image_shape[1])
+    config.resolve_flip(dataset.name)
     params, encode, log = train(config, dataset)
     summary = {
         "framework": "jax",

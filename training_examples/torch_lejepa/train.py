@@ -115,8 +115,8 @@ def build_trainer(config, dataset, runtime: Runtime, steps_per_epoch: int) -> Tr
         labels=torch.as_tensor(dataset.y_train, device=runtime.device),
         mean=torch.as_tensor(dataset.channel_mean, device=runtime.device),
         std=torch.as_tensor(dataset.channel_std, device=runtime.device),
-        global_spec=ViewSpec(config.global_size, config.global_scale),
-        local_spec=ViewSpec(config.local_size, config.local_scale),
+        global_spec=ViewSpec(config.global_size, config.global_scale, flip_probability=config.flip_probability),
+        local_spec=ViewSpec(config.local_size, config.local_scale, flip_probability=config.flip_probability),
     )
 
 
@@ -262,6 +262,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     config = parse_config(argv, "python -m training_examples.torch_lejepa", DESCRIPTION)
     dataset = load_dataset(config.data, config.labels, config.image_size)
     config.resolve_sizes(dataset.image_shape[1])
+    config.resolve_flip(dataset.name)
     runtime = start_runtime()
     try:
         trainer, log = train(config, dataset, runtime)
