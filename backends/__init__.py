@@ -17,19 +17,9 @@ use; importing this package imports no array library.
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
 __all__ = ["for_namespace", "backend_name"]
-
-_MODULES = {
-    "numpy": "sketchtest_backends.numpy",
-    "torch": "sketchtest_backends.torch",
-    "jax": "sketchtest_backends.jax",
-    "cupy": "sketchtest_backends.cupy",
-    "standard": "sketchtest_backends.standard",
-}
-_loaded: dict[str, ModuleType] = {}
 
 
 def backend_name(xp) -> str:
@@ -52,10 +42,20 @@ def backend_name(xp) -> str:
 
 
 def for_namespace(xp) -> ModuleType:
-    """Return the adapter module for the array namespace `xp`."""
+    """Return the adapter module for the array namespace `xp`.
+
+    Plain ``import`` statements (rather than ``importlib``) keep a first call
+    inside ``torch.compile(fullgraph=True)`` traceable.
+    """
     name = backend_name(xp)
-    module = _loaded.get(name)
-    if module is None:
-        module = importlib.import_module(_MODULES[name])
-        _loaded[name] = module
-    return module
+    if name == "numpy":
+        from sketchtest_backends import numpy as adapter
+    elif name == "torch":
+        from sketchtest_backends import torch as adapter
+    elif name == "jax":
+        from sketchtest_backends import jax as adapter
+    elif name == "cupy":
+        from sketchtest_backends import cupy as adapter
+    else:
+        from sketchtest_backends import standard as adapter
+    return adapter

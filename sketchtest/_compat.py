@@ -7,6 +7,7 @@ change in those dependencies touches one file.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import numpy as np
@@ -29,6 +30,7 @@ __all__ = [
     "array_namespace",
     "as_array",
     "device",
+    "host_constant",
     "is_array_api_strict_namespace",
     "is_cupy_namespace",
     "is_dask_namespace",
@@ -80,6 +82,21 @@ def is_traced(x) -> bool:
     if is_jax_array(x):
         return isinstance(x, sys.modules["jax"].core.Tracer)
     return is_lazy_array(x)
+
+
+def host_constant(function):
+    """Cache a host-side function of static arguments and mark it constant for tracers.
+
+    Null tables, coefficients and eigenvalues are computed with NumPy/SciPy on
+    the host from static values (n, options). Marked this way,
+    ``torch.compile`` calls the function while tracing and keeps its result as
+    a constant instead of tracing NumPy code (the attribute is what
+    ``torch.compiler.assume_constant_result`` sets; setting it here imports no
+    framework). ``jax.jit`` needs nothing: static arguments are Python values.
+    """
+    cached = functools.lru_cache(maxsize=None)(function)
+    cached._dynamo_marked_constant = True
+    return cached
 
 
 def _as_numpy_if_plain(x):
