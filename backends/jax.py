@@ -68,20 +68,41 @@ def _unit_phasors(projections, knot_step):
     return jax.lax.complex(jnp.cos(angle), jnp.sin(angle))
 
 
-def _forward_sums(projections, knot_step, n_points):
-    """``exp(i t_j p) = exp(i h p)^j``: one complex product per knot (angle addition).
+_SLICE_CHUNK_ELEMENTS = 1 << 16  # (samples x slices) per block on CPUs
+_SLICE_CHUNK_ELEMENTS_ACCELERATOR = 1 << 24
 
-    The knot loop is unrolled: XLA fuses it, and each power lives only until
-    the next one is formed.
-    """
-    step = _unit_phasors(projections, knot_step)
+
+def _phasor_power_sums(block, knot_step, n_points):
+    """Sums over the last axis of ``exp(i h p)^j``, j < T, stacked first: (T, ...)."""
+    step = _unit_phasors(block, knot_step)
     power = jnp.ones_like(step)
     rows = []
     for j in range(n_points):
-        rows.append(jnp.sum(power, axis=-2))
+        rows.append(jnp.sum(power, axis=-1))
         if j < n_points - 1:
             power = power * step
-    sums = jnp.stack(rows, axis=-2)
+    return jnp.stack(rows, axis=0)
+
+
+def _forward_sums(projections, knot_step, n_points):
+    """``exp(i t_j p) = exp(i h p)^j``: one complex product per knot (angle addition).
+
+    Slices are processed in blocks (``jax.lax.map``) so that the successive
+    powers, which XLA keeps alive for the reductions, stay block-sized.
+    """
+    num_samples, num_slices = projections.shape[-2], projections.shape[-1]
+    per_block = _SLICE_CHUNK_ELEMENTS if jax.default_backend() == "cpu" else _SLICE_CHUNK_ELEMENTS_ACCELERATOR
+    width = max(1, min(num_slices, per_block // max(1, num_samples)))
+    slices_first = jnp.moveaxis(projections, -1, 0)  # (K, ..., N)
+    padding = (-num_slices) % width
+    if padding:
+        filler = jnp.zeros((padding, *slices_first.shape[1:]), slices_first.dtype)
+        slices_first = jnp.concatenate([slices_first, filler], axis=0)
+    blocks = slices_first.reshape(-1, width, *slices_first.shape[1:])  # (B, width, ..., N)
+    sums = jax.lax.map(lambda block: _phasor_power_sums(block, knot_step, n_points), blocks)
+    sums = jnp.moveaxis(sums, 1, 0)  # (T, B, width, ...)
+    sums = sums.reshape(n_points, -1, *sums.shape[3:])[:, :num_slices]  # (T, K, ...)
+    sums = jnp.moveaxis(sums, (0, 1), (-2, -1))
     return jnp.real(sums), jnp.imag(sums)
 
 

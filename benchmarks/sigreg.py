@@ -216,6 +216,58 @@ def measure_jax(function, n, d, k, device):
     return {"seconds": min(times), "peak_mib": peak_mib, "value": float(value)}
 
 
+# ----------------------------------------------------------------------------- precision
+
+
+def bfloat16_errors(n=8192, d=256, k=256, seeds=3):
+    """Relative error of the loss against float64, for bfloat16 inputs and autocast.
+
+    * ``naive bfloat16``: the naive formula with every tensor in bfloat16 (the
+      angles, cos, sin and their means);
+    * ``ours, bfloat16 input``: z and A rounded to bfloat16, our float32 path;
+    * ``ours, autocast``: float32 z under ``torch.autocast(bfloat16)``: the
+      projection ``z @ A`` runs in bfloat16, the rest in float32.
+    """
+    import torch
+
+    errors = {"naive bfloat16": [], "ours, bfloat16 input": [], "ours, autocast": []}
+    for seed in range(seeds):
+        generator = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, d, generator=generator)
+        directions = torch.randn(d, k, generator=generator)
+        directions = directions / directions.norm(dim=0)
+        exact = float(torch_ours(z.double(), directions.double()))
+        with torch.no_grad():
+            naive = float(_naive_in(z.bfloat16(), directions.bfloat16()))
+            rounded = float(torch_ours(z.bfloat16(), directions.bfloat16()))
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                autocast = float(torch_ours(z, directions))
+        for name, value in zip(errors, (naive, rounded, autocast)):
+            errors[name].append(abs(value / exact - 1))
+    return {name: max(values) for name, values in errors.items()}
+
+
+def _naive_in(z, directions):
+    """The naive formula with every intermediate in the dtype of `z`."""
+    import torch
+
+    dtype = z.dtype
+    t = torch.linspace(0.0, T_MAX, T, dtype=dtype)
+    step = T_MAX / (T - 1)
+    weights = torch.full((T,), 2.0 * step, dtype=dtype)
+    weights[[0, -1]] = step
+    phi = torch.exp(-t.square() / 2.0)
+    angles = (z @ directions).unsqueeze(-1) * t
+    count = torch.tensor(float(z.shape[-2]), dtype=dtype)
+    cos_sum = torch.zeros(angles.shape[1:], dtype=dtype)
+    sin_sum = torch.zeros(angles.shape[1:], dtype=dtype)
+    for row in range(angles.shape[0]):  # a running sum in the low precision
+        cos_sum += angles[row].cos()
+        sin_sum += angles[row].sin()
+    error = (cos_sum / count - phi).square() + (sin_sum / count).square()
+    return ((error @ (weights * phi)) * count).mean()
+
+
 # ----------------------------------------------------------------------------- driver
 
 
@@ -226,28 +278,30 @@ def _grid(quick):
 
 
 def _targets(frameworks):
-    """(label, measure(function, n, d, k), naive, ours) for every runnable target."""
-    targets = []
+    """Yield (label, measure(function, n, d, k), naive, ours) for every runnable target.
+
+    A generator: JAX (multithreaded) is imported only after the torch CPU rows,
+    which fork a child per measurement.
+    """
     if "torch" in frameworks:
         import torch
 
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-        targets.append(("torch CPU float32", measure_torch_cpu, torch_naive, torch_ours))
+        yield "torch CPU float32", measure_torch_cpu, torch_naive, torch_ours
         if torch.cuda.is_available():
-            targets.append(("torch CUDA float32", measure_torch_cuda, torch_naive, torch_ours))
+            yield "torch CUDA float32", measure_torch_cuda, torch_naive, torch_ours
             bf16 = lambda f, n, d, k: measure_torch_cuda(f, n, d, k, autocast=torch.bfloat16)  # noqa: E731
-            targets.append(("torch CUDA bfloat16 (autocast)", bf16, torch_naive, torch_ours))
+            yield "torch CUDA bfloat16 (autocast)", bf16, torch_naive, torch_ours
     if "jax" in frameworks:
         import jax
 
         cpu = jax.devices("cpu")[0]
-        targets.append(("JAX CPU float32", lambda f, n, d, k: measure_jax(f, n, d, k, cpu), jax_naive, jax_ours))
+        yield "JAX CPU float32", lambda f, n, d, k: measure_jax(f, n, d, k, cpu), jax_naive, jax_ours
         try:
             gpu = jax.devices("gpu")[0]
-            targets.append(("JAX GPU float32", lambda f, n, d, k: measure_jax(f, n, d, k, gpu), jax_naive, jax_ours))
         except RuntimeError:
-            pass
-    return targets
+            return
+        yield "JAX GPU float32", lambda f, n, d, k: measure_jax(f, n, d, k, gpu), jax_naive, jax_ours
 
 
 def run(grid, frameworks, naive_limit_mib):
@@ -284,12 +338,19 @@ def main(argv=None):
     parser.add_argument("--frameworks", nargs="+", default=["torch", "jax"], choices=["torch", "jax"])
     parser.add_argument("--naive-limit-mib", type=float, default=6000, help="skip naive runs above this")
     parser.add_argument("--output", help="write the rows as JSON here")
+    parser.add_argument("--precision-only", action="store_true", help="only the bfloat16 error table")
     args = parser.parse_args(argv)
     if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:  # make freed buffers leave the RSS
         env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, python {platform.python_version()}")
+    if "torch" in args.frameworks:
+        print("# bfloat16: max relative error of the loss against float64 over 3 seeds (N=8192, D=256, K=256)")
+        for name, error in bfloat16_errors().items():
+            print(f"{name:24s} {error:.1e}")
+    if args.precision_only:
+        return
     rows = run(_grid(args.quick), args.frameworks, args.naive_limit_mib)
     print("# H100 roofline of our kernel (no GPU here: estimates only)")
     for n, d, k in _grid(args.quick):

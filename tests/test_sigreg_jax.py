@@ -149,3 +149,16 @@ def test_shard_map_and_pmap_over_two_host_devices_equal_one_device():
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "OK" in completed.stdout
+
+
+def test_blocks_of_slices_with_padding_change_nothing(monkeypatch):
+    import sketchtest_backends.jax as backend
+
+    z = _data((2, 120, 5))
+    directions = jnp.asarray(host_directions(5, 13, seed=0))
+    whole, whole_grad = jax.value_and_grad(lambda u: jnp.sum(sigreg(u, directions=directions)))(z)
+    monkeypatch.setattr(backend, "_SLICE_CHUNK_ELEMENTS", 120 * 4)  # blocks of 4 slices, 3 padded
+    blocked, blocked_grad = jax.value_and_grad(lambda u: jnp.sum(sigreg(u, directions=directions)))(z)
+    np.testing.assert_allclose(blocked, whole, rtol=1e-13)
+    np.testing.assert_allclose(blocked_grad, whole_grad, rtol=1e-12, atol=1e-16)
+    np.testing.assert_allclose(whole, np.sum(naive_sigreg(z, directions)), rtol=1e-12)
