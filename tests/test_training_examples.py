@@ -163,7 +163,8 @@ def test_resampling_whole_image_at_same_size_is_identity(views_of):
 def test_resampling_upscale_by_two_is_bilinear(views_of):
     views = views_of()
     as_array = _array_maker(views)
-    matrix = np.asarray(views.resample_matrix(as_array(np.zeros(1, np.float32)), as_array(np.full(1, 2.0, np.float32)), 2, 4))[0]
+    start, length = as_array(np.zeros(1, np.float32)), as_array(np.full(1, 2.0, np.float32))
+    matrix = np.asarray(views.resample_matrix(start, length, 2, 4))[0]
     # Output pixel centres 0.25, 0.75, 1.25, 1.75 map to source -0.25, 0.25, 0.75, 1.25 (half-pixel convention,
     # as align_corners=False); the triangle kernel gives these weights, border rows renormalized.
     expected = np.array([[1.0, 0.0], [0.75, 0.25], [0.25, 0.75], [0.0, 1.0]])
@@ -177,7 +178,8 @@ def test_tiny_blur_is_identity_and_rows_sum_to_one(views_of):
     blur = np.asarray(views.blur_matrix(as_array(np.array([1e-3, 1.0], np.float32)), 6))
     np.testing.assert_allclose(blur[0], np.eye(6), atol=1e-6)
     np.testing.assert_allclose(blur[1].sum(axis=1), np.ones(6), rtol=1e-6)
-    assert blur[1][0, 1] == pytest.approx(np.exp(-0.5) / (1 + np.exp(-0.5) + np.exp(-2.0) + np.exp(-4.5) + np.exp(-8) + np.exp(-12.5)), rel=1e-5)
+    first_row = np.exp(-0.5 * np.arange(6) ** 2)  # exp(-k^2 / (2 sigma^2)), sigma = 1
+    np.testing.assert_allclose(blur[1][0], first_row / first_row.sum(), rtol=1e-5)
 
 
 def _array_maker(views):
@@ -190,16 +192,23 @@ def _array_maker(views):
     return jnp.asarray
 
 
-def test_views_have_the_requested_shapes_and_range():
-    views = torch_views()
-    import torch
-
-    images = torch.rand(5, 3, 12, 12, generator=torch.Generator().manual_seed(0))
-    spec = views.ViewSpec(size=8, scale=(0.2, 0.6))
-    generator = torch.Generator().manual_seed(1)
-    out = views.make_views(images, spec, 3, generator, torch.zeros(3), torch.ones(3))
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_views_have_the_requested_shapes_and_range(framework):
+    images = np.random.default_rng(0).random((5, 3, 12, 12), dtype=np.float32)
+    zeros, ones = np.zeros(3, np.float32), np.ones(3, np.float32)
+    if framework == "torch":
+        views, torch = torch_views(), pytest.importorskip("torch")
+        spec = views.ViewSpec(size=8, scale=(0.2, 0.6), flip_probability=0.5)
+        generator = torch.Generator().manual_seed(1)
+        out = views.make_views(torch.as_tensor(images), spec, 3, generator, torch.as_tensor(zeros), torch.ones(3))
+    else:
+        views, jax = jax_views(), pytest.importorskip("jax")
+        spec = views.ViewSpec(size=8, scale=(0.2, 0.6), flip_probability=0.5)
+        out = views.make_views(jax.random.key(1), jax.numpy.asarray(images), spec, 3, zeros, ones)
+    out = np.asarray(out)
     assert out.shape == (3, 5, 3, 8, 8)
-    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert not np.allclose(out[0], out[1])  # views differ
 
 
 # ---- data loading and probes ---------------------------------------------------------------------

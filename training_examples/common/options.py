@@ -14,8 +14,8 @@ class TrainConfig:
     data: str = "digits"
     labels: str | None = None
     image_size: int = 32
-    arch: str = "vit"
-    epochs: int = 60
+    arch: str = "resnet"
+    epochs: int = 40
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 0.05
@@ -23,8 +23,8 @@ class TrainConfig:
     num_local_views: int = 4
     global_size: int = 0
     local_size: int = 0
-    global_scale: tuple[float, float] = (0.4, 1.0)
-    local_scale: tuple[float, float] = (0.1, 0.4)
+    global_scale: tuple[float, float] = (0.6, 1.0)
+    local_scale: tuple[float, float] = (0.3, 0.6)
     flip_probability: float = -1.0
     lamb: float = 0.05
     num_slices: int = 256

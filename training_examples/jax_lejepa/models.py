@@ -177,7 +177,8 @@ def model_init(key, config, in_channels: int, num_classes: int):
     """All parameters: {"encoder", "projector", "probe"}."""
     encoder_key, projector_key, probe_key = jax.random.split(key, 3)
     if config.arch == "vit":
-        encoder = vit_init(encoder_key, in_channels, config.patch_size, config.embed_dim, config.depth, config.num_heads)
+        sizes = (config.patch_size, config.embed_dim, config.depth, config.num_heads)
+        encoder = vit_init(encoder_key, in_channels, *sizes)
     else:
         encoder = resnet_init(encoder_key, in_channels, config.embed_dim, config.depth)
     dim = encoder_dim(config)

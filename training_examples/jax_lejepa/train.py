@@ -57,13 +57,18 @@ class Setup:
         return NamedSharding(self.mesh, PartitionSpec("data"))
 
 
-def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation:
-    """AdamW with linear warmup and cosine decay; the probe gets its own rate and no decay."""
+def warmup_cosine(config, steps_per_epoch: int, peak: float) -> optax.Schedule:
+    """Linear warmup from 0 to `peak`, then cosine decay to 0 at the last step."""
     total_steps = config.epochs * steps_per_epoch
     warmup_steps = max(1, round(config.warmup_epochs * steps_per_epoch))
+    return optax.warmup_cosine_decay_schedule(0.0, peak, warmup_steps, max(total_steps, warmup_steps + 1))
+
+
+def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation:
+    """AdamW with linear warmup and cosine decay; the probe gets its own rate and no decay."""
 
     def schedule(peak):
-        return optax.warmup_cosine_decay_schedule(0.0, peak, warmup_steps, max(total_steps, warmup_steps + 1))
+        return warmup_cosine(config, steps_per_epoch, peak)
 
     def decay_mask(params):
         return jax.tree_util.tree_map(lambda p: p.ndim > 1, params)
@@ -173,8 +178,8 @@ def build_setup(config, dataset) -> Setup:
         compute_dtype=jnp.bfloat16 if jax.default_backend() == "gpu" else jnp.float32,
         mean=jnp.asarray(dataset.channel_mean),
         std=jnp.asarray(dataset.channel_std),
-        global_spec=ViewSpec(config.global_size, config.global_scale, flip_probability=config.flip_probability),
-        local_spec=ViewSpec(config.local_size, config.local_scale, flip_probability=config.flip_probability),
+        global_spec=ViewSpec(config.global_size, config.global_scale, config.flip_probability),
+        local_spec=ViewSpec(config.local_size, config.local_scale, config.flip_probability),
     )
 
 
@@ -221,7 +226,7 @@ def train(config, dataset):
         logits = np.asarray(dense(params["probe"], encode(params["encoder"], dataset.x_test)))
         accuracy = float(np.mean(logits.argmax(axis=1) == dataset.y_test))
         bar.set_postfix(loss=f"{loss:.3f}", probe=f"{accuracy:.3f}")
-        lr = make_optimizer_schedule_value(config, steps_per_epoch, (epoch + 1) * steps_per_epoch)
+        lr = float(warmup_cosine(config, steps_per_epoch, config.lr)((epoch + 1) * steps_per_epoch))
         row = dict(epoch=epoch + 1, step=(epoch + 1) * steps_per_epoch, loss=loss, sigreg=sigreg)
         row.update(invariance=invariance, probe_loss=probe_loss, online_probe_accuracy=accuracy, lr=lr)
         log.append({**row, "epoch_seconds": time.perf_counter() - started, "elapsed_seconds": elapsed})
@@ -229,14 +234,6 @@ def train(config, dataset):
             save_checkpoint(checkpoint, state, epoch + 1)
     bar.close()
     return state[0], encode, log
-
-
-def make_optimizer_schedule_value(config, steps_per_epoch: int, step: int) -> float:
-    """The main learning rate at `step` (for the metrics file)."""
-    total_steps = config.epochs * steps_per_epoch
-    warmup_steps = max(1, round(config.warmup_epochs * steps_per_epoch))
-    schedule = optax.warmup_cosine_decay_schedule(0.0, config.lr, warmup_steps, max(total_steps, warmup_steps + 1))
-    return float(schedule(step))
 
 
 def frozen_probe_accuracy(encode, encoder_params, dataset) -> float:
@@ -254,10 +251,11 @@ def main(argv: list[str] | None = None) -> dict:
     config.resolve_sizes(dataset.image_shape[1])
     config.resolve_flip(dataset.name)
     params, encode, log = train(config, dataset)
+    random_encoder = initial_params(config, dataset)["encoder"]
     summary = {
         "framework": "jax",
         "probe_accuracy": frozen_probe_accuracy(encode, params["encoder"], dataset),
-        "random_init_probe_accuracy": frozen_probe_accuracy(encode, initial_params(config, dataset)["encoder"], dataset),
+        "random_init_probe_accuracy": frozen_probe_accuracy(encode, random_encoder, dataset),
         "raw_pixel_probe_accuracy": raw_pixel_probe_accuracy(dataset),
         "online_probe_accuracy": log.rows[-1]["online_probe_accuracy"] if log.rows else float("nan"),
         "train_seconds": log.elapsed_seconds,

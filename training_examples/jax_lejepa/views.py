@@ -22,9 +22,9 @@ class ViewSpec:
 
     size: int
     scale: tuple[float, float]
+    flip_probability: float = 0.5
     blur_probability: float = 0.5
     jitter_probability: float = 0.8
-    flip_probability: float = 0.5
 
 
 def resample_matrix(start, length, in_size: int, out_size: int):

@@ -115,8 +115,8 @@ def build_trainer(config, dataset, runtime: Runtime, steps_per_epoch: int) -> Tr
         labels=torch.as_tensor(dataset.y_train, device=runtime.device),
         mean=torch.as_tensor(dataset.channel_mean, device=runtime.device),
         std=torch.as_tensor(dataset.channel_std, device=runtime.device),
-        global_spec=ViewSpec(config.global_size, config.global_scale, flip_probability=config.flip_probability),
-        local_spec=ViewSpec(config.local_size, config.local_scale, flip_probability=config.flip_probability),
+        global_spec=ViewSpec(config.global_size, config.global_scale, config.flip_probability),
+        local_spec=ViewSpec(config.local_size, config.local_scale, config.flip_probability),
     )
 
 
