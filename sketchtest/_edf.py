@@ -49,11 +49,12 @@ _COMMON_PARAMETERS = """
     -------
     NormalityResult
         ``statistic`` and ``pvalue`` in the input's namespace and device.
+
 """
 
 
 def _with_common_parameters(function):
-    function.__doc__ = function.__doc__.replace("    {parameters}\n", _COMMON_PARAMETERS)
+    function.__doc__ = function.__doc__.replace("    {parameters}\n", _COMMON_PARAMETERS.lstrip("\n"))
     return function
 
 
@@ -124,21 +125,23 @@ def cramer_von_mises(
     :func:`scipy.stats.cramervonmises` with ``scipy.stats.norm.cdf``) or the
     standardized samples (``null="normal"``, see the module docstring).
 
-    ================  ==============  =================================================
-    null              method          p-value
-    ================  ==============  =================================================
-    ``"standard"``    ``"auto"``      Csörgő & Faraway (1996) finite-n series, as SciPy
-                                      (agrees with SciPy to 1e-10 relative; p < 1e-16
-                                      is returned as 0)
-    ``"standard"``    ``"asymptotic"``  the limiting distribution (n = infinity)
-    ``"normal"``      ``"auto"``      D'Agostino & Stephens (1986, Table 4.9) on
-                                      :math:`W^2 (1 + 0.5/n)`; about 2 digits
-    either            ``"monte_carlo"``  simulated null
-    ================  ==============  =================================================
+    P-values, by `null` and `method`:
 
-    The limiting CDF needs :math:`K_{1/4}, K_{3/4}, K_{5/4}`, computed on the
-    device from :math:`e^{-z}K_\nu(z) = \int_0^\infty e^{-z(1+\cosh t)}
-    \cosh(\nu t)\,dt` by a 48-node trapezoid rule (relative error 6e-14).
+    - ``"standard"``, ``"auto"``: the finite-n series of Csörgő & Faraway
+      (1996, eq. 1.8), truncated as SciPy does; agrees with
+      :func:`scipy.stats.cramervonmises` to 1e-13 absolute (1e-8 relative
+      for p > 1e-10). For :math:`W^2 \ge 8`, where the series is below its
+      own accuracy (the true p is below 1e-16), p is 0.
+    - ``"standard"``, ``"asymptotic"``: the limiting distribution (eq. 1.2).
+    - ``"normal"``, ``"auto"``: D'Agostino & Stephens (1986, Table 4.9) on
+      :math:`W^2 (1 + 0.5/n)`; within 0.015 of simulation near p = 0.5 at
+      n = 20 and within 0.005 for p <= 0.1; p below 1e-9 is not resolved.
+    - either, ``"monte_carlo"``: the null simulated at this n.
+
+    The series needs :math:`K_{1/4}, K_{3/4}, K_{5/4}`, which no array
+    library has: :math:`\log(e^z K_\nu(z))` is tabulated once from
+    :func:`scipy.special.kve` as a cubic spline in :math:`\log z` (relative
+    error 6e-14) and evaluated on the device by table lookup.
 
     {parameters}
     References
@@ -191,16 +194,16 @@ def anderson_darling(
     the standardized samples and equals ``scipy.stats.anderson(x, "norm")
     .statistic``.
 
-    ================  ==============  =================================================
-    null              method          p-value
-    ================  ==============  =================================================
-    ``"standard"``    ``"auto"``      Marsaglia & Marsaglia (2004): ADinf plus their
-                                      finite-n correction errfix (about 5 digits)
-    ``"standard"``    ``"asymptotic"``  ADinf alone (the n = infinity limit)
-    ``"normal"``      ``"auto"``      D'Agostino & Stephens (1986, Table 4.9) on
-                                      :math:`A^2 (1 + 0.75/n + 2.25/n^2)`
-    either            ``"monte_carlo"``  simulated null
-    ================  ==============  =================================================
+    P-values, by `null` and `method`:
+
+    - ``"standard"``, ``"auto"``: Marsaglia & Marsaglia (2004), the limit
+      ADinf plus their finite-n correction errfix (absolute error about
+      2e-6; within 0.004 of simulation at n = 5 and 30).
+    - ``"standard"``, ``"asymptotic"``: ADinf alone (n = infinity).
+    - ``"normal"``, ``"auto"``: D'Agostino & Stephens (1986, Table 4.9) on
+      :math:`A^2 (1 + 0.75/n + 2.25/n^2)`; within 0.015 of simulation near
+      p = 0.5 at n = 20 and within 0.005 for p <= 0.1.
+    - either, ``"monte_carlo"``: the null simulated at this n.
 
     {parameters}
     References
@@ -250,17 +253,18 @@ def watson(
     with :math:`W^2` the Cramér-von Mises statistic of
     :func:`cramer_von_mises` on the same :math:`z`.
 
-    ================  ==============  =================================================
-    null              method          p-value
-    ================  ==============  =================================================
-    ``"standard"``    ``"auto"``      Watson's limit :math:`2\sum_{k\ge1}(-1)^{k-1}
-                                      e^{-2k^2\pi^2 u}` at Stephens' modified
-                                      :math:`(U^2 - 0.1/n + 0.1/n^2)(1 + 0.8/n)`
-    ``"standard"``    ``"asymptotic"``  the same limit at :math:`U^2` itself
-    ``"normal"``      ``"auto"``      piecewise exponential in :math:`U^2(1 + 0.5/n)`
-                                      (see :func:`sketchtest._edf_nulls.watson_normal_sf`)
-    either            ``"monte_carlo"``  simulated null
-    ================  ==============  =================================================
+    P-values, by `null` and `method`:
+
+    - ``"standard"``, ``"auto"``: Watson's limit
+      :math:`P(U^2 > u) = 2\sum_{k\ge1}(-1)^{k-1} e^{-2k^2\pi^2 u}` at
+      Stephens' modified statistic :math:`(U^2 - 0.1/n + 0.1/n^2)(1 + 0.8/n)`
+      (D'Agostino & Stephens 1986, Table 4.2).
+    - ``"standard"``, ``"asymptotic"``: the same limit at :math:`U^2`.
+    - ``"normal"``, ``"auto"``: a piecewise exponential formula in
+      :math:`U^2 (1 + 0.5/n)` fitted by us to simulation (see
+      :func:`sketchtest._edf_nulls.watson_normal_sf`); within 0.016 of an
+      independent simulation near p = 0.5 at n = 20, 0.005 for p <= 0.1.
+    - either, ``"monte_carlo"``: the null simulated at this n.
 
     {parameters}
     References
@@ -312,19 +316,21 @@ def kolmogorov_smirnov(
 
     equal to ``scipy.stats.kstest(x, "norm")`` for ``null="standard"``.
 
-    ================  ==============  =================================================
-    null              method          p-value
-    ================  ==============  =================================================
-    ``"standard"``    ``"auto"``,     exact distribution of :math:`D_n`, as
-                      ``"exact"``     :func:`scipy.stats.kstwo` (SciPy's ``kstest``
-                                      default), from a per-n spline table built once
-                                      on the host (see :mod:`sketchtest._ks_null`)
-    ``"standard"``    ``"asymptotic"``  Kolmogorov's limit at :math:`\sqrt n D`
-    ``"normal"``      ``"auto"``      Lilliefors: Dallal & Wilkinson (1986) for
-                                      p < 0.1, Stephens' modified
-                                      :math:`D(\sqrt n - 0.01 + 0.85/\sqrt n)` above
-    either            ``"monte_carlo"``  simulated null
-    ================  ==============  =================================================
+    P-values, by `null` and `method`:
+
+    - ``"standard"``, ``"auto"`` or ``"exact"``: the exact distribution of
+      :math:`D_n` as :func:`scipy.stats.kstwo` (what ``kstest`` uses), from
+      a per-n spline table built once on the host (see
+      :mod:`sketchtest._ks_null`); measured against ``kstwo.sf`` for every
+      n in 1..200 and 40 n up to 10000: relative error below 2e-6 where
+      p > 1e-10, absolute error below 1e-10.
+    - ``"standard"``, ``"asymptotic"``: Kolmogorov's limit at
+      :math:`\sqrt n D` (``kstest(..., method="asymp")``, to 1e-12).
+    - ``"normal"``, ``"auto"``: Lilliefors' test, Dallal & Wilkinson (1986)
+      for p < 0.1 and Stephens' modified
+      :math:`D(\sqrt n - 0.01 + 0.85/\sqrt n)` above; within 0.01 of
+      simulation at n = 20 and 100 for p >= 0.01.
+    - either, ``"monte_carlo"``: the null simulated at this n.
 
     {parameters}
     References
