@@ -39,3 +39,18 @@ def test_public_names_resolve():
 
     for name in sketchtest.__all__:
         assert getattr(sketchtest, name) is not None, name
+
+
+@pytest.mark.parametrize("module, framework", [("sketchtest.torch", "torch"), ("sketchtest.jax", "jax")])
+def test_framework_modules_import_only_their_framework(module, framework):
+    pytest.importorskip(framework)
+    loaded = modules_after(f"import {module}")
+    others = set(FRAMEWORKS) - {framework, "jaxlib"} - ({"jax"} if framework == "jax" else set())
+    assert framework in loaded
+    assert not loaded & others, f"{module} imported {sorted(loaded & others)}"
+
+
+def test_the_command_line_entry_imports_no_framework():
+    loaded = modules_after("import sketchtest.__main__")
+    assert not loaded & set(FRAMEWORKS), sorted(loaded & set(FRAMEWORKS))
+
