@@ -53,6 +53,14 @@ def assert_native(backend, result, x, dtype):
         assert value.dtype == dtype, f"{label} has dtype {value.dtype}, expected {dtype}"
 
 
+def test_the_table_covers_every_public_univariate_test():
+    import sketchtest
+
+    not_univariate = {"NormalityResult", "SlicedEppsPulley", "SlicedResult", "bhep", "henze_zirkler", "mardia",
+                      "sigreg", "sliced_test"}
+    assert {case.name for case in UNIVARIATE_CASES} == set(sketchtest.__all__) - not_univariate
+
+
 def test_matches_numpy_float64(backend, dtype_name, case):
     data = draw(case, (N_SAMPLES, BATCH))
     x = backend.asarray(data, dtype_name)
