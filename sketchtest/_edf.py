@@ -144,6 +144,11 @@ def cramer_von_mises(
     error 6e-14) and evaluated on the device by table lookup.
 
     {parameters}
+    See Also
+    --------
+    scipy.stats.cramervonmises : The same statistic and p-value for ``null="standard"``.
+    watson : Its location-invariant variant.
+
     References
     ----------
     .. [1] S. Csörgő and J. J. Faraway, "The exact and asymptotic
@@ -206,6 +211,11 @@ def anderson_darling(
     - either, ``"monte_carlo"``: the null simulated at this n.
 
     {parameters}
+    See Also
+    --------
+    scipy.stats.anderson : The same statistic for ``null="normal"``.
+    cramer_von_mises : The unweighted quadratic EDF statistic.
+
     References
     ----------
     .. [1] G. Marsaglia and J. Marsaglia, "Evaluating the Anderson-Darling
@@ -243,7 +253,7 @@ def watson(
     x, /, *, axis=0, null="standard", method="auto", n_resamples=9999, seed=None,
     nan_policy="propagate", keepdims=False,
 ):
-    r"""Watson's :math:`U^2` test of normality.
+    r"""Test of normality with Watson's :math:`U^2` statistic.
 
     .. math::
 
@@ -267,6 +277,10 @@ def watson(
     - either, ``"monte_carlo"``: the null simulated at this n.
 
     {parameters}
+    See Also
+    --------
+    cramer_von_mises : The statistic it is derived from.
+
     References
     ----------
     .. [1] G. S. Watson, "Goodness-of-fit tests on a circle", Biometrika
@@ -333,6 +347,10 @@ def kolmogorov_smirnov(
     - either, ``"monte_carlo"``: the null simulated at this n.
 
     {parameters}
+    See Also
+    --------
+    scipy.stats.kstest : The same statistic and p-value for ``null="standard"``.
+
     References
     ----------
     .. [1] R. Simard and P. L'Ecuyer, "Computing the two-sided
