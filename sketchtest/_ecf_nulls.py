@@ -53,7 +53,7 @@ _HERMITE_NODES = 96  # Gauss-Hermite nodes of the exact form: converged from 40 
 _RELATIVE_CUTOFF = 1e-14  # eigenvalues below this fraction of the largest are dropped
 _CONTOUR_NODES = 256  # trapezoid nodes on the inversion contour
 _CONTOUR_DECAY = 40.0  # the contour ends where its Gaussian factor is e^-40
-_TABLE_POINTS = 1024  # interpolation nodes, uniform in sqrt(q / lambda_1)
+_TABLE_POINTS = 512  # interpolation nodes, uniform in sqrt(q / lambda_1)
 _TABLE_END = 200.0  # last node at q = 200 lambda_1, where P(Q > q) ~ 1e-44
 _TAIL_TABLES: dict = {}
 
@@ -214,10 +214,11 @@ def asymptotic_pvalue(statistic, *, xp, form: str, null: str, t_max: float, n_po
     r"""P(Q > statistic) on the statistic's device, by a cached host table.
 
     The table holds :math:`r(q) = \log P(Q > q) + x/2 + \tfrac12\log(1 + x)`
-    (:math:`x = q / \lambda_1`), a smooth bounded function, at 1024 nodes
+    (:math:`x = q / \lambda_1`), a smooth bounded function, at 512 nodes
     uniform in :math:`\sqrt{x} \in [0, \sqrt{200}]`; it is interpolated by
-    4-point Lagrange polynomials and held constant beyond the last node
-    (relative error below 2e-3 there, where the p-value is below 1e-44).
+    4-point Lagrange polynomials (relative error of the p-value below 1e-6)
+    and held constant beyond the last node (relative error below 2e-3 there,
+    where the p-value is below 1e-44).
     """
     key = (form, null, float(t_max), int(n_points)) if form == "quadrature" else (form, null, 3.0, 17)
     largest, step, residuals = _tail_table(*key)

@@ -121,7 +121,7 @@ def test_device_pvalue_interpolates_the_tail(backend, dtype_name):
     pvalue = asymptotic_pvalue(statistic, xp=backend.xp, form="quadrature", null="standard", t_max=3.0, n_points=17)
     assert pvalue.dtype == statistic.dtype and pvalue.shape == (2, 4)
     assert str(getattr(pvalue, "device", None)) == str(getattr(statistic, "device", None))
-    rtol = 1e-7 if dtype_name == "float64" else 2e-5  # float32: exp of a log near -50
+    rtol = 2e-6 if dtype_name == "float64" else 2e-5  # float32: exp of a log near -50
     np.testing.assert_allclose(backend.to_numpy(pvalue), expected, rtol=rtol)
 
 

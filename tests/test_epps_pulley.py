@@ -50,6 +50,18 @@ def test_exact_form_chunks_long_samples():
     np.testing.assert_allclose(st.epps_pulley(x, form="exact").statistic, _integral_statistic(x), rtol=1e-9)
 
 
+def test_composite_exact_form_is_the_classical_epps_pulley_statistic():
+    # Epps & Pulley (1983) / BHEP (beta = 1) on y = (x - mean) / sd (ddof=0), as usually quoted:
+    # T_EP = 1 + n / sqrt(3) + (2 / n) sum_{j<k} exp(-(y_j - y_k)^2 / 2) - sqrt(2) sum_j exp(-y_j^2 / 4)
+    x = np.random.default_rng(14).gamma(3.0, size=45)
+    y = (x - x.mean()) / x.std()
+    n = y.size
+    upper = np.triu(np.exp(-np.subtract.outer(y, y) ** 2 / 2), k=1).sum()
+    classical = 1 + n / math.sqrt(3) + 2 / n * upper - math.sqrt(2) * np.exp(-y * y / 4).sum()
+    result = st.epps_pulley(x, null="normal", form="exact")
+    np.testing.assert_allclose(result.statistic / ROOT_TWO_PI, classical, rtol=1e-12)
+
+
 def test_quadrature_form_is_lejepas_formula():
     x = np.random.default_rng(1).standard_normal((64, 5)) * 1.3
     expected = [_lejepa_quadrature(x[:, i]) for i in range(5)]
