@@ -49,12 +49,12 @@ def roofline(n, d, k, t=T, element_bytes=4):
     plus per (n, k) one sincos pair twice (about 40 FLOPs) and per knot a complex
     multiply-add forward (6 + 2 for the sums) and backward (8).
     Bytes: read z, write P (forward matmul); read P (sums); read P, write dP
-    (backward); read dP, write dz (backward matmul); A and the (T, K) sums are
-    negligible.
+    (backward kernel); read dP, write dz (backward matmul): ``2 N D + 5 N K``
+    elements; A and the (T, K) sums are negligible.
     """
     matmul_flops = 4.0 * n * d * k
     trig_flops = n * k * (40.0 + (t - 1) * 16.0)
-    moved = element_bytes * (2.0 * n * d + 4.0 * n * k) + 4.0 * 2 * n * k  # P re-read in float32
+    moved = element_bytes * (2.0 * n * d + 5.0 * n * k)
     matmul_peak = H100["bf16_flops"] if element_bytes == 2 else H100["fp32_flops"]
     seconds = max(matmul_flops / matmul_peak + trig_flops / H100["fp32_flops"], moved / H100["bytes_per_s"])
     return {"gflop": (matmul_flops + trig_flops) / 1e9, "mbytes": moved / 1e6, "h100_ms": seconds * 1e3}

@@ -100,7 +100,7 @@ def sigreg(z, /, *, num_slices=256, seed=None, directions=None, t_max=3.0, n_poi
     """
     z, xp = as_array(z, name="z")
     compute_dtype, _ = float_dtypes(z, xp=xp, name="z")
-    num_samples, dimension = check_samples_shape(z)
+    _, dimension = check_samples_shape(z)
     t_max = check_positive_float(t_max, name="t_max")
     n_points = check_int(n_points, name="n_points", minimum=2)
     if directions is None:
@@ -109,7 +109,9 @@ def sigreg(z, /, *, num_slices=256, seed=None, directions=None, t_max=3.0, n_poi
         host = host_directions(dimension, num_slices, seed=seed)
         directions = xp.asarray(host, dtype=compute_dtype, device=device(z))
     else:
-        directions, _ = as_array(directions, name="directions")
+        directions, directions_xp = as_array(directions, name="directions")
+        if directions_xp is not xp:
+            raise TypeError("`directions` must be an array of the same library as `z`")
         check_directions(directions, dimension, xp=xp)
         if device(directions) != device(z):
             raise ValueError(f"`directions` is on device {device(directions)} but `z` is on {device(z)}")

@@ -118,6 +118,12 @@ def test_bad_input_raises():
         st.sigreg("not an array")
 
 
+def test_directions_of_another_library_raise():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="directions"):
+        st.sigreg(torch.zeros(10, 3), directions=np.ones((3, 2)))
+
+
 def test_directions_on_another_device_raise():
     xs = pytest.importorskip("array_api_strict")
     z = xs.asarray(np.zeros((10, 3)), device=xs.Device("CPU_DEVICE"))
