@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support import UNIVARIATE_CASES
-from test_conformance import skip_unless_written
 
 PROPERTY_SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)
 
@@ -53,7 +52,6 @@ def assert_same_result(result, expected, rtol):
 @PROPERTY_SETTINGS
 @given(data=st.data())
 def test_statistic_is_permutation_invariant(case, data):
-    skip_unless_written(case)
     values = data.draw(samples(case.min_samples))
     order = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).permutation(values.size)
     assert_same_result(case(values[order]), case(values), rtol=1e-9)
@@ -63,7 +61,6 @@ def test_statistic_is_permutation_invariant(case, data):
 @PROPERTY_SETTINGS
 @given(data=st.data(), scale=st.floats(1e-2, 1e2), shift=st.floats(-100.0, 100.0))
 def test_composite_tests_are_affine_invariant(case, data, scale, shift):
-    skip_unless_written(case)
     values = data.draw(samples(case.min_samples))
     assert_same_result(case(scale * values + shift), case(values), rtol=1e-7)
 
@@ -72,7 +69,6 @@ def test_composite_tests_are_affine_invariant(case, data, scale, shift):
 @PROPERTY_SETTINGS
 @given(data=st.data())
 def test_pvalues_lie_in_the_unit_interval(case, data):
-    skip_unless_written(case)
     values = data.draw(samples(case.min_samples))
     result = case(values)
     assert np.isfinite(result.statistic)
@@ -81,7 +77,6 @@ def test_pvalues_lie_in_the_unit_interval(case, data):
 
 @pytest.mark.parametrize("case", UNIVARIATE_CASES, ids=repr)
 def test_pvalues_of_extreme_data_lie_in_the_unit_interval(case):
-    skip_unless_written(case)
     rng = np.random.default_rng(8)
     extreme = np.stack([
         rng.standard_normal(200) * 1e-6 + 50.0,  # far from N(0, 1)
