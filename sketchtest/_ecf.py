@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 from sketchtest._compat import as_array, device, is_lazy_array
 from sketchtest._ecf_nulls import asymptotic_pvalue
@@ -86,7 +87,8 @@ def epps_pulley(
     and 9.5% at n = 25; nominal from n = 100 on).
     ``method="auto"`` therefore uses Monte Carlo for ``null="normal"`` with
     n < 50 on concrete arrays, and the asymptotic p-value otherwise
-    (including inside ``jax.jit``, where Monte Carlo cannot run).
+    (including inside ``jax.jit`` and ``torch.compile``, where Monte Carlo
+    cannot run).
 
     Parameters
     ----------
@@ -180,10 +182,16 @@ def epps_pulley(
 def _auto_method(x, *, axis, null):
     """``"monte_carlo"`` for eager inputs below the threshold, else ``"asymptotic"``."""
     array, _ = as_array(x)
-    if array.ndim == 0 or is_lazy_array(array):
+    if array.ndim == 0 or is_lazy_array(array) or _torch_is_compiling():
         return "asymptotic"
     n = array.shape[normalize_axis(axis, array.ndim)]
     return "monte_carlo" if n is not None and n < AUTO_MONTE_CARLO_BELOW[null] else "asymptotic"
+
+
+def _torch_is_compiling() -> bool:
+    """Whether torch.compile is tracing this call (never imports torch)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and bool(torch.compiler.is_compiling())
 
 
 def _exact_statistic(y, *, xp):
