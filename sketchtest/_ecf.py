@@ -45,7 +45,9 @@ def epps_pulley(
         \qquad w_j = 2\,\Delta_j\, e^{-t_j^2/2}.
 
     ``form="exact"`` (O(n^2) time, O(n) memory per batch element) is the
-    closed form of the integral over the whole line:
+    closed form of the integral over the whole line (summed as a degenerate
+    V-statistic to limit cancellation; in float32 its relative error still
+    grows like n times the float32 epsilon, about 3e-4 at n = 5000):
 
     .. math::
 
