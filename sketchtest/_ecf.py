@@ -16,7 +16,7 @@ from sketchtest._validation import (
 __all__ = ["epps_pulley"]
 
 #: Below this many samples ``method="auto"`` uses Monte Carlo (see the docstring).
-AUTO_MONTE_CARLO_BELOW = {"standard": 0, "normal": 50}
+AUTO_MONTE_CARLO_BELOW = {"standard": 0, "normal": 25}
 _EXACT_BLOCK = 1 << 22  # kernel entries evaluated at once, over the whole batch
 
 
@@ -82,13 +82,13 @@ def epps_pulley(
     a Gauss-Hermite discretization for the exact form. The tail of that
     mixture is tabulated once on the host (Imhof's inversion integral on a
     saddle-point contour) and interpolated on the device, so the p-value is
-    jit-safe. Measured over 4000 null replicates per n, its rejection rates
-    at the 1, 5 and 10% levels are within binomial noise of nominal from
-    n = 10 on for the standard null (both forms); for the composite null
-    they are conservative at small n (1.0, 4.2 and 8.9% at n = 10; 0.8, 4.6
-    and 9.5% at n = 25; nominal from n = 100 on).
+    jit-safe. Measured over 10000 null replicates per n, its rejection
+    rates at the 1, 5 and 10% levels are within binomial noise of nominal
+    from n = 5 on for the standard null; for the composite null they are
+    conservative at small n (0.8, 4.4 and 8.7% at n = 10; 0.7, 4.4 and 8.8%
+    at n = 15) and within noise from n = 20 on.
     ``method="auto"`` therefore uses Monte Carlo for ``null="normal"`` with
-    n < 50 on concrete arrays, and the asymptotic p-value otherwise
+    n < 25 on concrete arrays, and the asymptotic p-value otherwise
     (including inside ``jax.jit`` and ``torch.compile``, where Monte Carlo
     cannot run).
 
@@ -111,7 +111,7 @@ def epps_pulley(
     method : {"auto", "asymptotic", "monte_carlo"}, default "auto"
         ``"asymptotic"``: the chi-square mixture limit. ``"monte_carlo"``: the
         null simulated at this n with `n_resamples` draws from `seed` (eager
-        only). ``"auto"``: Monte Carlo for ``null="normal"`` below 50
+        only). ``"auto"``: Monte Carlo for ``null="normal"`` below 25
         samples (eager inputs), the asymptotic p-value otherwise.
     n_resamples : int, default 9999
         Null replicates for ``method="monte_carlo"``.

@@ -153,7 +153,7 @@ def test_auto_uses_monte_carlo_for_small_composite_samples():
     assert np.all((auto.pvalue >= 1 / 1000) & (auto.pvalue <= 1))
     rates = _rejection_rates(auto.pvalue)
     assert np.all(np.abs(rates - [0.01, 0.05, 0.1]) < 4 * np.sqrt(0.1 * 0.9 / 400) + 0.005), rates
-    assert st.epps_pulley(np.random.default_rng(9).standard_normal(50), null="normal").method == "asymptotic"
+    assert st.epps_pulley(np.random.default_rng(9).standard_normal(25), null="normal").method == "asymptotic"
     assert st.epps_pulley(x).method == "asymptotic"
 
 
@@ -227,7 +227,7 @@ def test_runs_under_jax_jit_and_vmap():
 
 def test_runs_under_torch_compile_fullgraph():
     torch = pytest.importorskip("torch")
-    # n = 20 < 50: "auto" falls back to the asymptotic p-value while compiling; t_max=4
+    # n = 20 < 25: "auto" falls back to the asymptotic p-value while compiling; t_max=4
     # is used nowhere else, so the tail table is built (eagerly) during tracing
     data = np.random.default_rng(13).standard_normal((20, 3))
     compiled = torch.compile(lambda x: tuple(st.epps_pulley(x, null="normal", t_max=4.0)), fullgraph=True)
