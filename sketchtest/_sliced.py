@@ -16,7 +16,7 @@ import numpy as np
 
 import sketchtest
 from sketchtest._combine import cauchy_combination
-from sketchtest._compat import as_array, device
+from sketchtest._compat import as_array, device, is_numpy_namespace
 from sketchtest._directions import directions_for
 from sketchtest._montecarlo import monte_carlo_pvalue
 from sketchtest._quadrature import epps_pulley_knots
@@ -35,6 +35,7 @@ UNIVARIATE_TESTS = (
 )
 AGGREGATES = ("mean", "max", "cauchy")
 _ELEMENTS_PER_CHUNK = 1 << 22
+_HOST_ELEMENTS_PER_CHUNK = 1 << 15  # NumPy: chunks that stay in the CPU cache
 
 
 @dataclass(frozen=True, repr=False)
@@ -95,7 +96,8 @@ def ecf_sums(projections, t_max, n_points, *, xp):
     """
     n, num_slices = projections.shape[-2], projections.shape[-1]
     batch = math.prod(projections.shape[:-2])
-    rows = max(1, _ELEMENTS_PER_CHUNK // max(1, batch * num_slices))
+    elements = _HOST_ELEMENTS_PER_CHUNK if is_numpy_namespace(xp) else _ELEMENTS_PER_CHUNK
+    rows = max(1, elements // max(1, batch * num_slices))
     spacing = float(t_max) / (n_points - 1)
     cos_sum = sin_sum = None
     for start in range(0, n, rows):
