@@ -139,9 +139,10 @@ def cramer_von_mises(
     - either, ``"monte_carlo"``: the null simulated at this n.
 
     The series needs :math:`K_{1/4}, K_{3/4}, K_{5/4}`, which no array
-    library has: :math:`\log(e^z K_\nu(z))` is tabulated once from
-    :func:`scipy.special.kve` as a cubic spline in :math:`\log z` (relative
-    error 6e-14) and evaluated on the device by table lookup.
+    library has: :math:`\log(e^z K_\nu(z))` is tabulated once on the host
+    from the integral :math:`e^z K_\nu(z) = \int_0^\infty e^{-z(\cosh t - 1)}
+    \cosh(\nu t)\,dt` (48-node trapezoid rule) and interpolated on the
+    device; relative error below 1e-13 against :func:`scipy.special.kve`.
 
     {parameters}
     See Also

@@ -10,7 +10,6 @@ cited next to each formula.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -74,50 +73,65 @@ def kolmogorov_limit_sf(s, *, xp):
 _CVM_TERMS = 11          # k = 0..10 covers every x below _CVM_X_MAX to SciPy's 1e-7 rule
 _CVM_X_MAX = 8.0         # above, 1 - F(x) < 1e-16: the p-value is 0
 _BESSEL_ORDERS = (0.25, 0.75, 1.25)
-_LOG_Z_RANGE = (math.log(1.0 / 256.0), math.log(800.0))   # every Bessel argument of the series
-_LOG_Z_STEP = 0.004
+_LOG_Z_LOW, _LOG_Z_STEP, _LOG_Z_COUNT = math.log(1.0 / 256.0), 0.002, 5740  # up to z = 800
+
+
+def _log_scaled_bessel_k_on_host(log_z, nodes: int = 48):
+    r""":math:`\log(e^z K_\nu(z))` for the three orders, in NumPy (float64).
+
+    From :math:`e^z K_\nu(z) = \int_0^\infty e^{-z(\cosh t - 1)} \cosh(\nu t)\,dt`
+    (DLMF 10.32.9) by the trapezoid rule on :math:`[0, L]`,
+    :math:`L = \operatorname{arccosh}(1 + 45/z)`, where the integrand has
+    fallen by :math:`e^{-45}`; the integrand is even in t, so the rule is
+    spectrally accurate: relative error 6e-14 against
+    :func:`scipy.special.kve` for :math:`10^{-4} \le z \le 10^5` with 48 nodes.
+    """
+    z = np.exp(log_z)[:, None]
+    steps = np.linspace(0.0, 1.0, nodes)
+    weights = np.full(nodes, 1.0 / (nodes - 1))
+    weights[[0, -1]] *= 0.5
+    length = np.arccosh(1.0 + 45.0 / z)
+    t = length * steps
+    decay = np.exp(-z * (np.cosh(t) - 1.0)) * weights
+    return np.stack([np.log(length[:, 0] * (decay * np.cosh(order * t)).sum(axis=1)) for order in _BESSEL_ORDERS])
+
+
+# A module constant (pure NumPy, about 1 ms at import), so that a first call traced by
+# torch.compile finds it ready instead of tracing its construction.
+_BESSEL_LOG_TABLE = _log_scaled_bessel_k_on_host(_LOG_Z_LOW + _LOG_Z_STEP * np.arange(_LOG_Z_COUNT))
 _BESSEL_TABLES: dict = {}
-
-
-@functools.lru_cache(maxsize=1)
-def _bessel_host_table():
-    """Cubic-spline coefficients of log(e^z K_nu(z)) on a uniform grid in log z (host, float64)."""
-    from scipy.interpolate import CubicSpline
-    from scipy.special import kve
-
-    low, high = _LOG_Z_RANGE
-    log_z = low + _LOG_Z_STEP * np.arange(int(math.ceil((high - low) / _LOG_Z_STEP)) + 1)
-    return np.stack([CubicSpline(log_z, np.log(kve(order, np.exp(log_z)))).c for order in _BESSEL_ORDERS])
 
 
 def _scaled_bessel_k(z, *, xp):
     r""":math:`e^{-z} K_\nu(z)` for :math:`\nu = 1/4, 3/4, 5/4`, by table lookup.
 
     :math:`\log(e^z K_\nu(z))` is smooth and slowly varying in
-    :math:`\log z`; it is tabulated once on the host from
-    :func:`scipy.special.kve` (the array libraries have no :math:`K_\nu`)
-    as a cubic spline with knots every 0.004 in :math:`\log z` on
-    :math:`[1/256, 800]` (relative error below 1e-12), moved to the device
-    once, and evaluated with one ``take`` per coefficient. Above z = 800 the
-    value, below :math:`e^{-1600}`, is 0.
+    :math:`\log z`; it is tabulated once on the host (the array libraries
+    have no :math:`K_\nu`) every 0.002 in :math:`\log z` on
+    :math:`[1/256, 800]`, moved to the device once, and interpolated there
+    by 4-point Lagrange interpolation (relative error below 1e-12 against
+    :func:`scipy.special.kve`). Above z = 800 the value, below
+    :math:`e^{-1600}`, is 0.
     """
     key = (str(z.dtype), str(device(z)))
     table = _BESSEL_TABLES.get(key)
     if table is None:
-        table = xp.asarray(_bessel_host_table(), dtype=z.dtype, device=device(z))
+        table = xp.asarray(_BESSEL_LOG_TABLE, dtype=z.dtype, device=device(z))
         _BESSEL_TABLES[key] = table
-    low, high = _LOG_Z_RANGE
-    position = (xp.log(xp.clip(z, math.exp(low), math.exp(high))) - low) / _LOG_Z_STEP
-    index = xp.clip(xp.astype(xp.floor(position), xp.int64), 0, table.shape[-1] - 1)
-    offset = (position - xp.astype(index, z.dtype)) * _LOG_Z_STEP
-    flat_index, flat_offset = xp.reshape(index, (-1,)), xp.reshape(offset, (-1,))
+    z_high = math.exp(_LOG_Z_LOW + _LOG_Z_STEP * (_LOG_Z_COUNT - 1))
+    position = (xp.log(xp.clip(z, math.exp(_LOG_Z_LOW), z_high)) - _LOG_Z_LOW) / _LOG_Z_STEP
+    index = xp.clip(xp.astype(xp.floor(position), xp.int64), 1, _LOG_Z_COUNT - 3)
+    f = xp.reshape(position - xp.astype(index, z.dtype), (-1,))
+    flat_index = xp.reshape(index, (-1,))
+    weights = (-f * (f - 1.0) * (f - 2.0) / 6.0, (f + 1.0) * (f - 1.0) * (f - 2.0) / 2.0,
+               -(f + 1.0) * f * (f - 2.0) / 2.0, (f + 1.0) * f * (f - 1.0) / 6.0)
     values = []
     for order in range(len(_BESSEL_ORDERS)):
-        log_scaled = xp.take(table[order, 0, :], flat_index)
-        for row in range(1, 4):
-            log_scaled = log_scaled * flat_offset + xp.take(table[order, row, :], flat_index)
+        row = table[order, :]
+        log_scaled = sum(weight * xp.take(row, flat_index + shift)
+                         for shift, weight in zip((-1, 0, 1, 2), weights))
         value = xp.exp(xp.reshape(log_scaled, z.shape) - 2.0 * z)
-        values.append(xp.where(z > math.exp(high), 0.0, value))
+        values.append(xp.where(z > z_high, 0.0, value))
     return values
 
 
