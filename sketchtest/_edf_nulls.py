@@ -147,10 +147,11 @@ def _cvm_limit_and_correction(x, *, xp):
     ks = range(_CVM_TERMS)
     # z_j = (2j + 1)^2 / (16 x) for j = 0..2K+1: every Bessel argument of the series
     odd = xp.asarray([2.0 * j + 1.0 for j in range(2 * _CVM_TERMS + 2)], dtype=x.dtype, device=device(x))
-    z = odd[:, None] ** 2 / (16.0 * x)
+    odd = xp.reshape(odd, (-1,) + (1,) * x.ndim)
+    z = odd**2 / (16.0 * x)
     k14, k34, k54 = _scaled_bessel_k(z, xp=xp)
     # ed2(y), ed3(y) of Csörgő & Faraway at y = (2j + 1) / (2 sqrt x), z = y^2 / 4
-    half_y = odd[:, None] / (4.0 * xp.sqrt(x))
+    half_y = odd / (4.0 * xp.sqrt(x))
     ed2 = half_y**1.5 * (k14 + k34) / math.sqrt(math.pi)
     ed3 = half_y**2.5 * (2.0 * k14 + 3.0 * k34 - k54) / math.sqrt(math.pi)
     limit_terms, correction_terms = [], []

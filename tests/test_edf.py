@@ -168,3 +168,15 @@ def test_rejection_rate_under_the_null(test, null, n):
     rate = float(np.mean(test(x, null=null).pvalue < alpha))
     band = 4 * np.sqrt(alpha * (1 - alpha) / replicates) + 0.005
     assert abs(rate - alpha) < band, f"{test.__name__} {null} n={n}: rate {rate:.4f}"
+
+
+@pytest.mark.parametrize("test", EDF_TESTS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("null", ["standard", "normal"])
+def test_one_dimensional_input_and_nan_omit(test, null):
+    x = _data(30, columns=3, seed=9)
+    single = test(x[:, 1], null=null)
+    assert np.shape(single.statistic) == () and np.shape(single.pvalue) == ()
+    x[3, 1] = np.nan
+    omitted = test(x, null=null, nan_policy="omit")
+    expected = test(np.delete(x[:, 1], 3), null=null)
+    np.testing.assert_allclose(omitted.pvalue[1], expected.pvalue, rtol=1e-12)
