@@ -197,6 +197,12 @@ def _render_tests(report: dict) -> list[str]:
         for part in test.get("parts", []):
             lines.append(f"    {part['part']:<34}{_number(part['statistic']):>12}"
                          f"{_number(part['pvalue']):>12}")
+    aggregates = sorted({test["aggregate"] for test in report["tests"] if test.get("aggregate")})
+    meanings = {"cauchy": "the Cauchy combination of the slice p-values",
+                "mean": "the mean slice statistic", "max": "the largest slice statistic"}
+    if aggregates:
+        lines.append("  (statistic of a sliced test: " + "; ".join(
+            f"{name}: {meanings.get(name, name)}" for name in aggregates) + ")")
     return lines
 
 
