@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import math
 
-from sketchtest._univariate import run_univariate
+from sketchtest._univariate import resolve_auto_method, run_univariate
 from sketchtest._validation import check_choice, check_method
 
 __all__ = ["jarque_bera", "dagostino_pearson"]
 
+#: Below this many samples ``method="auto"`` simulates the Jarque-Bera null.
+JARQUE_BERA_MONTE_CARLO_BELOW = 1000
+
 
 def jarque_bera(
-    x, /, *, axis=0, null="normal", method="asymptotic", n_resamples=9999, seed=None,
+    x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
     nan_policy="propagate", keepdims=False,
 ):
     r"""Jarque-Bera test of normality from sample skewness and kurtosis.
@@ -38,10 +41,13 @@ def jarque_bera(
     null : {"normal", "standard"}, default "normal"
         ``"normal"``: H0 is N(mu, sigma^2) with both unknown (SciPy's test).
         ``"standard"``: H0 is N(0, 1) exactly.
-    method : {"asymptotic", "monte_carlo"}, default "asymptotic"
-        ``"asymptotic"``: the chi-square(2) limit (SciPy's p-value; it is
-        conservative for n below a few hundred). ``"monte_carlo"``: the
-        null simulated at this n with `n_resamples` draws from `seed`.
+    method : {"auto", "asymptotic", "monte_carlo"}, default "auto"
+        ``"asymptotic"``: the chi-square(2) limit (SciPy's p-value). It is
+        far off below a thousand samples: at n = 25 the composite test
+        rejects 2.6% of normal samples at alpha = 0.05 and 1.3% at 0.01
+        (4000 replicates). ``"monte_carlo"``: the null simulated at this n
+        with `n_resamples` draws from `seed` (cached per n). ``"auto"``:
+        Monte Carlo below n = 1000 on eager inputs, the limit otherwise.
     n_resamples : int, default 9999
         Null replicates for ``method="monte_carlo"``.
     seed : int or numpy.random.Generator, optional
@@ -73,7 +79,9 @@ def jarque_bera(
     True
     """
     check_choice(null, name="null", choices=("normal", "standard"))
-    check_method(method, choices=("asymptotic", "monte_carlo"))
+    check_method(method, choices=("auto", "asymptotic", "monte_carlo"))
+    if method == "auto":
+        method = resolve_auto_method(x, axis=axis, monte_carlo_below=JARQUE_BERA_MONTE_CARLO_BELOW)
 
     def compute(y, *, xp):
         n = y.shape[-1]

@@ -8,14 +8,16 @@ dtype; it returns ``(statistic, pvalue)`` of shape ``y.shape[:-1]``.
 
 from __future__ import annotations
 
-from sketchtest._compat import as_array, device
+import sys
+
+from sketchtest._compat import as_array, device, is_traced
 from sketchtest._result import NormalityResult
 from sketchtest._montecarlo import monte_carlo_pvalue
 from sketchtest._validation import (
     check_bool, check_int, check_nan_policy, check_seed, float_dtypes, normalize_axis,
 )
 
-__all__ = ["run_univariate", "prepare_samples"]
+__all__ = ["run_univariate", "prepare_samples", "resolve_auto_method"]
 
 
 def prepare_samples(x, *, axis, min_samples: int, name: str = "x"):
@@ -37,6 +39,30 @@ def prepare_samples(x, *, axis, min_samples: int, name: str = "x"):
     if axis != x.ndim - 1:
         y = xp.moveaxis(y, axis, -1)
     return y, xp, result_dtype, axis
+
+
+def resolve_auto_method(x, *, axis, monte_carlo_below: int) -> str:
+    """The method ``"auto"`` stands for: Monte Carlo below `monte_carlo_below` samples.
+
+    Monte Carlo needs concrete values, so traced inputs (``jax.jit``,
+    ``torch.compile``) and inputs whose shape cannot be read keep the
+    asymptotic method.
+    """
+    array, _ = as_array(x)
+    if array.ndim == 0 or is_traced(array) or torch_is_compiling():
+        return "asymptotic"
+    try:
+        axis = normalize_axis(axis, array.ndim)
+    except (TypeError, ValueError):
+        return "asymptotic"  # the runner reports the bad axis
+    n = array.shape[axis]
+    return "monte_carlo" if n is not None and n < monte_carlo_below else "asymptotic"
+
+
+def torch_is_compiling() -> bool:
+    """Whether ``torch.compile`` is tracing this call (never imports torch)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and bool(torch.compiler.is_compiling())
 
 
 def run_univariate(

@@ -38,7 +38,7 @@ def within_binomial_band(rate, alpha, replicates):
 def test_jarque_bera_matches_scipy(n, distribution):
     data = SAMPLERS[distribution](np.random.default_rng(n), (n, 3))
     expected = stats.jarque_bera(data, axis=0)  # scipy.stats.jarque_bera(data, axis=0)
-    result = st.jarque_bera(data)
+    result = st.jarque_bera(data, method="asymptotic")  # SciPy's chi-square(2) p-value
     np.testing.assert_allclose(result.statistic, expected.statistic, rtol=1e-10)
     np.testing.assert_allclose(result.pvalue, expected.pvalue, rtol=1e-10)
 
@@ -48,7 +48,7 @@ def test_jarque_bera_standard_null_closed_form():
     n = data.shape[0]
     # Known mean 0 and variance 1: Var(m3') = 15/n and Var(m4') = 96/n under N(0, 1).
     statistic = n * (np.mean(data**3, axis=0) ** 2 / 15 + (np.mean(data**4, axis=0) - 3) ** 2 / 96)
-    result = st.jarque_bera(data, null="standard")
+    result = st.jarque_bera(data, null="standard", method="asymptotic")
     np.testing.assert_allclose(result.statistic, statistic, rtol=1e-12)
     np.testing.assert_allclose(result.pvalue, stats.chi2.sf(statistic, 2), rtol=1e-10)
 
@@ -133,3 +133,14 @@ def test_power_against_heavy_tails():
     data = np.random.default_rng(9).standard_t(2, (200, 100))
     for test in (st.jarque_bera, st.dagostino_pearson):
         assert float(np.mean(test(data).pvalue < 0.05)) > 0.9
+
+
+def test_jarque_bera_auto_simulates_the_null_below_a_thousand_samples():
+    # The chi-square(2) limit rejects 2.6% of normal samples at alpha = 0.05 when n = 25;
+    # "auto" simulates the null there, and keeps SciPy's limit from n = 1000 on.
+    small = np.random.default_rng(4).standard_normal((25, 2))
+    assert st.jarque_bera(small).method == "monte_carlo"
+    assert st.jarque_bera(np.random.default_rng(5).standard_normal(1000)).method == "asymptotic"
+    replicates = np.random.default_rng(6).standard_normal((2000, 25))
+    rate = float(np.mean(np.asarray(st.jarque_bera(replicates, axis=-1, seed=1).pvalue) <= 0.05))
+    assert abs(rate - 0.05) <= 4 * np.sqrt(0.05 * 0.95 / 2000) + 0.005
