@@ -225,12 +225,9 @@ def draw_plots(path, *, qq_samples, slice_pvalues, diagnostics, title="") -> Non
     `qq_samples` is a list of ``(label, projected values)``; `slice_pvalues`
     a 1-D array (or None). Needs matplotlib.
     """
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend stays as it is
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure = plt.figure(figsize=(13, 6.5), layout="constrained")
+    figure = Figure(figsize=(13, 6.5), layout="constrained")
     grid = figure.add_gridspec(2, 4)
     for index in range(4):
         axes = figure.add_subplot(grid[index // 2, index % 2])
@@ -243,7 +240,6 @@ def draw_plots(path, *, qq_samples, slice_pvalues, diagnostics, title="") -> Non
     if title:
         figure.suptitle(title)
     figure.savefig(path, dpi=110)
-    plt.close(figure)
 
 
 def _qq_axes(axes, label, values) -> None:
