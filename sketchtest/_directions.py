@@ -82,10 +82,7 @@ def directions_for(x, *, xp, dtype, num_slices, seed, directions, orthogonal):
         return xp.asarray(host, dtype=dtype, device=device_of(x)), host
     if isinstance(directions, (list, tuple)):
         directions = np.asarray(directions, dtype=np.float64)
-    if isinstance(directions, np.ndarray) and not hasattr(xp, "ndarray"):
-        host = directions
-    else:
-        host = directions if isinstance(directions, np.ndarray) else None
+    host = directions if isinstance(directions, np.ndarray) else None
     if getattr(directions, "ndim", None) != 2 or directions.shape[0] != dim:
         shape = getattr(directions, "shape", None)
         raise ValueError(
