@@ -192,3 +192,22 @@ def test_torch_compile_fullgraph_matches_eager():
     torch.testing.assert_close(value, eager_value)
     torch.testing.assert_close(grad, eager_grad)
     assert int(module.step) == 1
+
+
+def test_meta_device_keeps_device_shape_and_dtype():
+    z = torch.empty(3, 64, 8, device="meta", requires_grad=True)
+    value = sigreg(z, num_slices=16, seed=0)
+    assert (value.shape, value.device, value.dtype) == (torch.Size([3]), torch.device("meta"), torch.float32)
+    value.sum().backward()
+    assert z.grad.device == torch.device("meta") and z.grad.shape == z.shape
+
+
+def test_state_dict_restores_the_step_and_so_the_directions():
+    z = _data((128, 6)).float()
+    trained = SIGReg(num_slices=8)
+    for _ in range(3):
+        trained(z)
+    restored = SIGReg(num_slices=8)
+    restored.load_state_dict(trained.state_dict())
+    torch.testing.assert_close(restored(z), trained(z))
+    torch.testing.assert_close(restored(z), sigreg(z, num_slices=8, seed=4))
