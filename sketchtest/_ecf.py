@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import sys
 
-from sketchtest._compat import as_array, device, is_lazy_array
+from sketchtest._compat import device
 from sketchtest._ecf_nulls import asymptotic_pvalue
 from sketchtest._quadrature import epps_pulley_knots, quadrature_statistic
-from sketchtest._univariate import run_univariate, standardize
+from sketchtest._univariate import resolve_auto_method, run_univariate, standardize
 from sketchtest._validation import (
-    check_choice, check_int, check_method, check_positive_float, normalize_axis,
+    check_choice, check_int, check_method, check_positive_float,
 )
 
 __all__ = ["epps_pulley"]
@@ -161,7 +160,7 @@ def epps_pulley(
     t_max = check_positive_float(t_max, name="t_max")
     n_points = check_int(n_points, name="n_points", minimum=2)
     if method == "auto":
-        method = _auto_method(x, axis=axis, null=null)
+        method = resolve_auto_method(x, axis=axis, monte_carlo_below=AUTO_MONTE_CARLO_BELOW[null])
 
     def compute(y, *, xp):
         if null == "normal":
@@ -179,21 +178,6 @@ def epps_pulley(
         min_samples=3 if null == "normal" else 2, test="epps_pulley", null=null,
         method=method, n_resamples=n_resamples, seed=seed, options=(form, t_max, n_points),
     )
-
-
-def _auto_method(x, *, axis, null):
-    """``"monte_carlo"`` for eager inputs below the threshold, else ``"asymptotic"``."""
-    array, _ = as_array(x)
-    if array.ndim == 0 or is_lazy_array(array) or _torch_is_compiling():
-        return "asymptotic"
-    n = array.shape[normalize_axis(axis, array.ndim)]
-    return "monte_carlo" if n is not None and n < AUTO_MONTE_CARLO_BELOW[null] else "asymptotic"
-
-
-def _torch_is_compiling() -> bool:
-    """Whether torch.compile is tracing this call (never imports torch)."""
-    torch = sys.modules.get("torch")
-    return torch is not None and bool(torch.compiler.is_compiling())
 
 
 def _exact_statistic(y, *, xp):
