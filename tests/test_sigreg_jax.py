@@ -117,6 +117,10 @@ _SHARD_MAP_SCRIPT = textwrap.dedent(
     from sketchtest.jax import sigreg
 
     jax.config.update("jax_enable_x64", True)
+    if hasattr(jax, "shard_map"):
+        shard_map = jax.shard_map
+    else:  # jax < 0.7
+        from jax.experimental.shard_map import shard_map
     assert len(jax.devices()) == 2, jax.devices()
     mesh = Mesh(np.array(jax.devices()), ("d",))
     z = jnp.asarray(np.random.default_rng(0).standard_normal((3, 64, 5)))
@@ -127,7 +131,7 @@ _SHARD_MAP_SCRIPT = textwrap.dedent(
 
     def sharded(z):
         local = lambda part: jnp.sum(sigreg(part, key=key, num_slices=16, axis_name="d"))
-        return jax.shard_map(local, mesh=mesh, in_specs=P(None, "d"), out_specs=P())(z)
+        return shard_map(local, mesh=mesh, in_specs=P(None, "d"), out_specs=P())(z)
 
     value, grad = jax.value_and_grad(single)(z)
     value_sharded, grad_sharded = jax.jit(jax.value_and_grad(sharded))(z)
