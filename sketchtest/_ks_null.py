@@ -61,7 +61,7 @@ def _segment_knots(low: float, high: float, n: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=32)
-def _host_table(n: int):
+def _cached_host_table(n: int):
     """Breakpoints and cubic coefficients of log sf on ``(1/n, 1 - 1/n)`` (NumPy, float64)."""
     from scipy.interpolate import CubicSpline
     from scipy.stats import kstwo
@@ -85,6 +85,14 @@ def _host_table(n: int):
     # a segment after the first drops its first knot (one ulp from the previous segment's
     # last): the interval between them takes the later segment's first cubic
     return table_breaks, table_coefficients
+
+
+def _host_table(n: int):
+    """:func:`_cached_host_table`, called (not traced) by ``torch.compile`` on a first call."""
+    return _cached_host_table(n)
+
+
+_host_table._dynamo_marked_constant = True  # what torch.compiler.assume_constant_result sets
 
 
 _DEVICE_TABLES: dict = {}
