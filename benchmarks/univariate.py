@@ -93,8 +93,8 @@ def measure(x, *, repeats: int, scipy_repeats: int):
     return rows
 
 
-def _ratio(numerator, denominator) -> str:
-    return "—" if numerator is None or denominator is None else f"{numerator / denominator:.1f}"
+def _ratio(numerator, denominator, digits: int = 1) -> str:
+    return "—" if numerator is None or denominator is None else f"{numerator / denominator:.{digits}f}"
 
 
 def _milliseconds(seconds) -> str:
@@ -112,7 +112,7 @@ def rst_table(rows) -> str:
             within_sort = row["ours"] <= 2.0 * row["sort"]
             vs_scipy = row["scipy_axis"] is None or row["scipy_axis"] >= 5.0 * row["ours"]
             goal = "met" if within_sort and vs_scipy else "MISSED"
-        lines.append((row["test"], row["null"], _milliseconds(row["ours"]), _ratio(row["ours"], row["sort"]),
+        lines.append((row["test"], row["null"], _milliseconds(row["ours"]), _ratio(row["ours"], row["sort"], 2),
                       _milliseconds(row["scipy_loop"]), _ratio(row["scipy_loop"], row["ours"]),
                       _milliseconds(row["scipy_axis"]), _ratio(row["scipy_axis"], row["ours"]), goal))
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines)]
