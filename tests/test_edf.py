@@ -180,3 +180,25 @@ def test_one_dimensional_input_and_nan_omit(test, null):
     omitted = test(x, null=null, nan_policy="omit")
     expected = test(np.delete(x[:, 1], 3), null=null)
     np.testing.assert_allclose(omitted.pvalue[1], expected.pvalue, rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_cold_first_call_inside_torch_compile_builds_the_kolmogorov_smirnov_table():
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+    import textwrap
+
+    # a fresh process: the exact table for n = 41 is built while torch.compile traces
+    script = textwrap.dedent(
+        """
+        import torch, sketchtest as st
+        x = torch.linspace(-2.0, 2.5, 41, dtype=torch.float64)
+        compiled = torch.compile(lambda x: st.kolmogorov_smirnov(x).pvalue, fullgraph=True, backend="eager")
+        print(float(compiled(x)))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    expected = stats.kstest(np.linspace(-2.0, 2.5, 41), "norm").pvalue
+    np.testing.assert_allclose(float(done.stdout.strip()), expected, rtol=1e-8)
