@@ -312,7 +312,10 @@ def mardia(x, /):
     tail, the kurtosis p-value two-sided; the combined ``pvalue`` is their
     Bonferroni combination :math:`\min(1, 2\min(p_{skew}, p_{kurt}))`, a
     valid level-alpha test of normality whatever the dependence between the
-    two parts.
+    two parts. Both limits need N large against D: at N = 1024 the test
+    rejects N(0, I) in 14% of samples for D = 64 and always for D = 512
+    (``docs/benchmarks/sliced.rst``); prefer :func:`sketchtest.sliced_test`
+    in high dimension.
 
     Parameters
     ----------

@@ -41,7 +41,7 @@ class SlicedEppsPulley:
     Parameters
     ----------
     num_slices : int, default 256
-        Number K of directions.
+        Number K of directions (taken from `directions` when given).
     seed : int or numpy.random.Generator, default 0
         Seed of the directions (drawn on the host at the first batch, once D
         is known). Accumulators to be merged need the same seed.
@@ -99,6 +99,8 @@ class SlicedEppsPulley:
         self.n_resamples = check_int(n_resamples, name="n_resamples", minimum=1)
         self.mc_max_samples = check_int(mc_max_samples, name="mc_max_samples", minimum=2)
         self._given_directions = directions
+        if directions is not None and getattr(directions, "ndim", None) == 2:
+            self.num_slices = int(directions.shape[1])
         self.directions = self._host_directions = self.cos_sum = self.sin_sum = None
         self.count = 0
         self._xp = None

@@ -190,3 +190,22 @@ def test_runs_under_jax_jit():
 def test_bad_input_is_refused(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_asymptotic_null_of_a_standardized_slice():
+    x = np.random.default_rng(12).standard_normal((1500, 300)) * 2.0 + 1.0
+    standardized = (x - x.mean(1, keepdims=True)) / x.std(1, ddof=1, keepdims=True)
+    simulated = np.array([reference_epps_pulley(row) for row in standardized])
+    pvalues = epps_pulley_asymptotic_pvalue(simulated, t_max=3.0, n_points=17, null="normal", xp=np)
+    for level in (0.05, 0.1, 0.9):
+        tolerance = 4 * math.sqrt(level * (1 - level) / 1500)
+        assert abs(np.mean(pvalues < level) - level) < tolerance
+
+
+def test_orthogonal_directions_and_injection_into_the_stream():
+    x = np.random.default_rng(13).standard_normal((100, 4))
+    result = st.sliced_test(x, num_slices=6, seed=2, orthogonal=True)
+    np.testing.assert_allclose(result.directions, draw_directions(4, 6, seed=2, orthogonal=True))
+    accumulator = st.SlicedEppsPulley(directions=result.directions).update(x)
+    assert accumulator.num_slices == 6
+    np.testing.assert_allclose(accumulator.result().slice_statistics, result.slice_statistics, rtol=1e-10)
