@@ -238,8 +238,9 @@ def _univariate_cases():
             cases.append(UnivariateCase(name, "normal", 3, (("method", "asymptotic"),), affine_invariant=True))
         else:
             cases.append(UnivariateCase(name, "normal", 2, affine_invariant=True))
-    cases.append(UnivariateCase("jarque_bera", "standard", 2))
-    cases.append(UnivariateCase("jarque_bera", "normal", 2, affine_invariant=True))
+    asymptotic = (("method", "asymptotic"),)  # "auto" simulates the null below n=1000
+    cases.append(UnivariateCase("jarque_bera", "standard", 2, asymptotic))
+    cases.append(UnivariateCase("jarque_bera", "normal", 2, asymptotic, affine_invariant=True))
     cases.append(UnivariateCase("dagostino_pearson", "normal", 8, affine_invariant=True))
     cases.append(UnivariateCase("shapiro_wilk", "normal", 3, affine_invariant=True))
     cases.append(UnivariateCase("shapiro_francia", "normal", 5, affine_invariant=True))

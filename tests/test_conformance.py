@@ -63,6 +63,17 @@ def test_matches_numpy_float64(backend, dtype_name, case):
     assert_matches(backend, result, expected, rtol_for(dtype_name))
 
 
+def test_the_default_method_runs_natively(backend, case):
+    """With its default method (Monte Carlo below some n for a few tests), on the input's device."""
+    dtype_name = _default_dtype_name(backend)
+    x = backend.asarray(draw(case, (N_SAMPLES, BATCH), seed=12), dtype_name)
+    keywords = {} if case.null is None else {"null": case.null}
+    result = case.function(x, **keywords, seed=0)
+    assert_native(backend, result, x, backend.dtype(dtype_name))
+    pvalue = backend.to_numpy(result.pvalue)
+    assert pvalue.shape == (BATCH,) and np.all((pvalue >= 0.0) & (pvalue <= 1.0))
+
+
 def test_integers_become_the_default_float(backend, case):
     data = np.random.default_rng(1).integers(-6, 7, size=(N_SAMPLES, BATCH))
     if case.null != "standard":
