@@ -55,8 +55,9 @@ def _segment_knots(low: float, high: float, n: int) -> np.ndarray:
     minimum = _MIN_KNOTS * (2 if n <= _KINKED_N else 1)
     count = max(minimum, int(math.ceil(root * (high - low) / step)) + 1)
     knots = np.linspace(low, high, count)
-    knots[0] = np.nextafter(low, 1.0)
-    knots[-1] = np.nextafter(high, 0.0)
+    # stay clear of the switch points, where rounding could pick the other algorithm
+    knots[0] = low * (1.0 + 1e-9)
+    knots[-1] = high * (1.0 - 1e-9)
     return knots
 
 
@@ -82,8 +83,8 @@ def _cached_host_table(n: int):
         return None
     table_breaks = np.concatenate(breaks)
     table_coefficients = np.concatenate(coefficients, axis=1)
-    # a segment after the first drops its first knot (one ulp from the previous segment's
-    # last): the interval between them takes the later segment's first cubic
+    # a segment after the first drops its first knot (within 2e-9 relative of the previous
+    # segment's last): the interval between them takes the later segment's first cubic
     return table_breaks, table_coefficients
 
 
