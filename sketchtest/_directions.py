@@ -68,6 +68,24 @@ def draw_directions(dim, num_slices, *, seed=None, orthogonal=False) -> np.ndarr
     return np.concatenate(blocks, axis=1)
 
 
+_SEEDED: dict = {}
+
+
+def _seeded_directions(dim, num_slices, seed, orthogonal):
+    """:func:`draw_directions` from an integer seed as a flat tuple of floats (cached)."""
+    key = (dim, num_slices, seed, orthogonal)
+    if key not in _SEEDED:
+        if len(_SEEDED) > 64:
+            _SEEDED.clear()
+        _SEEDED[key] = tuple(draw_directions(dim, num_slices, seed=seed, orthogonal=orthogonal).ravel().tolist())
+    return _SEEDED[key]
+
+
+# What torch.compiler.assume_constant_result sets (without importing torch):
+# torch.compile calls the function while tracing and keeps its result as a constant.
+_seeded_directions._dynamo_marked_constant = True
+
+
 def directions_for(x, *, xp, dtype, num_slices, seed, directions, orthogonal):
     """The ``(D, K)`` directions for samples `x` of shape ``(..., N, D)``.
 
@@ -78,7 +96,12 @@ def directions_for(x, *, xp, dtype, num_slices, seed, directions, orthogonal):
     """
     dim = x.shape[-1]
     if directions is None:
-        host = draw_directions(dim, num_slices, seed=seed, orthogonal=orthogonal)
+        if isinstance(seed, int):  # Python floats: a constant under torch.compile
+            flat = _seeded_directions(dim, num_slices, int(seed), bool(orthogonal))
+            directions = xp.reshape(xp.asarray(flat, dtype=dtype, device=device_of(x)), (dim, num_slices))
+            return directions, np.reshape(np.asarray(flat), (dim, num_slices))
+        else:
+            host = draw_directions(dim, num_slices, seed=seed, orthogonal=orthogonal)
         return xp.asarray(host, dtype=dtype, device=device_of(x)), host
     if isinstance(directions, (list, tuple)):
         directions = np.asarray(directions, dtype=np.float64)

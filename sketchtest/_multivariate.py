@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass
 
 import sketchtest_backends
-from sketchtest._compat import device, is_lazy_array
+from sketchtest._compat import is_traced
 from sketchtest._montecarlo import monte_carlo_pvalue
+from sketchtest._univariate import torch_is_compiling
 from sketchtest._result import NormalityResult, _describe
 from sketchtest._validation import check_method, check_positive_float, check_seed, check_int, float_dtypes
 from sketchtest._compat import as_array
@@ -52,7 +53,7 @@ def standardized(x, *, xp):
         factor = xp.linalg.cholesky(covariance)
     except Exception as error:  # NumPy, torch, ... each raise their own LinAlgError
         raise ValueError(f"the sample covariance of `x` is singular or not positive definite ({error})") from None
-    if not is_lazy_array(factor):
+    if not (is_traced(factor) or torch_is_compiling()):
         diagonal = xp.linalg.diagonal(factor)
         scale = xp.sqrt(xp.max(xp.linalg.diagonal(covariance), axis=-1, keepdims=True))
         tolerance = 100.0 * xp.finfo(x.dtype).eps * x.shape[-1]

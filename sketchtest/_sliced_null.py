@@ -22,7 +22,6 @@ uniform in :math:`\sqrt T`.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -94,8 +93,21 @@ def _saddlepoint(q: float, eigenvalues: np.ndarray, *, upper: bool) -> float:
     return float(ndtr(-w) + correction) if upper else float(ndtr(w) - correction)
 
 
-@functools.lru_cache(maxsize=16)
+_TABLES: dict = {}
+
+
 def _log_tables(t_max: float, n_points: int, null: str):
+    """The cached :func:`_compute_log_tables`; a constant for ``torch.compile``."""
+    key = (t_max, n_points, null)
+    if key not in _TABLES:
+        _TABLES[key] = _compute_log_tables(t_max, n_points, null)
+    return _TABLES[key]
+
+
+_log_tables._dynamo_marked_constant = True  # what torch.compiler.assume_constant_result sets
+
+
+def _compute_log_tables(t_max: float, n_points: int, null: str):
     r"""``(root_spacing, log_sf, log_cdf, tail_slope)`` on the grid ``q_i = (i h)^2``.
 
     The grid is uniform in :math:`\sqrt q`, fine near 0, where the Cauchy
@@ -118,8 +130,8 @@ def _log_tables(t_max: float, n_points: int, null: str):
         cdf = _saddlepoint(q, eigenvalues, upper=False) if lower_tail else 1.0 - imhof[i]
         log_sf[i] = math.log(min(max(sf, 1e-300), 1.0))
         log_cdf[i] = math.log(min(max(cdf, 1e-300), 1.0))
-    log_sf = np.minimum.accumulate(log_sf)
-    log_cdf = np.maximum.accumulate(log_cdf)
+    log_sf = tuple(np.minimum.accumulate(log_sf).tolist())  # Python constants for tracers
+    log_cdf = tuple(np.maximum.accumulate(log_cdf).tolist())
     return float(grid[1] ** 0.5), log_sf, log_cdf, float(-0.5 / largest)
 
 

@@ -146,3 +146,18 @@ def test_runs_under_jax_jit(name):
     function = getattr(st, name)
     jitted = jax.jit(lambda samples: function(samples).pvalue)
     np.testing.assert_allclose(float(jitted(jax.numpy.asarray(data))), float(function(data).pvalue), rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["henze_zirkler", "mardia", "bhep"])
+def test_torch_compile_fullgraph(name):
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    x = torch.asarray(np.random.default_rng(7).standard_normal((40, 3)))
+    function = getattr(st, name)
+    eager = tuple(function(x))
+    torch._dynamo.reset()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning)
+        compiled = torch.compile(lambda samples: tuple(function(samples)), fullgraph=True, backend="aot_eager")(x)
+    np.testing.assert_allclose([float(v) for v in compiled], [float(v) for v in eager], rtol=1e-12)

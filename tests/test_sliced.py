@@ -224,3 +224,23 @@ def test_slicing_a_function_and_cramer_von_mises():
     projections = x @ directions
     expected = [stats.cramervonmises(projections[:, k], "norm").statistic for k in range(4)]  # SciPy, N(0, 1)
     np.testing.assert_allclose(result.slice_statistics, expected, rtol=1e-10)
+
+
+def test_torch_compile_fullgraph_with_cold_caches():
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    import sketchtest._directions as directions_module
+    import sketchtest._sliced_null as null_module
+
+    x = torch.asarray(np.random.default_rng(15).standard_normal((40, 3)))
+    eager = tuple(st.sliced_test(x, num_slices=5, seed=3))
+    directions_module._SEEDED.clear()
+    null_module._TABLES.clear()
+    torch._dynamo.reset()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning)
+        function = torch.compile(lambda samples: tuple(st.sliced_test(samples, num_slices=5, seed=3)),
+                                 fullgraph=True, backend="aot_eager")
+        compiled = function(x)
+    np.testing.assert_allclose([float(v) for v in compiled], [float(v) for v in eager], rtol=1e-12)
