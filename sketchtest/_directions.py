@@ -86,6 +86,12 @@ def _seeded_directions(dim, num_slices, seed, orthogonal):
 _seeded_directions._dynamo_marked_constant = True
 
 
+def _torch_is_compiling() -> bool:
+    from sketchtest._univariate import torch_is_compiling
+
+    return torch_is_compiling()
+
+
 def directions_for(x, *, xp, dtype, num_slices, seed, directions, orthogonal):
     """The ``(D, K)`` directions for samples `x` of shape ``(..., N, D)``.
 
@@ -96,10 +102,10 @@ def directions_for(x, *, xp, dtype, num_slices, seed, directions, orthogonal):
     """
     dim = x.shape[-1]
     if directions is None:
-        if isinstance(seed, int):  # Python floats: a constant under torch.compile
+        if isinstance(seed, int) and _torch_is_compiling():  # Python floats: a traced constant
             flat = _seeded_directions(dim, num_slices, int(seed), bool(orthogonal))
             directions = xp.reshape(xp.asarray(flat, dtype=dtype, device=device_of(x)), (dim, num_slices))
-            return directions, np.reshape(np.asarray(flat), (dim, num_slices))
+            return directions, None
         else:
             host = draw_directions(dim, num_slices, seed=seed, orthogonal=orthogonal)
         return xp.asarray(host, dtype=dtype, device=device_of(x)), host
