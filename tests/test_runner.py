@@ -14,7 +14,9 @@ from scipy import stats
 
 from sketchtest import NormalityResult
 from sketchtest import _montecarlo
-from sketchtest._univariate import prepare_samples, run_univariate, sample_index, standardize
+from sketchtest._univariate import (
+    prepare_samples, resolve_auto_method, run_univariate, sample_index, standardize,
+)
 from sketchtest._validation import (
     check_bool, check_choice, check_int, check_positive_float, check_seed, float_dtypes, normalize_axis,
 )
@@ -139,6 +141,26 @@ def test_sample_index_has_the_dtype_and_device_of_its_model(backend):
     index = sample_index(4, like=like, xp=backend.xp)
     assert index.dtype == like.dtype
     np.testing.assert_array_equal(backend.to_numpy(index), [1, 2, 3, 4])
+
+
+def test_resolve_auto_method_simulates_only_small_concrete_samples():
+    assert resolve_auto_method(np.zeros((9, 2)), axis=0, monte_carlo_below=10) == "monte_carlo"
+    assert resolve_auto_method(np.zeros((10, 2)), axis=0, monte_carlo_below=10) == "asymptotic"
+    assert resolve_auto_method(np.zeros((2, 9)), axis=-1, monte_carlo_below=10) == "monte_carlo"
+    assert resolve_auto_method(np.zeros((9, 2)), axis=5, monte_carlo_below=10) == "asymptotic"  # runner reports
+
+
+def test_resolve_auto_method_is_asymptotic_under_jax_jit():
+    jax = pytest.importorskip("jax")
+    seen = []
+
+    def traced(x):
+        seen.append(resolve_auto_method(x, axis=0, monte_carlo_below=10))
+        return x
+
+    jax.jit(traced)(jax.numpy.zeros(5))
+    assert seen == ["asymptotic"]
+    assert resolve_auto_method(jax.numpy.zeros(5), axis=0, monte_carlo_below=10) == "monte_carlo"
 
 
 # --- validators -----------------------------------------------------------------------------------
