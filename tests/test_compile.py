@@ -75,3 +75,19 @@ def test_torch_compile_fullgraph_traces_without_breaks(case):
 def test_torch_compile_fullgraph_inductor_gives_the_eager_result(case):
     """The default compiler (Inductor) on top: slow, one C++ build per test."""
     _torch_compiled(case, "inductor")
+
+
+def test_auto_method_is_asymptotic_when_compiled():
+    """Jarque-Bera's "auto" simulates the null below n=1000 eagerly; traced, it must stay analytic."""
+    torch = pytest.importorskip("torch")
+    jax = pytest.importorskip("jax")
+    import sketchtest
+
+    data = data_with_a_nan_column()
+    asymptotic = tuple(sketchtest.jarque_bera(data, method="asymptotic"))
+    torch._dynamo.reset()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*lru_cache.*", category=UserWarning)
+        compiled = torch.compile(as_tuple(sketchtest.jarque_bera), fullgraph=True, backend="aot_eager")
+        assert_same(compiled(torch.asarray(data)), asymptotic)
+    assert_same(jax.jit(as_tuple(sketchtest.jarque_bera))(jax.numpy.asarray(data)), asymptotic)
