@@ -120,6 +120,7 @@ def _scaled_bessel_k(z, *, xp):
         _BESSEL_TABLES[key] = table
     z_high = math.exp(_LOG_Z_LOW + _LOG_Z_STEP * (_LOG_Z_COUNT - 1))
     position = (xp.log(xp.clip(z, math.exp(_LOG_Z_LOW), z_high)) - _LOG_Z_LOW) / _LOG_Z_STEP
+    position = xp.where(xp.isnan(position), 0.0, position)  # NaN statistics stay NaN below
     index = xp.clip(xp.astype(xp.floor(position), xp.int64), 1, _LOG_Z_COUNT - 3)
     f = xp.reshape(position - xp.astype(index, z.dtype), (-1,))
     flat_index = xp.reshape(index, (-1,))
@@ -154,24 +155,29 @@ def _cvm_limit_and_correction(x, *, xp):
     half_y = odd / (4.0 * xp.sqrt(x))
     ed2 = half_y**1.5 * (k14 + k34) / math.sqrt(math.pi)
     ed3 = half_y**2.5 * (2.0 * k14 + 3.0 * k34 - k54) / math.sqrt(math.pi)
-    limit_terms, correction_terms = [], []
     y1, y2 = x**0.75, x**1.25
-    for k in ks:
-        g_half = math.gamma(k + 0.5)
-        # eq. 1.3: Gamma(k + 1/2) / (Gamma(k + 1) pi^(3/2) sqrt(x)) sqrt(4k + 1) e^{-z} K_{1/4}(z)
-        coefficient = math.exp(math.lgamma(k + 0.5) - math.lgamma(k + 1.0)) / math.pi**1.5
-        limit_terms.append(coefficient * math.sqrt(4 * k + 1) * k14[2 * k, ...] / xp.sqrt(x))
-        m = 2 * k + 1
-        a_k = (
-            m * g_half * ed2[2 * k + 1, ...] / (9.0 * y1)
-            + g_half * ed3[2 * k, ...] / (72.0 * y2)
-            + 2 * (m + 2) * math.gamma(k + 1.5) * ed3[2 * k + 2, ...] / (12.0 * y2)
-            + 7 * m * g_half * ed2[2 * k, ...] / (144.0 * y1)
-            + 7 * m * g_half * ed2[2 * k + 2, ...] / (144.0 * y1)
-        )
-        correction_terms.append(-a_k / (math.pi * math.gamma(k + 1)))
-    limit = _series_until_small(xp.stack(limit_terms), xp=xp)
-    correction = _series_until_small(xp.stack(correction_terms), xp=xp)
+    count = _CVM_TERMS
+
+    def per_term(values):  # host coefficients of k = 0..K-1, shaped to broadcast with x
+        return xp.reshape(xp.asarray(values, dtype=x.dtype, device=device(x)), (-1,) + (1,) * x.ndim)
+
+    ks = range(count)
+    # eq. 1.3: Gamma(k + 1/2) / (Gamma(k + 1) pi^(3/2) sqrt(x)) sqrt(4k + 1) e^{-z} K_{1/4}(z)
+    limit_terms = per_term([math.exp(math.lgamma(k + 0.5) - math.lgamma(k + 1.0)) / math.pi**1.5
+                            * math.sqrt(4 * k + 1) for k in ks]) * k14[0:2 * count:2, ...] / xp.sqrt(x)
+    # eq. 1.10 without V(x)/12: -A_k(x) / (pi k!), five terms in ed2 and ed3
+    scale = [1.0 / (math.pi * math.gamma(k + 1)) for k in ks]
+    a_k = (
+        per_term([-(2 * k + 1) * math.gamma(k + 0.5) / 9.0 * c for k, c in zip(ks, scale)])
+        * ed2[1:2 * count + 1:2, ...] / y1
+        + per_term([-math.gamma(k + 0.5) / 72.0 * c for k, c in zip(ks, scale)]) * ed3[0:2 * count:2, ...] / y2
+        + per_term([-2 * (2 * k + 3) * math.gamma(k + 1.5) / 12.0 * c for k, c in zip(ks, scale)])
+        * ed3[2:2 * count + 2:2, ...] / y2
+        + per_term([-7 * (2 * k + 1) * math.gamma(k + 0.5) / 144.0 * c for k, c in zip(ks, scale)])
+        * (ed2[0:2 * count:2, ...] + ed2[2:2 * count + 2:2, ...]) / y1
+    )
+    limit = _series_until_small(limit_terms, xp=xp)
+    correction = _series_until_small(a_k, xp=xp)
     return limit, correction
 
 
