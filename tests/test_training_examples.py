@@ -92,29 +92,25 @@ def test_tiny_run_learns_writes_files_and_resumes(framework, tmp_path):
     assert after[3]["step"] == 4 * after[0]["step"]
 
 
-@pytest.mark.parametrize("framework", ["torch", "jax"])
-def test_resnet_encoder_runs(framework, tmp_path):
-    pytest.importorskip(framework)
-    args = [*TINY, "--epochs", "2", "--arch", "resnet", "--depth", "2", "--out", str(tmp_path)]
-    run_module(["-m", f"training_examples.{framework}_lejepa", *args])
-    check_run(tmp_path, epochs=2)
-
-
 @pytest.mark.distributed
 def test_torch_ddp_two_processes_on_cpu(tmp_path):
+    """Two gloo processes, with the ResNet encoder (the tiny run above covers the ViT)."""
     pytest.importorskip("torch")
     launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    run_module([*launcher, "-m", "training_examples.torch_lejepa", *TINY, "--out", str(tmp_path)])
+    args = [*TINY, "--arch", "resnet", "--depth", "2", "--out", str(tmp_path)]
+    run_module([*launcher, "-m", "training_examples.torch_lejepa", *args])
     summary = check_run(tmp_path, epochs=3)
-    assert summary["world_size"] == 2
+    assert summary["world_size"] == 2 and summary["config"]["arch"] == "resnet"
 
 
 def test_jax_data_parallel_over_two_host_devices(tmp_path):
+    """The batch sharded over two host devices, with the ResNet encoder (the tiny run covers the ViT)."""
     pytest.importorskip("jax")
     flags = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    run_module(["-m", "training_examples.jax_lejepa", *TINY, "--out", str(tmp_path)], extra_env=flags)
+    args = [*TINY, "--arch", "resnet", "--depth", "2", "--out", str(tmp_path)]
+    run_module(["-m", "training_examples.jax_lejepa", *args], extra_env=flags)
     summary = check_run(tmp_path, epochs=3)
-    assert summary["num_devices"] == 2
+    assert summary["num_devices"] == 2 and summary["config"]["arch"] == "resnet"
 
 
 @pytest.mark.parametrize("framework", ["torch", "jax"])
