@@ -278,3 +278,13 @@ def test_position_embedding_closed_form():
     # patch (row 1, column 2) is index 5; channels: sin(r), sin(r/100), cos(r), cos(r/100), then the same for c
     expected = [np.sin(1), np.sin(0.01), np.cos(1), np.cos(0.01), np.sin(2), np.sin(0.02), np.cos(2), np.cos(0.02)]
     np.testing.assert_allclose(table[5], expected, rtol=1e-6)
+
+
+def test_study_table_reports_mean_and_sample_std_over_seeds():
+    from training_examples.study import rst_table
+
+    run = {"raw_pixel_probe_accuracy": 0.9, "train_seconds": 10.0, "wall_seconds": 12.0}
+    runs = [{**run, "probe_accuracy": p, "random_init_probe_accuracy": r} for p, r in [(0.9, 0.8), (1.0, 0.6)]]
+    table = rst_table({"torch": runs})
+    # mean 0.95, sample standard deviation |0.9 - 1.0| / sqrt(2) = 0.0707; 0.7 and 0.1414 for the random init
+    assert "0.9500 ± 0.0707" in table and "0.7000 ± 0.1414" in table and "0.9000 ± 0.0000" in table
