@@ -307,7 +307,7 @@ def watson(
     def statistic_and_pvalue(z, *, xp):
         n = z.shape[-1]
         u = _normal_cdf(z, xp=xp)
-        centre = xp.mean(u, axis=-1) - 0.5
+        centre = xp.mean(u - 0.5, axis=-1)  # centred first: no float32 cancellation at large n
         statistic = _cvm_statistic(u, xp=xp) - n * centre * centre
         if null == "normal":
             return statistic, nulls.watson_normal_sf(statistic, n, xp=xp)
