@@ -227,15 +227,34 @@ def _ad_limit_cdf_and_sf(z, *, xp):
     return cdf, xp.where(z < 1e-3, 1.0, sf)
 
 
-def _ad_errfix(x, n: int, *, xp):
-    """Their finite-n correction ``errfix(n, x)``, added to the limiting CDF x."""
+def _ad_tail_about_one():
+    """Coefficients in powers of (x - 1) of their errfix polynomial for x > 0.8.
+
+    Written about x = 1 so that it is evaluated at ``x - 1 = -sf`` without
+    cancellation. Their polynomial is -6e-4 (not 0) at x = 1, which would floor
+    p at 6e-4/n for any A^2; that residual is removed linearly over (0.8, 1]
+    (a change below 6e-4/n, inside their stated accuracy).
+    """
+    tail = (-130.2137, 745.2337, -1705.091, 1950.646, -1116.360, 255.7844)
+    about_one = [sum(c * math.comb(j, k) for j, c in enumerate(tail) if j >= k) for k in range(len(tail))]
+    residual = about_one[0]
+    about_one[0] = 0.0
+    about_one[1] -= residual / 0.2
+    return tuple(about_one)
+
+
+_AD_TAIL_ABOUT_ONE = _ad_tail_about_one()
+
+
+def _ad_errfix(x, sf, n: int, *, xp):
+    """Their finite-n correction ``errfix(n, x)``, added to the limiting CDF x = 1 - sf."""
     c = 0.01265 + 0.1757 / n
     t = xp.clip(x / c, 0.0, 1.0)
     below = xp.sqrt(t) * (1.0 - t) * (49.0 * t - 102.0) * (0.0037 / n**3 + 0.00078 / n**2 + 0.00006 / n)
     t = (x - c) / (0.8 - c)
     middle = _polynomial((-0.00022633, 6.54034, -14.6538, 14.458, -8.259, 1.91864), t) * (
         0.04213 / n + 0.01365 / n**2)
-    above = _polynomial((-130.2137, 745.2337, -1705.091, 1950.646, -1116.360, 255.7844), x) / n
+    above = _polynomial(_AD_TAIL_ABOUT_ONE, -sf) / n
     return xp.where(x < c, below, xp.where(x < 0.8, middle, above))
 
 
@@ -244,12 +263,13 @@ def anderson_darling_standard_sf(statistic, n: int, *, xp):
 
     Marsaglia & Marsaglia (2004): :math:`p = 1 - (\mathrm{ADinf}(A^2) +
     \mathrm{errfix}(n, \mathrm{ADinf}(A^2)))`; absolute error below about
-    2e-6 (their bound on ADinf; errfix is accurate to the 5th digit). In the
-    far tail, where the correction exceeds the p-value itself, the limiting
-    p-value is returned.
+    2e-6 (their bound on ADinf; errfix is accurate to the 5th digit); see
+    :func:`_ad_tail_about_one` for the tail, where p now tends to 0 with
+    :math:`A^2`. Where the correction would still exceed the p-value, the
+    limiting p-value is returned.
     """
     cdf, sf = _ad_limit_cdf_and_sf(statistic, xp=xp)
-    corrected = sf - _ad_errfix(cdf, n, xp=xp)
+    corrected = sf - _ad_errfix(cdf, sf, n, xp=xp)
     return xp.clip(xp.where(corrected > 0.0, corrected, sf), 0.0, 1.0)
 
 
