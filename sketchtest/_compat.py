@@ -84,19 +84,34 @@ def is_traced(x) -> bool:
     return is_lazy_array(x)
 
 
-def host_constant(function):
+def host_constant(function=None, *, maxsize: int = 128):
     """Cache a host-side function of static arguments and mark it constant for tracers.
 
     Null tables, coefficients and eigenvalues are computed with NumPy/SciPy on
     the host from static values (n, options). Marked this way,
-    ``torch.compile`` calls the function while tracing and keeps its result as
-    a constant instead of tracing NumPy code (the attribute is what
-    ``torch.compiler.assume_constant_result`` sets; setting it here imports no
-    framework). ``jax.jit`` needs nothing: static arguments are Python values.
+    ``torch.compile`` calls the function while tracing, even on a cold cache,
+    and keeps its result as a constant instead of tracing NumPy code. The
+    attribute is what ``torch.compiler.assume_constant_result`` sets (setting
+    it here imports no framework); it must sit on a plain function, since
+    dynamo traces through ``functools.lru_cache`` wrappers. ``jax.jit`` needs
+    nothing: static arguments are Python values. At most `maxsize` results
+    are kept; the cache empties when full.
     """
-    cached = functools.lru_cache(maxsize=None)(function)
-    cached._dynamo_marked_constant = True
-    return cached
+    if function is None:
+        return functools.partial(host_constant, maxsize=maxsize)
+    cache: dict = {}
+
+    @functools.wraps(function)
+    def constant(*args):
+        if args not in cache:
+            if len(cache) >= maxsize:
+                cache.clear()
+            cache[args] = function(*args)
+        return cache[args]
+
+    constant._dynamo_marked_constant = True
+    constant.cache_clear = cache.clear
+    return constant
 
 
 def _as_numpy_if_plain(x):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sketchtest._compat import array_namespace, device as device_of
+from sketchtest._compat import array_namespace, device as device_of, host_constant
 from sketchtest._validation import check_bool, check_int, check_seed
 
 __all__ = ["draw_directions", "directions_for"]
@@ -68,22 +68,10 @@ def draw_directions(dim, num_slices, *, seed=None, orthogonal=False) -> np.ndarr
     return np.concatenate(blocks, axis=1)
 
 
-_SEEDED: dict = {}
-
-
+@host_constant(maxsize=64)
 def _seeded_directions(dim, num_slices, seed, orthogonal):
     """:func:`draw_directions` from an integer seed as a flat tuple of floats (cached)."""
-    key = (dim, num_slices, seed, orthogonal)
-    if key not in _SEEDED:
-        if len(_SEEDED) > 64:
-            _SEEDED.clear()
-        _SEEDED[key] = tuple(draw_directions(dim, num_slices, seed=seed, orthogonal=orthogonal).ravel().tolist())
-    return _SEEDED[key]
-
-
-# What torch.compiler.assume_constant_result sets (without importing torch):
-# torch.compile calls the function while tracing and keeps its result as a constant.
-_seeded_directions._dynamo_marked_constant = True
+    return tuple(draw_directions(dim, num_slices, seed=seed, orthogonal=orthogonal).ravel().tolist())
 
 
 def _torch_is_compiling() -> bool:

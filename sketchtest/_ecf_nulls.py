@@ -40,7 +40,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from sketchtest._compat import device
+from sketchtest._compat import device, host_constant
 
 __all__ = [
     "ecf_kernels",
@@ -55,7 +55,6 @@ _CONTOUR_NODES = 256  # trapezoid nodes on the inversion contour
 _CONTOUR_DECAY = 40.0  # the contour ends where its Gaussian factor is e^-40
 _TABLE_POINTS = 512  # interpolation nodes, uniform in sqrt(q / lambda_1)
 _TABLE_END = 200.0  # last node at q = 200 lambda_1, where P(Q > q) ~ 1e-44
-_TAIL_TABLES: dict = {}
 
 
 def ecf_kernels(s, t, *, null: str):
@@ -184,30 +183,17 @@ def _tail_reference(x):
     return -x / 2.0 - 0.5 * np.log1p(x)
 
 
+@host_constant
 def _tail_table(form: str, null: str, t_max: float, n_points: int):
-    """``(lambda_1, step, residual)``: ``log P(Q > q) - reference`` on a grid in sqrt(q / lambda_1).
-
-    A plain dict cache (not ``lru_cache``), so that ``torch.compile`` reads
-    a warm entry as a constant instead of tracing into the NumPy code.
-    """
-    key = (form, null, t_max, n_points)
-    table = _TAIL_TABLES.get(key)
-    if table is None:
-        weights = null_eigenvalues(form, null, t_max, n_points)
-        root = np.linspace(0.0, np.sqrt(_TABLE_END), _TABLE_POINTS)
-        x = root * root
-        residual = mixture_log_sf(x * weights[0], weights) - _tail_reference(x)
-        table = _TAIL_TABLES[key] = (
-            float(weights[0]), float(root[1]),
-            {"float64": tuple(residual.tolist()), "float32": tuple(residual.astype(np.float32).tolist())},
-        )
-    return table
-
-
-# What torch.compiler.assume_constant_result sets, without importing torch:
-# a cold cache is filled eagerly while torch.compile traces, and the table
-# enters the graph as a constant.
-_tail_table._dynamo_marked_constant = True
+    """``(lambda_1, step, residual)``: ``log P(Q > q) - reference`` on a grid in sqrt(q / lambda_1)."""
+    weights = null_eigenvalues(form, null, t_max, n_points)
+    root = np.linspace(0.0, np.sqrt(_TABLE_END), _TABLE_POINTS)
+    x = root * root
+    residual = mixture_log_sf(x * weights[0], weights) - _tail_reference(x)
+    return (
+        float(weights[0]), float(root[1]),
+        {"float64": tuple(residual.tolist()), "float32": tuple(residual.astype(np.float32).tolist())},
+    )
 
 
 def asymptotic_pvalue(statistic, *, xp, form: str, null: str, t_max: float, n_points: int):

@@ -21,12 +21,11 @@ to 3 s (n = 140) and 5 s (n = 10000) of host time, once per n. The two ends of t
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
-from sketchtest._compat import device
+from sketchtest._compat import device, host_constant
 
 __all__ = ["kolmogorov_smirnov_exact_sf"]
 
@@ -61,8 +60,8 @@ def _segment_knots(low: float, high: float, n: int) -> np.ndarray:
     return knots
 
 
-@functools.lru_cache(maxsize=32)
-def _cached_host_table(n: int):
+@host_constant(maxsize=32)
+def _host_table(n: int):
     """Breakpoints and cubic coefficients of log sf on ``(1/n, 1 - 1/n)`` (NumPy, float64)."""
     from scipy.interpolate import CubicSpline
     from scipy.stats import kstwo
@@ -86,14 +85,6 @@ def _cached_host_table(n: int):
     # a segment after the first drops its first knot (within 2e-9 relative of the previous
     # segment's last): the interval between them takes the later segment's first cubic
     return table_breaks, table_coefficients
-
-
-def _host_table(n: int):
-    """:func:`_cached_host_table`, called (not traced) by ``torch.compile`` on a first call."""
-    return _cached_host_table(n)
-
-
-_host_table._dynamo_marked_constant = True  # what torch.compiler.assume_constant_result sets
 
 
 _DEVICE_TABLES: dict = {}

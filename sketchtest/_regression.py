@@ -10,7 +10,6 @@ value-dependent Python control flow.
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 
@@ -18,7 +17,7 @@ import numpy as np
 
 import sketchtest_backends
 from sketchtest_backends import standard as _standard
-from sketchtest._compat import device
+from sketchtest._compat import device, host_constant
 from sketchtest._univariate import run_univariate
 from sketchtest._validation import check_choice, check_method
 
@@ -90,7 +89,7 @@ def _centered_unit_weights(half, n: int):
     return weights / np.sqrt(np.sum(weights * weights))
 
 
-@functools.lru_cache(maxsize=128)
+@host_constant
 def _wilk_weights(n: int):
     """Royston's approximation of the Shapiro-Wilk coefficients, unit norm (AS R94)."""
     if n == 3:
@@ -105,7 +104,7 @@ def _wilk_weights(n: int):
     return _centered_unit_weights(np.concatenate([fixed, -m[k:] / scale]), n)
 
 
-@functools.lru_cache(maxsize=128)
+@host_constant
 def _blom_scores(n: int):
     """Blom's normal scores Phi^-1((i - 3/8) / (n + 1/4)), centered, unit norm."""
     lower = _lower_quantiles_as241((np.arange(1, n // 2 + 1) - 0.375) / (n + 0.25))

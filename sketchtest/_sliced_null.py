@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from sketchtest._compat import device
+from sketchtest._compat import device, host_constant
 
 __all__ = ["epps_pulley_null_eigenvalues", "epps_pulley_asymptotic_pvalue"]
 
@@ -93,21 +93,8 @@ def _saddlepoint(q: float, eigenvalues: np.ndarray, *, upper: bool) -> float:
     return float(ndtr(-w) + correction) if upper else float(ndtr(w) - correction)
 
 
-_TABLES: dict = {}
-
-
+@host_constant(maxsize=16)
 def _log_tables(t_max: float, n_points: int, null: str):
-    """The cached :func:`_compute_log_tables`; a constant for ``torch.compile``."""
-    key = (t_max, n_points, null)
-    if key not in _TABLES:
-        _TABLES[key] = _compute_log_tables(t_max, n_points, null)
-    return _TABLES[key]
-
-
-_log_tables._dynamo_marked_constant = True  # what torch.compiler.assume_constant_result sets
-
-
-def _compute_log_tables(t_max: float, n_points: int, null: str):
     r"""``(root_spacing, log_sf, log_cdf, tail_slope)`` on the grid ``q_i = (i h)^2``.
 
     The grid is uniform in :math:`\sqrt q`, fine near 0, where the Cauchy

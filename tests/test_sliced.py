@@ -235,8 +235,8 @@ def test_torch_compile_fullgraph_with_cold_caches():
 
     x = torch.asarray(np.random.default_rng(15).standard_normal((40, 3)))
     eager = tuple(st.sliced_test(x, num_slices=5, seed=3))
-    directions_module._SEEDED.clear()
-    null_module._TABLES.clear()
+    directions_module._seeded_directions.cache_clear()
+    null_module._log_tables.cache_clear()
     torch._dynamo.reset()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning)
