@@ -18,12 +18,16 @@ import numpy as np
 import sketchtest_backends
 from sketchtest_backends import standard as _standard
 from sketchtest._compat import device, host_constant
-from sketchtest._univariate import run_univariate
+from sketchtest._univariate import resolve_auto_method, run_univariate
 from sketchtest._validation import check_choice, check_method
 
 __all__ = ["shapiro_wilk", "shapiro_francia"]
 
 _METHODS = ("auto", "royston", "monte_carlo")
+#: ``method="auto"`` simulates the null below this n: Royston's Shapiro-Francia
+#: p-values were measured 0.105 (n=5) and 0.028 (n=10) from uniform in
+#: Kolmogorov distance (10,000 replicates).
+_MONTE_CARLO_BELOW = {"shapiro_francia": 10}
 _LARGEST_FITTED_N = 5000
 
 # Royston (1995), algorithm AS R94: polynomials in ascending powers.
@@ -183,7 +187,11 @@ def _run_regression_test(x, *, test, weights_for, pvalue_for, min_samples, optio
     """Shared body of both tests; `options` holds the public keyword arguments."""
     check_choice(options["null"], name="null", choices=("normal",))
     check_method(options["method"], choices=_METHODS)
-    method = "royston" if options["method"] == "auto" else options["method"]
+    method = options["method"]
+    if method == "auto":
+        below = _MONTE_CARLO_BELOW.get(test, 0)
+        method = resolve_auto_method(x, axis=options["axis"], monte_carlo_below=below)
+        method = "royston" if method == "asymptotic" else method
 
     def compute(y, *, xp):
         n = y.shape[-1]
@@ -318,8 +326,9 @@ def shapiro_francia(
     null : {"normal"}, default "normal"
         The composite normal null, the only one this test has.
     method : {"auto", "royston", "monte_carlo"}, default "auto"
-        ``"auto"`` and ``"royston"``: the formula above. ``"monte_carlo"``:
-        the null of `W'` simulated at this n with `n_resamples` draws.
+        ``"royston"``: the formula above. ``"auto"``: the same from n = 10 on,
+        Monte Carlo below (eager inputs). ``"monte_carlo"``: the null of `W'`
+        simulated at this n with `n_resamples` draws.
     n_resamples : int, default 9999
         Null replicates for ``method="monte_carlo"``.
     seed : int or numpy.random.Generator, optional
