@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["cauchy_combination"]
+__all__ = ["cauchy_combination", "cauchy_pvalue", "cauchy_statistic"]
 
 
 def cauchy_combination(pvalues, /, *, axis=-1, xp):
@@ -51,8 +51,22 @@ def cauchy_combination(pvalues, /, *, axis=-1, xp):
     >>> float(cauchy_combination(np.asarray([0.5, 0.5]), xp=np))
     0.5
     """
-    angle = pvalues * math.pi
-    terms = xp.cos(angle) / xp.sin(angle)
-    combined = xp.mean(terms, axis=axis)
-    one = xp.ones_like(combined)
-    return xp.atan2(one, combined) / math.pi
+    statistic = cauchy_statistic(pvalues, axis=axis, xp=xp)
+    return cauchy_pvalue(statistic, xp=xp)
+
+
+def cauchy_statistic(pvalues, /, *, axis=-1, xp):
+    r"""The Cauchy combination statistic :math:`T` of `pvalues` along `axis`.
+
+    p-values are first raised to the dtype's smallest normal number, so a
+    slice whose p-value underflowed to 0 gives a large finite term rather
+    than an infinite one (and no division by zero).
+    """
+    smallest = float(xp.finfo(pvalues.dtype).smallest_normal)
+    angle = xp.clip(pvalues, smallest, 1.0) * math.pi
+    return xp.mean(xp.cos(angle) / xp.sin(angle), axis=axis)
+
+
+def cauchy_pvalue(statistic, /, *, xp):
+    r"""Upper-tail p-value of a standard Cauchy statistic, :math:`\operatorname{atan2}(1, T)/\pi`."""
+    return xp.atan2(xp.ones_like(statistic), statistic) / math.pi

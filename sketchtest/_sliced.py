@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import sketchtest
-from sketchtest._combine import cauchy_combination
+from sketchtest._combine import cauchy_pvalue, cauchy_statistic
 from sketchtest._compat import as_array, device, is_numpy_namespace
 from sketchtest._directions import directions_for
 from sketchtest._montecarlo import monte_carlo_pvalue
@@ -342,8 +342,8 @@ def sliced_test(
 
     slice_statistics, slice_pvalues = slice_function(xp.matmul(x, directions))
     if aggregate == "cauchy":
-        statistic = xp.mean(xp.cos(slice_pvalues * math.pi) / xp.sin(slice_pvalues * math.pi), axis=-1)
-        pvalue, how = cauchy_combination(slice_pvalues, xp=xp), "cauchy_combination"
+        statistic = cauchy_statistic(slice_pvalues, xp=xp)
+        pvalue, how = cauchy_pvalue(statistic, xp=xp), "cauchy_combination"
     else:
         statistic = _aggregate(slice_statistics, aggregate, xp=xp)
         name = test if isinstance(test, str) else getattr(test, "__qualname__", repr(test))

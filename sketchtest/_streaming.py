@@ -8,11 +8,10 @@ from several processes or machines added exactly.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
-from sketchtest._combine import cauchy_combination
+from sketchtest._combine import cauchy_pvalue, cauchy_statistic
 from sketchtest._compat import device
 from sketchtest._directions import directions_for
 from sketchtest._quadrature import epps_pulley_knots
@@ -176,9 +175,8 @@ class SlicedEppsPulley:
         pvalues = epps_pulley_asymptotic_pvalue(
             statistics, t_max=self.t_max, n_points=self.n_points, null="standard", xp=xp)
         if self.aggregate == "cauchy":
-            angle = pvalues * math.pi
-            statistic = xp.mean(xp.cos(angle) / xp.sin(angle), axis=-1)
-            pvalue, how = cauchy_combination(pvalues, xp=xp), "cauchy_combination"
+            statistic = cauchy_statistic(pvalues, xp=xp)
+            pvalue, how = cauchy_pvalue(statistic, xp=xp), "cauchy_combination"
         else:
             statistic = _aggregate(statistics, self.aggregate, xp=xp)
             options = {"t_max": self.t_max, "n_points": self.n_points}

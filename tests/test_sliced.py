@@ -244,3 +244,19 @@ def test_torch_compile_fullgraph_with_cold_caches():
                                  fullgraph=True, backend="aot_eager")
         compiled = function(x)
     np.testing.assert_allclose([float(v) for v in compiled], [float(v) for v in eager], rtol=1e-12)
+
+
+def test_cauchy_aggregate_stays_finite_when_slice_pvalues_underflow():
+    # A slice p-value of exactly 0 (an extreme slice) must give a large finite statistic
+    # and a p-value near 0, with no division by zero.
+    from sketchtest._combine import cauchy_pvalue, cauchy_statistic
+
+    pvalues = np.array([[0.0, 0.5, 1.0], [0.2, 0.4, 0.6]])
+    with np.errstate(all="raise"):
+        statistic = cauchy_statistic(pvalues, xp=np)
+        pvalue = cauchy_pvalue(statistic, xp=np)
+    assert np.all(np.isfinite(statistic))
+    assert pvalue[0] < 1e-300
+    # closed form for the second row: mean of cot(p pi), then atan2(1, T) / pi
+    expected = np.arctan2(1.0, np.mean(1.0 / np.tan(np.pi * pvalues[1]))) / np.pi
+    np.testing.assert_allclose(pvalue[1], expected, rtol=1e-12)
