@@ -6,7 +6,7 @@ import math
 
 from sketchtest._compat import device
 from sketchtest._ecf_nulls import asymptotic_pvalue
-from sketchtest._quadrature import epps_pulley_knots, quadrature_statistic
+from sketchtest._quadrature import quadrature_statistic
 from sketchtest._univariate import resolve_auto_method, run_univariate, standardize
 from sketchtest._validation import (
     check_choice, check_int, check_method, check_positive_float,
@@ -168,8 +168,7 @@ def epps_pulley(
         if form == "exact":
             statistic = _exact_statistic(y, xp=xp)
         else:
-            t, phi, weights = epps_pulley_knots(t_max, n_points, xp=xp, dtype=y.dtype, device=device(y))
-            statistic = quadrature_statistic(y, t, phi, weights, xp=xp)
+            statistic = quadrature_statistic(y, t_max=t_max, n_points=n_points, xp=xp)
         pvalue = asymptotic_pvalue(statistic, xp=xp, form=form, null=null, t_max=t_max, n_points=n_points)
         return statistic, pvalue
 

@@ -15,7 +15,14 @@ with :math:`\\Delta_j` the trapezoid weights on :math:`[0, t_{max}]`.
 
 from __future__ import annotations
 
-__all__ = ["epps_pulley_knots", "quadrature_statistic"]
+import math
+
+from sketchtest._compat import device, is_numpy_namespace
+
+__all__ = ["ecf_sums", "epps_pulley_from_sums", "epps_pulley_knots", "quadrature_statistic"]
+
+_ELEMENTS_PER_CHUNK = 1 << 22
+_HOST_ELEMENTS_PER_CHUNK = 1 << 15  # NumPy: chunks that stay in the CPU cache
 
 
 def epps_pulley_knots(t_max: float, n_points: int, *, xp, dtype, device):
@@ -32,15 +39,51 @@ def epps_pulley_knots(t_max: float, n_points: int, *, xp, dtype, device):
     return t, phi, weights
 
 
-def quadrature_statistic(y, t, phi, weights, *, xp):
+def quadrature_statistic(y, *, t_max: float, n_points: int, xp):
     """Epps-Pulley quadrature statistic of `y` along its last axis.
 
-    Materializes the ``(..., n, T)`` angles: fine for tests of moderate size;
-    the SIGReg losses use memory-lean kernels with the same formula.
+    Computed from the sums of :func:`ecf_sums` (one cosine and one sine per
+    sample, the other knots by recurrence, in bounded chunks).
     """
     n = y.shape[-1]
-    angles = y[..., :, None] * t
-    cos_mean = xp.mean(xp.cos(angles), axis=-2)
-    sin_mean = xp.mean(xp.sin(angles), axis=-2)
+    cos_sum, sin_sum = ecf_sums(y[..., :, None], t_max, n_points, xp=xp)
+    _, phi, weights = epps_pulley_knots(t_max, n_points, xp=xp, dtype=y.dtype, device=device(y))
+    return epps_pulley_from_sums(cos_sum[..., 0, :], sin_sum[..., 0, :], float(n), phi, weights, xp=xp)
+
+
+def ecf_sums(projections, t_max, n_points, *, xp):
+    r"""Sums over samples of :math:`\cos(t_j p)` and :math:`\sin(t_j p)`: two ``(..., K, T)`` arrays.
+
+    `projections` has shape ``(..., n, K)`` and the knots are
+    :math:`t_j = j h`, :math:`h = t_{max} / (T - 1)`. Only
+    :math:`\cos(hp)` and :math:`\sin(hp)` are evaluated; the other knots
+    follow by the angle-addition recurrence (a rotation, so the error grows
+    linearly in j, about T machine epsilons at the last knot). Samples are
+    processed a chunk at a time, so memory stays bounded.
+    """
+    n, num_slices = projections.shape[-2], projections.shape[-1]
+    batch = math.prod(projections.shape[:-2])
+    elements = _HOST_ELEMENTS_PER_CHUNK if is_numpy_namespace(xp) else _ELEMENTS_PER_CHUNK
+    rows = max(1, elements // max(1, batch * num_slices))
+    spacing = float(t_max) / (n_points - 1)
+    cos_sum = sin_sum = None
+    for start in range(0, n, rows):
+        angle = projections[..., start:min(start + rows, n), :] * spacing
+        cos_step, sin_step = xp.cos(angle), xp.sin(angle)
+        cos_j, sin_j = xp.ones_like(angle), xp.zeros_like(angle)
+        cos_terms, sin_terms = [], []
+        for _ in range(n_points):
+            cos_terms.append(xp.sum(cos_j, axis=-2))
+            sin_terms.append(xp.sum(sin_j, axis=-2))
+            cos_j, sin_j = cos_j * cos_step - sin_j * sin_step, sin_j * cos_step + cos_j * sin_step
+        cos_part, sin_part = xp.stack(cos_terms, axis=-1), xp.stack(sin_terms, axis=-1)
+        cos_sum = cos_part if cos_sum is None else cos_sum + cos_part
+        sin_sum = sin_part if sin_sum is None else sin_sum + sin_part
+    return cos_sum, sin_sum
+
+
+def epps_pulley_from_sums(cos_sum, sin_sum, count, phi, weights, *, xp):
+    r"""Slice statistics :math:`n \sum_j w_j [(C_j/n - \varphi_j)^2 + (S_j/n)^2]`."""
+    cos_mean, sin_mean = cos_sum / count, sin_sum / count
     error = (cos_mean - phi) ** 2 + sin_mean**2
-    return float(n) * xp.sum(error * weights, axis=-1)
+    return count * xp.sum(error * weights, axis=-1)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sketchtest._compat import as_array, device
-from sketchtest._quadrature import epps_pulley_knots
+from sketchtest._quadrature import ecf_sums, epps_pulley_knots
 from sketchtest._validation import check_int, check_positive_float, check_seed, float_dtypes
 
 __all__ = ["LeJEPAOutput", "sigreg"]
@@ -167,21 +167,16 @@ def expected_value(t_max: float = 3.0, n_points: int = 17) -> float:
 def trig_sums(projections, *, t_max: float, n_points: int, xp):
     """Sums over axis -2 of ``cos(t_j p)`` and ``sin(t_j p)``: two arrays (..., T, K).
 
-    Uses the backend's differentiable kernel when it has one, otherwise one
-    ``(..., N, K)`` temporary per knot.
+    Uses the backend's differentiable kernel when it has one, otherwise the
+    chunked recurrence of :func:`sketchtest._quadrature.ecf_sums`.
     """
     from sketchtest_backends import for_namespace
 
-    knot_step = t_max / (n_points - 1)
     kernel = getattr(for_namespace(xp), "trig_sums", None)
     if kernel is not None:
-        return kernel(projections, knot_step=knot_step, n_points=n_points)
-    cos_rows, sin_rows = [], []
-    for j in range(n_points):
-        angle = projections * (j * knot_step)
-        cos_rows.append(xp.sum(xp.cos(angle), axis=-2))
-        sin_rows.append(xp.sum(xp.sin(angle), axis=-2))
-    return xp.stack(cos_rows, axis=-2), xp.stack(sin_rows, axis=-2)
+        return kernel(projections, knot_step=t_max / (n_points - 1), n_points=n_points)
+    cos_sums, sin_sums = ecf_sums(projections, t_max, n_points, xp=xp)
+    return xp.moveaxis(cos_sums, -1, -2), xp.moveaxis(sin_sums, -1, -2)
 
 
 def statistic_from_sums(cos_sums, sin_sums, phi, weights, *, xp, per_slice=False):

@@ -9,17 +9,16 @@ although the slices are dependent.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 import sketchtest
 from sketchtest._combine import cauchy_pvalue, cauchy_statistic
-from sketchtest._compat import as_array, device, is_numpy_namespace
+from sketchtest._compat import as_array, device
 from sketchtest._directions import directions_for
 from sketchtest._montecarlo import monte_carlo_pvalue
-from sketchtest._quadrature import epps_pulley_knots
+from sketchtest._quadrature import ecf_sums, epps_pulley_from_sums, epps_pulley_knots
 from sketchtest._result import _describe
 from sketchtest._sliced_null import epps_pulley_asymptotic_pvalue
 from sketchtest._univariate import standardize
@@ -34,8 +33,6 @@ UNIVARIATE_TESTS = (
     "shapiro_wilk", "shapiro_francia", "jarque_bera",
 )
 AGGREGATES = ("mean", "max", "cauchy")
-_ELEMENTS_PER_CHUNK = 1 << 22
-_HOST_ELEMENTS_PER_CHUNK = 1 << 15  # NumPy: chunks that stay in the CPU cache
 
 
 @dataclass(frozen=True, repr=False)
@@ -83,44 +80,6 @@ class SlicedResult:
 
 
 # --- Epps-Pulley on slices: sums of cos and sin, the sufficient statistics ---
-
-def ecf_sums(projections, t_max, n_points, *, xp):
-    r"""Sums over samples of :math:`\cos(t_j p)` and :math:`\sin(t_j p)`: two ``(..., K, T)`` arrays.
-
-    `projections` has shape ``(..., n, K)`` and the knots are
-    :math:`t_j = j h`, :math:`h = t_{max} / (T - 1)`. Only
-    :math:`\cos(hp)` and :math:`\sin(hp)` are evaluated; the other knots
-    follow by the angle-addition recurrence (a rotation, so the error grows
-    linearly in j, about T machine epsilons at the last knot). Samples are
-    processed a chunk at a time, so memory stays bounded.
-    """
-    n, num_slices = projections.shape[-2], projections.shape[-1]
-    batch = math.prod(projections.shape[:-2])
-    elements = _HOST_ELEMENTS_PER_CHUNK if is_numpy_namespace(xp) else _ELEMENTS_PER_CHUNK
-    rows = max(1, elements // max(1, batch * num_slices))
-    spacing = float(t_max) / (n_points - 1)
-    cos_sum = sin_sum = None
-    for start in range(0, n, rows):
-        angle = projections[..., start:min(start + rows, n), :] * spacing
-        cos_step, sin_step = xp.cos(angle), xp.sin(angle)
-        cos_j, sin_j = xp.ones_like(angle), xp.zeros_like(angle)
-        cos_terms, sin_terms = [], []
-        for _ in range(n_points):
-            cos_terms.append(xp.sum(cos_j, axis=-2))
-            sin_terms.append(xp.sum(sin_j, axis=-2))
-            cos_j, sin_j = cos_j * cos_step - sin_j * sin_step, sin_j * cos_step + cos_j * sin_step
-        cos_part, sin_part = xp.stack(cos_terms, axis=-1), xp.stack(sin_terms, axis=-1)
-        cos_sum = cos_part if cos_sum is None else cos_sum + cos_part
-        sin_sum = sin_part if sin_sum is None else sin_sum + sin_part
-    return cos_sum, sin_sum
-
-
-def epps_pulley_from_sums(cos_sum, sin_sum, count, phi, weights, *, xp):
-    r"""Slice statistics :math:`n \sum_j w_j [(C_j/n - \varphi_j)^2 + (S_j/n)^2]`."""
-    cos_mean, sin_mean = cos_sum / count, sin_sum / count
-    error = (cos_mean - phi) ** 2 + sin_mean**2
-    return count * xp.sum(error * weights, axis=-1)
-
 
 def _epps_pulley_slices(projections, *, xp, null, t_max, n_points):
     """Statistics and asymptotic p-values of Epps-Pulley on every slice."""

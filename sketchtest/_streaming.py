@@ -14,7 +14,7 @@ import numpy as np
 from sketchtest._combine import cauchy_pvalue, cauchy_statistic
 from sketchtest._compat import device
 from sketchtest._directions import directions_for
-from sketchtest._quadrature import epps_pulley_knots
+from sketchtest._quadrature import ecf_sums, epps_pulley_from_sums, epps_pulley_knots
 from sketchtest._sliced_null import epps_pulley_asymptotic_pvalue
 from sketchtest._validation import check_bool, check_choice, check_int, check_positive_float, check_seed
 
@@ -106,7 +106,7 @@ class SlicedEppsPulley:
 
     def update(self, batch):
         """Fold a batch of samples of shape ``(n_b, D)`` into the sums; returns self."""
-        from sketchtest._sliced import _prepare, ecf_sums
+        from sketchtest._sliced import _prepare
 
         batch, xp, _ = _prepare(batch, name="batch", min_samples=1)
         if batch.ndim != 2:
@@ -163,8 +163,7 @@ class SlicedEppsPulley:
     def result(self):
         """The :class:`SlicedResult` of every sample seen so far."""
         from sketchtest._sliced import (
-            SlicedResult, _epps_pulley_slices, aggregate_mc_pvalue, directions_fingerprint,
-            epps_pulley_from_sums, _aggregate)
+            SlicedResult, _epps_pulley_slices, aggregate_mc_pvalue, directions_fingerprint, _aggregate)
 
         if self.count < 2:
             raise ValueError(f"the test needs at least 2 samples; {self.count} seen")
