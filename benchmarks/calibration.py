@@ -40,7 +40,7 @@ def size_rows(replicates: int):
     return rows
 
 
-HEADER = ["test", "null", *(f"n = {n}" for n in SIZES), "worst |rate - alpha|", "max KS distance"]
+HEADER = ["test", "null", *(f"n = {n}" for n in SIZES), "worst deviation from alpha", "max KS distance"]
 
 
 def _text_table(rows):

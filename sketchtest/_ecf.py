@@ -7,7 +7,7 @@ import math
 from sketchtest._compat import device
 from sketchtest._ecf_nulls import asymptotic_pvalue
 from sketchtest._quadrature import quadrature_statistic
-from sketchtest._univariate import resolve_auto_method, run_univariate, standardize
+from sketchtest._univariate import resolve_auto_method, run_univariate, shared_docs, standardize
 from sketchtest._validation import (
     check_choice, check_int, check_method, check_positive_float,
 )
@@ -19,6 +19,7 @@ AUTO_MONTE_CARLO_BELOW = {"standard": 0, "normal": 25}
 _EXACT_BLOCK = 1 << 22  # kernel entries evaluated at once, over the whole batch
 
 
+@shared_docs
 def epps_pulley(
     x, /, *, axis=0, null="standard", form="quadrature", t_max=3.0, n_points=17,
     method="auto", n_resamples=9999, seed=None, nan_policy="propagate", keepdims=False,
@@ -112,20 +113,7 @@ def epps_pulley(
         null simulated at this n with `n_resamples` draws from `seed` (eager
         only). ``"auto"``: Monte Carlo for ``null="normal"`` below 25
         samples (eager inputs), the asymptotic p-value otherwise.
-    n_resamples : int, default 9999
-        Null replicates for ``method="monte_carlo"``.
-    seed : int or numpy.random.Generator, optional
-        Seed of the Monte Carlo null.
-    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
-        What to do with NaNs: NaN results for the affected batch elements,
-        raise ``ValueError``, or drop them per batch element (eager only).
-    keepdims : bool, default False
-        Keep the sample axis in the results, with length 1.
-
-    Returns
-    -------
-    NormalityResult
-        ``statistic`` and ``pvalue`` in the input's namespace and device.
+    {shared_parameters}
 
     References
     ----------

@@ -17,7 +17,9 @@ import math
 import sketchtest_backends
 from sketchtest import _edf_nulls as nulls
 from sketchtest._ks_null import kolmogorov_smirnov_exact_sf
-from sketchtest._univariate import resolve_auto_method, run_univariate, sample_index, standardize
+from sketchtest._univariate import (
+    SHARED_PARAMETERS_DOC, resolve_auto_method, run_univariate, sample_index, standardize,
+)
 from sketchtest._validation import check_choice, check_method
 
 __all__ = ["cramer_von_mises", "anderson_darling", "watson", "kolmogorov_smirnov"]
@@ -41,22 +43,9 @@ _COMMON_PARAMETERS = """
         and Watson under ``"normal"``, n < 25 for Anderson-Darling under
         ``"normal"`` and Watson under ``"standard"``, n < 10 for
         Kolmogorov-Smirnov under ``"normal"``.
-    n_resamples : int, default 9999
-        Null replicates for ``method="monte_carlo"``.
-    seed : int or numpy.random.Generator, optional
-        Seed of the Monte Carlo null.
-    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
-        NaN results for batch elements with NaNs, raise ``ValueError``, or drop
-        NaNs per batch element (eager only).
-    keepdims : bool, default False
-        Keep the sample axis in the results, with length 1.
+    {shared_parameters}
 
-    Returns
-    -------
-    NormalityResult
-        ``statistic`` and ``pvalue`` in the input's namespace and device.
-
-"""
+""".replace("    {shared_parameters}\n", SHARED_PARAMETERS_DOC)
 
 
 def _with_common_parameters(function):

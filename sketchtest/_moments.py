@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from sketchtest._univariate import resolve_auto_method, run_univariate
+from sketchtest._univariate import resolve_auto_method, run_univariate, shared_docs
 from sketchtest._validation import check_choice, check_method
 
 __all__ = ["jarque_bera", "dagostino_pearson"]
@@ -13,6 +13,7 @@ __all__ = ["jarque_bera", "dagostino_pearson"]
 JARQUE_BERA_MONTE_CARLO_BELOW = 1000
 
 
+@shared_docs
 def jarque_bera(
     x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
     nan_policy="propagate", keepdims=False,
@@ -48,20 +49,7 @@ def jarque_bera(
         (4000 replicates). ``"monte_carlo"``: the null simulated at this n
         with `n_resamples` draws from `seed` (cached per n). ``"auto"``:
         Monte Carlo below n = 1000 on eager inputs, the limit otherwise.
-    n_resamples : int, default 9999
-        Null replicates for ``method="monte_carlo"``.
-    seed : int or numpy.random.Generator, optional
-        Seed of the Monte Carlo null.
-    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
-        What to do with NaNs: NaN results for the affected batch elements,
-        raise ``ValueError``, or drop them per batch element (eager only).
-    keepdims : bool, default False
-        Keep the sample axis in the results, with length 1.
-
-    Returns
-    -------
-    NormalityResult
-        ``statistic`` and ``pvalue`` in the input's namespace and device.
+    {shared_parameters}
 
     References
     ----------
@@ -132,6 +120,7 @@ def _kurtosis_z(kurtosis, n: int, *, xp):
     return (1.0 - 2.0 / (9.0 * a) - cube_root) / math.sqrt(2.0 / (9.0 * a))
 
 
+@shared_docs
 def dagostino_pearson(
     x, /, *, axis=0, null="normal", method="asymptotic", n_resamples=9999, seed=None,
     nan_policy="propagate", keepdims=False,
@@ -167,21 +156,7 @@ def dagostino_pearson(
         ``"asymptotic"``: the chi-square(2) approximation (SciPy's p-value).
         ``"monte_carlo"``: the null simulated at this n with `n_resamples`
         draws from `seed`.
-    n_resamples : int, default 9999
-        Null replicates for ``method="monte_carlo"``.
-    seed : int or numpy.random.Generator, optional
-        Seed of the Monte Carlo null.
-    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
-        What to do with NaNs: NaN results for the affected batch elements,
-        raise ``ValueError``, or drop them per batch element (eager only).
-    keepdims : bool, default False
-        Keep the sample axis in the results, with length 1.
-
-    Returns
-    -------
-    NormalityResult
-        ``statistic`` (:math:`K^2`) and ``pvalue`` in the input's namespace and
-        device.
+    {shared_parameters}
 
     References
     ----------

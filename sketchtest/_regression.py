@@ -18,7 +18,7 @@ import numpy as np
 import sketchtest_backends
 from sketchtest_backends import standard as _standard
 from sketchtest._compat import device, host_constant
-from sketchtest._univariate import resolve_auto_method, run_univariate
+from sketchtest._univariate import resolve_auto_method, run_univariate, shared_docs
 from sketchtest._validation import check_choice, check_method
 
 __all__ = ["shapiro_wilk", "shapiro_francia"]
@@ -208,6 +208,7 @@ def _run_regression_test(x, *, test, weights_for, pvalue_for, min_samples, optio
     )
 
 
+@shared_docs
 def shapiro_wilk(
     x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
     nan_policy="propagate", keepdims=False,
@@ -246,22 +247,7 @@ def shapiro_wilk(
         ``"auto"`` and ``"royston"``: Royston's approximation (SciPy's
         p-value). ``"monte_carlo"``: the null of `W` simulated at this n with
         `n_resamples` draws from `seed` (small `W` is extreme).
-    n_resamples : int, default 9999
-        Null replicates for ``method="monte_carlo"``.
-    seed : int or numpy.random.Generator, optional
-        Seed of the Monte Carlo null.
-    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
-        What to do with NaNs: NaN results for the affected batch elements,
-        raise ``ValueError``, or drop them per batch element (eager only).
-    keepdims : bool, default False
-        Keep the sample axis in the results, with length 1.
-
-    Returns
-    -------
-    NormalityResult
-        ``statistic`` (`W`) and ``pvalue`` in the input's namespace and device.
-        A sample with zero range has an undefined `W`: both are NaN (SciPy
-        warns and returns 1).
+    {shared_parameters}
 
     References
     ----------
@@ -290,6 +276,7 @@ def shapiro_wilk(
     )
 
 
+@shared_docs
 def shapiro_francia(
     x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
     nan_policy="propagate", keepdims=False,
@@ -329,21 +316,7 @@ def shapiro_francia(
         ``"royston"``: the formula above. ``"auto"``: the same from n = 10 on,
         Monte Carlo below (eager inputs). ``"monte_carlo"``: the null of `W'`
         simulated at this n with `n_resamples` draws.
-    n_resamples : int, default 9999
-        Null replicates for ``method="monte_carlo"``.
-    seed : int or numpy.random.Generator, optional
-        Seed of the Monte Carlo null.
-    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
-        What to do with NaNs: NaN results for the affected batch elements,
-        raise ``ValueError``, or drop them per batch element (eager only).
-    keepdims : bool, default False
-        Keep the sample axis in the results, with length 1.
-
-    Returns
-    -------
-    NormalityResult
-        ``statistic`` (`W'`) and ``pvalue`` in the input's namespace and
-        device; NaN for samples with zero range.
+    {shared_parameters}
 
     References
     ----------

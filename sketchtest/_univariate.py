@@ -17,7 +17,31 @@ from sketchtest._validation import (
     check_bool, check_int, check_nan_policy, check_seed, float_dtypes, normalize_axis,
 )
 
-__all__ = ["run_univariate", "prepare_samples", "resolve_auto_method"]
+__all__ = ["run_univariate", "prepare_samples", "resolve_auto_method", "shared_docs"]
+
+#: The parameters and Returns section every univariate test shares, in numpydoc.
+SHARED_PARAMETERS_DOC = """    n_resamples : int, default 9999
+        Null replicates for ``method="monte_carlo"`` (and wherever ``"auto"``
+        simulates the null).
+    seed : int or numpy.random.Generator, optional
+        Seed of the Monte Carlo null.
+    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
+        What to do with NaNs: NaN results for the affected batch elements,
+        raise ``ValueError``, or drop them per batch element (eager only).
+    keepdims : bool, default False
+        Keep the sample axis in the results, with length 1.
+
+    Returns
+    -------
+    NormalityResult
+        ``statistic`` and ``pvalue`` in the input's namespace and on its device.
+"""
+
+
+def shared_docs(function):
+    """Fill the ``{shared_parameters}`` line of `function`'s docstring with :data:`SHARED_PARAMETERS_DOC`."""
+    function.__doc__ = function.__doc__.replace("    {shared_parameters}\n", SHARED_PARAMETERS_DOC)
+    return function
 
 
 def prepare_samples(x, *, axis, min_samples: int, name: str = "x"):
