@@ -212,15 +212,17 @@ def train(config, dataset):
     )
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
-        sums = jnp.zeros(4, jnp.float32)
+        sums = np.zeros(4)
         for index, batch in enumerate(epoch_batches(num_train, config.batch_size, config.seed, epoch)):
             images = jax.device_put(dataset.x_train[batch], setup.batch_sharded)
             labels = jax.device_put(dataset.y_train[batch].astype(np.int32), setup.batch_sharded)
             step = np.int32(epoch * steps_per_epoch + index)
             state, metrics = train_step(state, images, labels, step)
-            sums = sums + metrics
+            # Reading the metrics waits for the step: on CPU devices, XLA's in-process
+            # collectives can deadlock when two programs' collectives interleave.
+            sums += np.asarray(metrics)
             bar.update()
-        loss, sigreg, invariance, probe_loss = (np.asarray(sums) / steps_per_epoch).tolist()
+        loss, sigreg, invariance, probe_loss = (sums / steps_per_epoch).tolist()
         elapsed += time.perf_counter() - started
         params = state[0]
         logits = np.asarray(dense(params["probe"], encode(params["encoder"], dataset.x_test)))
