@@ -83,3 +83,13 @@ class MetricsLog:
         fig.savefig(paths[1], dpi=100)
         plt.close(fig)
         return paths
+
+
+def print_summary(summary: dict, out_dir) -> None:
+    """Print the final probe accuracies and training time on one line."""
+    print(
+        f"probe_accuracy={summary['probe_accuracy']:.4f} "
+        f"random_init_probe_accuracy={summary['random_init_probe_accuracy']:.4f} "
+        f"raw_pixel_probe_accuracy={summary['raw_pixel_probe_accuracy']:.4f} "
+        f"train_seconds={summary['train_seconds']:.1f} -> {pathlib.Path(out_dir) / 'metrics.json'}"
+    )

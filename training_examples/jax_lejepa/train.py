@@ -27,6 +27,7 @@ from training_examples.common import (
     linear_probe_accuracy,
     load_dataset,
     parse_config,
+    print_summary,
     raw_pixel_probe_accuracy,
 )
 from training_examples.jax_lejepa.models import dense, encoder_apply, model_init, projector_apply
@@ -269,10 +270,5 @@ def main(argv: list[str] | None = None) -> dict:
     }
     log.write_summary(summary)
     log.plot(f"jax, {config.arch}, {dataset.name}")
-    print(
-        f"probe_accuracy={summary['probe_accuracy']:.4f} "
-        f"random_init_probe_accuracy={summary['random_init_probe_accuracy']:.4f} "
-        f"raw_pixel_probe_accuracy={summary['raw_pixel_probe_accuracy']:.4f} "
-        f"train_seconds={summary['train_seconds']:.1f} -> {config.out_dir / 'metrics.json'}"
-    )
+    print_summary(summary, config.out_dir)
     return summary

@@ -25,6 +25,7 @@ from training_examples.common import (
     linear_probe_accuracy,
     load_dataset,
     parse_config,
+    print_summary,
     raw_pixel_probe_accuracy,
 )
 from training_examples.torch_lejepa.distributed import Runtime, start_runtime, stop_runtime
@@ -269,12 +270,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         summary = None
         if runtime.is_main:
             summary = finish(trainer, log, dataset, started)
-            print(
-                f"probe_accuracy={summary['probe_accuracy']:.4f} "
-                f"random_init_probe_accuracy={summary['random_init_probe_accuracy']:.4f} "
-                f"raw_pixel_probe_accuracy={summary['raw_pixel_probe_accuracy']:.4f} "
-                f"train_seconds={summary['train_seconds']:.1f} -> {config.out_dir / 'metrics.json'}"
-            )
+            print_summary(summary, config.out_dir)
         return summary
     finally:
         stop_runtime(runtime)
