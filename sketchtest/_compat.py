@@ -31,6 +31,7 @@ __all__ = [
     "as_array",
     "device",
     "host_constant",
+    "index_dtype",
     "is_array_api_strict_namespace",
     "is_cupy_namespace",
     "is_dask_namespace",
@@ -70,6 +71,15 @@ def as_array(x, *, name: str = "x"):
             f"array API library) or a numeric sequence, got {type(x).__name__}"
         ) from error
     return x, xp
+
+
+def index_dtype(xp, device=None):
+    """The namespace's default integer dtype for indices on `device`.
+
+    int64 on most libraries, int32 under JAX without ``jax_enable_x64``:
+    asking for ``xp.int64`` there warns on every call and truncates anyway.
+    """
+    return xp.__array_namespace_info__().default_dtypes(device=device)["indexing"]
 
 
 def is_traced(x) -> bool:

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from sketchtest._compat import device
+from sketchtest._compat import device, index_dtype
 
 __all__ = [
     "kolmogorov_limit_sf",
@@ -121,7 +121,7 @@ def _scaled_bessel_k(z, *, xp):
     z_high = math.exp(_LOG_Z_LOW + _LOG_Z_STEP * (_LOG_Z_COUNT - 1))
     position = (xp.log(xp.clip(z, math.exp(_LOG_Z_LOW), z_high)) - _LOG_Z_LOW) / _LOG_Z_STEP
     position = xp.where(xp.isnan(position), 0.0, position)  # NaN statistics stay NaN below
-    index = xp.clip(xp.astype(xp.floor(position), xp.int64), 1, _LOG_Z_COUNT - 3)
+    index = xp.clip(xp.astype(xp.floor(position), index_dtype(xp, device(z))), 1, _LOG_Z_COUNT - 3)
     f = xp.reshape(position - xp.astype(index, z.dtype), (-1,))
     flat_index = xp.reshape(index, (-1,))
     weights = (-f * (f - 1.0) * (f - 2.0) / 6.0, (f + 1.0) * (f - 1.0) * (f - 2.0) / 2.0,

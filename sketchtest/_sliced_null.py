@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from sketchtest._compat import device, host_constant
+from sketchtest._compat import device, index_dtype, host_constant
 
 __all__ = ["epps_pulley_null_eigenvalues", "epps_pulley_asymptotic_pvalue"]
 
@@ -136,7 +136,7 @@ def epps_pulley_asymptotic_pvalue(statistic, *, t_max, n_points, null, xp):
     dev, dtype = device(statistic), statistic.dtype
     last = _GRID_POINTS - 1
     position = xp.clip(xp.sqrt(xp.clip(statistic, 0.0, None)) / spacing, 0.0, float(last))
-    index = xp.astype(xp.clip(xp.floor(position), 0.0, float(last - 1)), xp.int64)
+    index = xp.astype(xp.clip(xp.floor(position), 0.0, float(last - 1)), index_dtype(xp, dev))
     fraction = position - xp.astype(index, dtype)
     upper = _interpolate(log_sf, position, index, fraction, xp=xp, dtype=dtype, dev=dev)
     lower = _interpolate(log_cdf, position, index, fraction, xp=xp, dtype=dtype, dev=dev)
