@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from sketchtest._tails import cauchy_term
+
 __all__ = ["cauchy_combination", "cauchy_pvalue", "cauchy_statistic"]
 
 
@@ -20,9 +22,10 @@ def cauchy_combination(pvalues, /, *, axis=-1, xp):
     show that its tail stays that of a standard Cauchy under arbitrary
     dependence (bivariate normal copulas), so the combined p-value is valid
     for small significance levels whatever the dependence between slices.
-    :math:`\tan((\frac12 - p)\pi)` is computed as :math:`\cot(p\pi)`,
-    accurate for tiny p, and the final p-value as
-    :math:`\operatorname{atan2}(1, T)/\pi`, accurate for large T.
+    Each term is computed by :func:`sketchtest._tails.cauchy_term`, accurate
+    in float32 for every p (p = 1 gives a large negative term, p = 1/2 gives
+    0), and the final p-value as :math:`\operatorname{atan2}(1, T)/\pi`,
+    accurate for large T.
 
     Parameters
     ----------
@@ -58,13 +61,12 @@ def cauchy_combination(pvalues, /, *, axis=-1, xp):
 def cauchy_statistic(pvalues, /, *, axis=-1, xp):
     r"""The Cauchy combination statistic :math:`T` of `pvalues` along `axis`.
 
-    p-values are first raised to the dtype's smallest normal number, so a
-    slice whose p-value underflowed to 0 gives a large finite term rather
-    than an infinite one (and no division by zero).
+    p-values are first clipped to the dtype's ``[smallest_normal, 1 - eps/2]``,
+    so a slice whose p-value underflowed to 0 gives a large finite positive
+    term, and one rounded to exactly 1 a large finite negative term (no
+    division by zero, no infinity).
     """
-    smallest = float(xp.finfo(pvalues.dtype).smallest_normal)
-    angle = xp.clip(pvalues, smallest, 1.0) * math.pi
-    return xp.mean(xp.cos(angle) / xp.sin(angle), axis=axis)
+    return xp.mean(cauchy_term(pvalues, xp=xp), axis=axis)
 
 
 def cauchy_pvalue(statistic, /, *, xp):

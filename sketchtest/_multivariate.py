@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sketchtest_backends
 from sketchtest._compat import is_traced
 from sketchtest._montecarlo import monte_carlo_pvalue
+from sketchtest._tails import chi2_sf
 from sketchtest._univariate import torch_is_compiling
 from sketchtest._result import NormalityResult, _describe
 from sketchtest._validation import check_method, check_positive_float, check_seed, check_int, float_dtypes
@@ -271,30 +272,6 @@ class MardiaResult(NormalityResult):
         return (f"MardiaResult(pvalue={_describe(self.pvalue)}, "
                 f"skewness_pvalue={_describe(self.skewness_pvalue)}, "
                 f"kurtosis_pvalue={_describe(self.kurtosis_pvalue)})")
-
-
-def chi2_sf(statistic, dof: int, *, xp):
-    """Survival function of chi-square with integer `dof`: exact finite sums up to
-    1000 degrees of freedom, the Wilson-Hilferty cube-root normal beyond."""
-    ndtr = sketchtest_backends.for_namespace(xp).ndtr
-    if dof > 1000:
-        k = float(dof)
-        z = ((statistic / k) ** (1.0 / 3.0) - (1.0 - 2.0 / (9.0 * k))) / math.sqrt(2.0 / (9.0 * k))
-        return ndtr(-z)
-    if dof % 2 == 0:
-        term = xp.exp(-statistic / 2.0)
-        total = term
-        for i in range(1, dof // 2):
-            term = term * (statistic / 2.0) / float(i)
-            total = total + term
-        return xp.clip(total, 0.0, 1.0)
-    root = xp.sqrt(statistic)
-    total = 2.0 * ndtr(-root)
-    term = xp.exp(-statistic / 2.0) * root * math.sqrt(2.0 / math.pi)
-    for i in range(1, (dof - 1) // 2 + 1):
-        total = total + term
-        term = term * statistic / float(2 * i + 1)
-    return xp.clip(total, 0.0, 1.0)
 
 
 def mardia(x, /):
