@@ -88,6 +88,22 @@ def _unit_phasors(projections, start, stop, knot_step):
     return torch.polar(torch.ones_like(angle), angle)
 
 
+def _triton_kernels(projections):
+    """The fused Triton kernels (``sketchtest._triton_sigreg``) for eager CUDA tensors, else None.
+
+    Used for float32, bfloat16 and float16 projections on CUDA when Triton is
+    installed; float64, CPU tensors and ``torch.compile`` (which fuses the
+    real-valued path itself) keep the torch path.
+    """
+    if projections.device.type != "cuda":
+        return None
+    from sketchtest import _triton_sigreg
+
+    if not (_triton_sigreg.supports(projections) and _triton_sigreg.available()):
+        return None
+    return _triton_sigreg
+
+
 def _forward_sums(projections, knot_step: float, n_points: int):
     """Sums over samples of cos and sin of ``t_j * projections``, shape (..., T, K).
 
@@ -96,6 +112,8 @@ def _forward_sums(projections, knot_step: float, n_points: int):
     """
     if torch.compiler.is_compiling():
         return _forward_sums_real(projections, knot_step, n_points)
+    if (kernels := _triton_kernels(projections)) is not None:
+        return kernels.forward_sums(projections, knot_step, n_points)
     num_samples, num_slices = projections.shape[-2], projections.shape[-1]
     compute = _accumulation_dtype(projections.dtype)
     complex_dtype = torch.complex128 if compute == torch.float64 else torch.complex64
@@ -121,6 +139,8 @@ def _backward_projections(projections, cos_grad, sin_grad, knot_step: float, n_p
     """
     if torch.compiler.is_compiling():
         return _backward_projections_real(projections, cos_grad, sin_grad, knot_step, n_points)
+    if (kernels := _triton_kernels(projections)) is not None:
+        return kernels.backward_projections(projections, cos_grad, sin_grad, knot_step, n_points)
     num_samples, num_slices = projections.shape[-2], projections.shape[-1]
     compute = _accumulation_dtype(projections.dtype)
     knots = torch.arange(n_points, dtype=compute, device=projections.device) * knot_step
