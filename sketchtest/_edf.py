@@ -100,11 +100,17 @@ _MONTE_CARLO_BELOW = {
 }
 
 
+#: What ``method="auto"`` uses where it does not simulate (``result.method``):
+#: the exact null, else an approximation at this n (not the limit law).
+_AUTO_ANALYTIC_METHOD = {("kolmogorov_smirnov", "standard"): "exact"}
+
+
 def _run(x, statistic_and_pvalue, *, test, null, method, axis, keepdims, nan_policy,
          n_resamples, seed):
     if method == "auto":
         below = _MONTE_CARLO_BELOW.get((test, null), 0)
-        method = resolve_auto_method(x, axis=axis, monte_carlo_below=below)
+        method = resolve_auto_method(x, axis=axis, monte_carlo_below=below,
+                                     otherwise=_AUTO_ANALYTIC_METHOD.get((test, null), "finite_n"))
 
     def compute(y, *, xp):
         return statistic_and_pvalue(_sorted_samples(y, null, xp=xp), xp=xp)

@@ -56,7 +56,11 @@ def null_statistics(compute, *, xp, n, dtype, dev, n_resamples, seed, key):
 
 
 def monte_carlo_pvalue(statistic, compute, *, xp, n, n_resamples, seed, key, larger_is_extreme=True):
-    """p-value of `statistic` against a simulated null: ``(1 + #extreme) / (1 + B)``."""
+    """p-value of `statistic` against a simulated null: ``(1 + #extreme) / (1 + B)``.
+
+    A NaN statistic gives a NaN p-value (``searchsorted`` would rank it
+    beyond every simulated value: a confident ``1 / (1 + B)``).
+    """
     if is_traced(statistic):
         raise ValueError("method='monte_carlo' needs concrete values; it cannot run inside jax.jit")
     simulated = null_statistics(
@@ -70,4 +74,5 @@ def monte_carlo_pvalue(statistic, compute, *, xp, n, n_resamples, seed, key, lar
         extreme = xp.searchsorted(simulated, flat, side="right")
     extreme = xp.astype(extreme, statistic.dtype)
     pvalue = (extreme + 1.0) / (n_resamples + 1.0)
+    pvalue = xp.where(xp.isnan(flat), xp.full_like(pvalue, float("nan")), pvalue)
     return xp.reshape(pvalue, statistic.shape)

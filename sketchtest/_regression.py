@@ -18,7 +18,7 @@ import numpy as np
 import sketchtest_backends
 from sketchtest_backends import standard as _standard
 from sketchtest._compat import device, host_constant
-from sketchtest._univariate import resolve_auto_method, run_univariate, shared_docs
+from sketchtest._univariate import resolve_auto_method, run_univariate, sample_count, shared_docs
 from sketchtest._validation import check_choice, check_method
 
 __all__ = ["shapiro_wilk", "shapiro_francia"]
@@ -190,8 +190,9 @@ def _run_regression_test(x, *, test, weights_for, pvalue_for, min_samples, optio
     method = options["method"]
     if method == "auto":
         below = _MONTE_CARLO_BELOW.get(test, 0)
-        method = resolve_auto_method(x, axis=options["axis"], monte_carlo_below=below)
-        method = "royston" if method == "asymptotic" else method
+        method = resolve_auto_method(x, axis=options["axis"], monte_carlo_below=below, otherwise="royston")
+    # Shapiro-Wilk's p-value is exact for n = 3 (result.method says so)
+    label = "exact" if method == "royston" and sample_count(x, axis=options["axis"]) == 3 else method
 
     def compute(y, *, xp):
         n = y.shape[-1]
@@ -203,7 +204,7 @@ def _run_regression_test(x, *, test, weights_for, pvalue_for, min_samples, optio
     return run_univariate(
         x, compute, axis=options["axis"], keepdims=options["keepdims"],
         nan_policy=options["nan_policy"], min_samples=min_samples, test=test, null="normal",
-        method=method, n_resamples=options["n_resamples"], seed=options["seed"],
+        method=label, n_resamples=options["n_resamples"], seed=options["seed"],
         larger_is_extreme=False,
     )
 

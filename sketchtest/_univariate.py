@@ -17,7 +17,7 @@ from sketchtest._validation import (
     check_bool, check_int, check_nan_policy, check_seed, float_dtypes, normalize_axis,
 )
 
-__all__ = ["run_univariate", "prepare_samples", "resolve_auto_method", "shared_docs"]
+__all__ = ["run_univariate", "prepare_samples", "resolve_auto_method", "sample_count", "shared_docs"]
 
 #: The parameters and Returns section every univariate test shares, in numpydoc.
 SHARED_PARAMETERS_DOC = """    n_resamples : int, default 9999
@@ -70,22 +70,32 @@ def prepare_samples(x, *, axis, min_samples: int, name: str = "x"):
     return y, xp, result_dtype, axis
 
 
-def resolve_auto_method(x, *, axis, monte_carlo_below: int) -> str:
-    """The method ``"auto"`` stands for: Monte Carlo below `monte_carlo_below` samples.
+def resolve_auto_method(x, *, axis, monte_carlo_below: int, otherwise: str = "asymptotic") -> str:
+    """The method ``"auto"`` stands for: Monte Carlo below `monte_carlo_below` samples, else `otherwise`.
 
-    Monte Carlo needs concrete values, so traced inputs (``jax.jit``,
-    ``torch.compile``) and inputs whose shape cannot be read keep the
-    asymptotic method.
+    `otherwise` names what the test then really uses (``"asymptotic"``: the
+    limiting distribution; ``"exact"``; ``"finite_n"``: a finite-sample
+    approximation at this n; ``"royston"``), so that ``result.method`` says
+    how the p-value was obtained. Monte Carlo needs concrete values, so
+    traced inputs (``jax.jit``, ``torch.compile``) and inputs whose shape
+    cannot be read keep `otherwise`.
     """
-    array, _ = as_array(x)
-    if array.ndim == 0 or is_traced(array) or torch_is_compiling():
-        return "asymptotic"
+    n = sample_count(x, axis=axis)
+    if n is None or n >= monte_carlo_below or is_traced(as_array(x)[0]) or torch_is_compiling():
+        return otherwise
+    return "monte_carlo"
+
+
+def sample_count(x, *, axis):
+    """The number of samples of `x` along `axis`; ``None`` when it cannot be read.
+
+    Never raises: the runner reports a bad `x` or `axis` with its own message.
+    """
     try:
-        axis = normalize_axis(axis, array.ndim)
+        array, _ = as_array(x)
+        return None if array.ndim == 0 else array.shape[normalize_axis(axis, array.ndim)]
     except (TypeError, ValueError):
-        return "asymptotic"  # the runner reports the bad axis
-    n = array.shape[axis]
-    return "monte_carlo" if n is not None and n < monte_carlo_below else "asymptotic"
+        return None
 
 
 def torch_is_compiling() -> bool:
