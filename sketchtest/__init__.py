@@ -13,6 +13,7 @@ from sketchtest._ecf import epps_pulley
 from sketchtest._edf import anderson_darling, cramer_von_mises, kolmogorov_smirnov, watson
 from sketchtest._moments import dagostino_pearson, jarque_bera
 from sketchtest._multivariate import bhep, henze_zirkler, mardia
+from sketchtest._normality import NormalityTestResult, normality_test
 from sketchtest._regression import shapiro_francia, shapiro_wilk
 from sketchtest._result import NormalityResult
 from sketchtest._sigreg import sigreg
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "NormalityResult",
+    "NormalityTestResult",
     "SlicedEppsPulley",
     "SlicedResult",
     "anderson_darling",
@@ -33,6 +35,7 @@ __all__ = [
     "jarque_bera",
     "kolmogorov_smirnov",
     "mardia",
+    "normality_test",
     "shapiro_francia",
     "shapiro_wilk",
     "sigreg",

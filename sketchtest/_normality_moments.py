@@ -1,0 +1,166 @@
+"""Moment components of :func:`sketchtest.normality_test`, with nulls valid at every (N, D).
+
+Four statistics of samples ``(..., N, D)``, each with its null mean and
+variance at the same (N, D), and a tail from the scaled chi-square law with
+those two moments (Wilson-Hilferty cube-root normal):
+
+* skewness, :math:`T_s = \\lVert N^{-1/2} \\sum_i z_i (|z_i|^2 - c) \\rVert^2 / (2(D+2))`
+  (Móri, Rohatgi & Székely's vector skewness; :math:`z_i = x_i` and
+  :math:`c = D + 2` under the standard null, the whitened samples and
+  :math:`c = 0` under the composite null);
+* kurtosis, Mardia's :math:`b_{2,D} = \\frac1N \\sum_i |z_i|^4` (two-sided);
+* covariance (standard null), the degenerate U-statistic of
+  :math:`\\lVert \\Sigma - I \\rVert_F^2`;
+* mean (standard null), :math:`N \\lVert \\bar x \\rVert^2 \\sim \\chi^2_D` exactly.
+
+Null moments are closed forms where they are known exactly (every standard
+statistic; Mardia's kurtosis, Mardia 1974). The composite skewness has no
+known finite-N moments: they are simulated once per (N, D) on the host
+(NumPy, float64) and cached, so the p-value stays a jit-safe device formula.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import sketchtest_backends
+from sketchtest._compat import device, host_constant
+from sketchtest._multivariate import chi2_sf
+
+__all__ = [
+    "covariance_statistic", "kurtosis_statistic", "mean_statistic", "skewness_statistic",
+    "matched_chi2_pvalue", "null_moments",
+]
+
+
+def skewness_statistic(z, *, xp, centre):
+    """:math:`\\lVert N^{-1/2} \\sum_i z_i (|z_i|^2 - c)\\rVert^2 / (2(D+2))` over ``(..., N, D)``."""
+    n, dim = z.shape[-2], z.shape[-1]
+    squared_norms = xp.sum(z * z, axis=-1, keepdims=True)
+    vector = xp.sum(z * (squared_norms - centre), axis=-2) / math.sqrt(n)
+    return xp.sum(vector * vector, axis=-1) / (2.0 * (dim + 2.0))
+
+
+def kurtosis_statistic(z, *, xp, scale_free):
+    r"""Mardia's :math:`b_{2,D} = \frac1N \sum_i |z_i|^4`, or its part orthogonal to the scale.
+
+    With ``scale_free`` (standard null, raw samples) the statistic is
+    :math:`b_{2,D} - 2(D+2)(\frac1N\sum_i |z_i|^2 - D)`: the mean of the
+    second Laguerre polynomial of :math:`|z_i|^2` plus :math:`D(D+2)`, whose
+    null variance :math:`8D(D+2)/N` no longer carries the fluctuation of the
+    overall scale (left to the covariance component).
+    """
+    dim = z.shape[-1]
+    squared_norms = xp.sum(z * z, axis=-1)
+    fourth = xp.mean(squared_norms * squared_norms, axis=-1)
+    if not scale_free:
+        return fourth
+    return fourth - 2.0 * (dim + 2.0) * (xp.mean(squared_norms, axis=-1) - float(dim))
+
+
+def mean_statistic(x, *, xp):
+    """:math:`N \\lVert \\bar x \\rVert^2`, exactly :math:`\\chi^2_D` under N(0, I)."""
+    mean = xp.mean(x, axis=-2)
+    return float(x.shape[-2]) * xp.sum(mean * mean, axis=-1)
+
+
+def covariance_statistic(x, gram, *, xp):
+    r"""Scaled U-statistic of :math:`\lVert \Sigma - I \rVert_F^2` (standard null).
+
+    With :math:`h(x, y) = (x^\top y)^2 - |x|^2 - |y|^2 + D`, degenerate under
+    N(0, I) (:math:`E[h \mid x] = 0`, :math:`E h^2 = 2D(D+1)`),
+
+    .. math::
+
+        Q = m + \sqrt{\tfrac{N}{N-1}} \frac1N \sum_{i<j} h(x_i, x_j),
+        \qquad m = D(D+1)/2,
+
+    has mean m and variance 2m exactly, and tends to :math:`\chi^2_m` for
+    fixed D (and to the normal as D grows). :math:`\sum_{i<j} h` is
+    :math:`\frac12(\lVert X^\top X - N I\rVert_F^2 - \sum_i \lVert x_i x_i^\top - I\rVert_F^2)`,
+    computed from the ``(D, D)`` `gram` :math:`X^\top X` in O(N D^2).
+    """
+    n, dim = x.shape[-2], x.shape[-1]
+    squared_norms = xp.sum(x * x, axis=-1)
+    off_identity = gram - float(n) * xp.eye(dim, dtype=x.dtype, device=device(x))
+    total = xp.sum(off_identity * off_identity, axis=(-2, -1))
+    diagonal = xp.sum(squared_norms * squared_norms - 2.0 * squared_norms + float(dim), axis=-1)
+    u_sum = 0.5 * (total - diagonal)
+    return dim * (dim + 1) / 2.0 + math.sqrt(n / (n - 1.0)) * u_sum / n
+
+
+def matched_chi2_pvalue(statistic, mean, variance, *, xp, tail):
+    r"""p-value of a positive statistic from the scaled chi-square with its null mean and variance.
+
+    :math:`T \approx c\,\chi^2_\nu` with :math:`c\nu = \mu`,
+    :math:`2c^2\nu = \sigma^2`; the tail is Wilson-Hilferty's
+    :math:`z = \big((T/\mu)^{1/3} - 1 + \tfrac{2}{9\nu}\big) / \sqrt{2/(9\nu)}`.
+    `tail` is ``"upper"`` or ``"two-sided"``.
+    """
+    dof = 2.0 * mean * mean / variance
+    spread = math.sqrt(2.0 / (9.0 * dof))
+    ratio = xp.clip(statistic / mean, 0.0, None)
+    z = (ratio ** (1.0 / 3.0) - (1.0 - 2.0 / (9.0 * dof))) / spread
+    ndtr = sketchtest_backends.for_namespace(xp).ndtr
+    if tail == "upper":
+        return ndtr(-z)
+    return xp.clip(2.0 * ndtr(-xp.abs(z)), 0.0, 1.0)
+
+
+def _chi2_raw_moment(dim: int, order: int) -> int:
+    """:math:`E[r^k]` for :math:`r \\sim \\chi^2_D`, an exact integer."""
+    return math.prod(dim + 2 * j for j in range(order))
+
+
+def _standard_skewness_variance(n: int, dim: int) -> float:
+    r"""Exact variance of :math:`T_s` under N(0, I), from chi-square moments (exact integers).
+
+    With :math:`w = x(|x|^2 - D - 2)`, :math:`E w w^\top = 2(D+2) I` and
+    :math:`E\lVert \sum_i w_i \rVert^4 = N E|w|^4 + N(N-1)[(E|w|^2)^2 + 2 E(w_1^\top w_2)^2]`.
+    """
+    centre = dim + 2
+    fourth = sum(math.comb(4, m) * (-centre) ** (4 - m) * _chi2_raw_moment(dim, m + 2) for m in range(5))
+    second = 2 * dim * centre
+    cross = 4 * centre * centre * dim
+    fourth_of_sum = n * fourth + n * (n - 1) * (second * second + 2 * cross)
+    variance_of_norm = fourth_of_sum / (n * n) - second * second
+    return variance_of_norm / (4.0 * centre * centre)
+
+
+@host_constant(maxsize=64)
+def composite_skewness_moments(n: int, dim: int, n_resamples: int, seed: int):
+    """Null mean and variance of the composite skewness, simulated on the host (float64, cached)."""
+    from sketchtest._normality import whiten_principal
+
+    import array_api_compat.numpy as np_xp
+
+    rng = np.random.default_rng(seed)
+    rows = max(1, (1 << 22) // (n * dim))
+    values = []
+    for start in range(0, n_resamples, rows):
+        draws = rng.standard_normal((min(rows, n_resamples - start), n, dim))
+        whitened, _, _ = whiten_principal(draws, xp=np_xp, num_axes=dim)
+        values.append(np.asarray(skewness_statistic(whitened, xp=np_xp, centre=0.0)))
+    values = np.concatenate(values)
+    return float(values.mean()), float(values.var(ddof=1))
+
+
+def null_moments(name: str, null: str, n: int, dim: int, *, n_resamples: int, seed: int):
+    """``(mean, variance)`` of moment statistic `name` under `null` at (N, D)."""
+    if name == "kurtosis" and null == "standard":
+        return dim * (dim + 2.0), 8.0 * dim * (dim + 2.0) / n
+    if name == "kurtosis":  # Mardia (1974), exact under any Gaussian
+        mean = dim * (dim + 2.0) * (n - 1.0) / (n + 1.0)
+        variance = (8.0 * dim * (dim + 2.0) * (n - 3.0) * (n - dim - 1.0) * (n - dim + 1.0)
+                    / ((n + 1.0) ** 2 * (n + 3.0) * (n + 5.0)))
+        return mean, variance
+    if null == "standard":
+        return float(dim), _standard_skewness_variance(n, dim)
+    return composite_skewness_moments(n, dim, n_resamples, seed)
+
+
+def chi2_upper(statistic, dof: int, *, xp):
+    """Upper tail of :math:`\\chi^2_{dof}` (exact sums up to 1000 dof, Wilson-Hilferty beyond)."""
+    return chi2_sf(xp.clip(statistic, 0.0, None), dof, xp=xp)
