@@ -17,7 +17,7 @@ import numpy as np
 
 from sketchtest._compat import as_array, device
 from sketchtest._quadrature import ecf_sums, epps_pulley_knots
-from sketchtest._validation import check_int, check_positive_float, check_seed, float_dtypes
+from sketchtest._validation import check_int, check_positive_float, check_real, check_seed, float_dtypes
 
 __all__ = ["LeJEPAOutput", "sigreg"]
 
@@ -53,9 +53,10 @@ def sigreg(z, /, *, num_slices=256, seed=None, directions=None, t_max=3.0, n_poi
     num_slices : int, default 256
         Number K of random directions (ignored when `directions` is given).
     seed : int or numpy.random.Generator, optional
-        Seed of the directions, drawn on the host with NumPy (Gaussian
-        columns scaled to unit length) so that every backend sees the same
-        numbers; ``None`` draws fresh ones.
+        Seed of the directions (a Python or NumPy int in [0, 2**63)), drawn
+        on the host with NumPy (Gaussian columns scaled to unit length) so
+        that every backend sees the same numbers; ``None`` draws fresh ones.
+        Arrays and tensors are refused (``TypeError``): pass ``int(seed)``.
     directions : array, optional
         A ``(D, K)`` matrix of directions, used as given (normalize its
         columns for LeJEPA's convention); overrides `num_slices` and `seed`.
@@ -67,8 +68,11 @@ def sigreg(z, /, *, num_slices=256, seed=None, directions=None, t_max=3.0, n_poi
     Returns
     -------
     array
-        Shape ``z.shape[:-2]``, in the input's namespace and device; float64
-        for float64 input, float32 otherwise.
+        Shape ``z.shape[:-2]``, in the input's namespace and device, with the
+        library's dtype policy: float64 for float64 and NumPy ``longdouble``
+        input (computed in float64), float32 for float32, float16 and
+        bfloat16, the default floating dtype for bool and integer input.
+        Complex and non-numeric `z` raise ``TypeError``.
 
     Notes
     -----
@@ -101,10 +105,8 @@ def sigreg(z, /, *, num_slices=256, seed=None, directions=None, t_max=3.0, n_poi
     z, xp = as_array(z, name="z")
     compute_dtype, _ = float_dtypes(z, xp=xp, name="z")
     _, dimension = check_samples_shape(z)
-    t_max = check_positive_float(t_max, name="t_max")
-    n_points = check_int(n_points, name="n_points", minimum=2)
+    t_max, n_points, num_slices = check_sigreg_options(t_max=t_max, n_points=n_points, num_slices=num_slices)
     if directions is None:
-        num_slices = check_int(num_slices, name="num_slices", minimum=1)
         check_seed(seed)
         host = host_directions(dimension, num_slices, seed=seed)
         directions = xp.asarray(host, dtype=compute_dtype, device=device(z))
@@ -122,6 +124,19 @@ def sigreg(z, /, *, num_slices=256, seed=None, directions=None, t_max=3.0, n_poi
         t_max, n_points, xp=xp, dtype=cos_sums.dtype, device=device(cos_sums)
     )
     return statistic_from_sums(cos_sums, sin_sums, phi, weights, xp=xp)
+
+
+def check_sigreg_options(*, t_max, n_points, num_slices):
+    """Return ``(t_max, n_points, num_slices)`` checked, or raise naming the argument.
+
+    `num_slices` is checked even where `directions` overrides it, so a typo
+    never waits for the day directions are dropped.
+    """
+    return (
+        check_positive_float(t_max, name="t_max"),
+        check_int(n_points, name="n_points", minimum=2),
+        check_int(num_slices, name="num_slices", minimum=1),
+    )
 
 
 def check_samples_shape(z, *, name: str = "z"):
@@ -205,6 +220,8 @@ class LeJEPAOutput(NamedTuple):
 
 def check_lejepa_options(projections, *, num_global_views, lamb) -> int:
     """Validate the LeJEPA loss's input and options; return `num_global_views`."""
+    if not hasattr(projections, "ndim"):
+        raise TypeError(f"`projections` must be an array of shape (V, N, K); got {type(projections).__name__}")
     if projections.ndim < 3:
         raise ValueError(
             "`projections` must have shape (V, N, K): views first; "
@@ -221,10 +238,8 @@ def check_lejepa_options(projections, *, num_global_views, lamb) -> int:
 
 
 def check_lamb(lamb) -> float:
-    """Return `lamb` as a float in [0, 1], or raise ``ValueError``."""
-    if isinstance(lamb, bool) or not isinstance(lamb, (int, float)) or not 0.0 <= float(lamb) <= 1.0:
-        raise ValueError(f"`lamb` must be a number in [0, 1]; got {lamb!r}")
-    return float(lamb)
+    """Return `lamb` as a float in [0, 1]: a real number, NumPy scalar or 0-d real array."""
+    return check_real(lamb, name="lamb", minimum=0.0, maximum=1.0)
 
 
 def lejepa_combine(projections, sigreg_value, *, num_global_views: int, lamb: float, xp):

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from sketchtest._compat import array_namespace
 from sketchtest._quadrature import epps_pulley_knots
 from sketchtest._sigreg import (
-    LeJEPAOutput, check_directions, check_lejepa_options, check_samples_shape, lejepa_combine,
-    statistic_from_sums,
+    LeJEPAOutput, check_directions, check_lejepa_options, check_samples_shape, check_sigreg_options,
+    lejepa_combine, statistic_from_sums,
 )
-from sketchtest._validation import check_int, check_positive_float
+from sketchtest._validation import float_dtypes
 from sketchtest_backends import jax as _backend
 
 __all__ = ["LeJEPAOutput", "lejepa_loss", "sigreg"]
@@ -43,7 +45,9 @@ def sigreg(z, *, key=None, directions=None, num_slices=256, t_max=3.0, n_points=
     Parameters
     ----------
     z : jax.Array
-        Samples ``(..., N, D)``; leading axes are a batch.
+        Samples ``(..., N, D)``; leading axes are a batch. NumPy arrays are
+        accepted; lists and tuples raise ``TypeError`` (as in ``jax.numpy``:
+        pass ``jnp.asarray(z)``), and so do complex and non-numeric dtypes.
     key : jax.Array, optional
         PRNG key of the directions: ``jax.random.normal`` columns scaled to
         unit length. Required unless `directions` is given.
@@ -64,7 +68,9 @@ def sigreg(z, *, key=None, directions=None, num_slices=256, t_max=3.0, n_points=
     -------
     jax.Array
         Shape ``z.shape[:-2]`` (a scalar for 2-D ``z``); float64 for float64
-        input, float32 otherwise (bfloat16 is computed in float32).
+        input, JAX's default floating dtype for bool and integer input
+        (float64 only with ``jax_enable_x64``), float32 otherwise (bfloat16
+        and float16 are computed in float32).
 
     References
     ----------
@@ -82,10 +88,9 @@ def sigreg(z, *, key=None, directions=None, num_slices=256, t_max=3.0, n_points=
     >>> bool(abs(loss - 1.0525) < 0.2)
     True
     """
+    z, compute_dtype = _check_input(z)
     check_samples_shape(z)
-    t_max = check_positive_float(t_max, name="t_max")
-    n_points = check_int(n_points, name="n_points", minimum=2)
-    compute_dtype = jnp.float64 if z.dtype == jnp.float64 else jnp.float32
+    t_max, n_points, num_slices = check_sigreg_options(t_max=t_max, n_points=n_points, num_slices=num_slices)
     directions = _resolve_directions(z, key, directions, num_slices=num_slices, dtype=compute_dtype)
     projections = z.astype(compute_dtype) @ directions
     cos_sums, sin_sums = _backend.trig_sums(
@@ -145,6 +150,7 @@ def lejepa_loss(
     >>> bool(out.invariance > 0), out.loss.shape
     (True, ())
     """
+    projections, _ = _check_input(projections, name="projections")
     num_global_views = check_lejepa_options(projections, num_global_views=num_global_views, lamb=lamb)
     value = sigreg(
         projections, key=key, directions=directions, num_slices=num_slices, t_max=t_max,
@@ -153,14 +159,36 @@ def lejepa_loss(
     return lejepa_combine(projections, jnp.mean(value), num_global_views=num_global_views, lamb=lamb, xp=jnp)
 
 
+def _check_input(z, name: str = "z"):
+    """Return `z` as a JAX array and its compute dtype, or raise naming `name`.
+
+    As in ``jax.numpy``, JAX and NumPy arrays are accepted and lists and
+    tuples are not (``TypeError``: convert them with ``jnp.asarray``).
+    NumPy arrays go through the dtype policy first (so ``longdouble`` becomes
+    float64 and complex raises before JAX sees them).
+    """
+    if isinstance(z, (np.ndarray, np.generic)):
+        host_dtype, _ = float_dtypes(z, xp=array_namespace(z), name=name)
+        z = jnp.asarray(z.astype(host_dtype) if z.dtype.kind == "f" else z)
+    elif not isinstance(z, jax.Array):
+        raise TypeError(
+            f"`{name}` must be a JAX or NumPy array; got {type(z).__name__} "
+            "(as in jax.numpy, convert a list or tuple with jnp.asarray first)"
+        )
+    compute_dtype, _ = float_dtypes(z, xp=jnp, name=name)
+    return z, compute_dtype
+
+
 def _resolve_directions(z, key, directions, *, num_slices, dtype):
     """The ``(D, K)`` directions in `dtype`, given or drawn from `key`."""
     dimension = z.shape[-1]
     if directions is not None:
+        directions, _ = _check_input(directions, name="directions")
         check_directions(directions, dimension, xp=jnp)
         return directions.astype(dtype)
     if key is None:
         raise ValueError("pass `key` (a jax.random key) or `directions`: SIGReg needs directions")
-    num_slices = check_int(num_slices, name="num_slices", minimum=1)
+    if not isinstance(key, jax.Array):
+        raise TypeError(f"`key` must be a jax.random key (jax.random.key(seed)); got {type(key).__name__}")
     gaussian = jax.random.normal(key, (dimension, num_slices), dtype=dtype)
     return gaussian / jnp.linalg.norm(gaussian, axis=0, keepdims=True)

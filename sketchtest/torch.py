@@ -15,14 +15,15 @@ parameter gradients of one process on the concatenated batch.
 from __future__ import annotations
 
 import array_api_compat.torch as _xp
+import numpy as np
 import torch
 
 from sketchtest._sigreg import (
     LeJEPAOutput, check_directions, check_lamb, check_lejepa_options, check_samples_shape,
-    lejepa_combine, statistic_from_sums,
+    check_sigreg_options, lejepa_combine, statistic_from_sums,
 )
 from sketchtest._quadrature import epps_pulley_knots
-from sketchtest._validation import check_bool, check_int, check_positive_float
+from sketchtest._validation import check_bool, check_int, check_positive_float, check_seed, float_dtypes
 from sketchtest_backends import torch as _backend
 
 __all__ = ["LeJEPALoss", "LeJEPAOutput", "SIGReg", "lejepa_loss", "sigreg"]
@@ -55,8 +56,9 @@ def sigreg(z, *, directions=None, num_slices=256, seed=None, t_max=3.0, n_points
     seed : int or integer torch.Tensor, optional
         Seed of the directions, drawn on ``z``'s device by a counter-based
         generator (:func:`sketchtest_backends.torch.counter_normal`; Gaussian
-        columns scaled to unit length): a step counter tensor works without
-        host synchronization and gives every rank the same directions.
+        columns scaled to unit length): an int in [0, 2**63) or a 0-d integer
+        tensor. A step counter tensor works without host synchronization
+        (its value is not checked) and gives every rank the same directions.
         ``None`` draws from torch's global generator (not the same on every
         rank: pass a seed in distributed training). These directions differ
         from those :func:`sketchtest.sigreg` draws with NumPy for the same seed.
@@ -71,10 +73,12 @@ def sigreg(z, *, directions=None, num_slices=256, seed=None, t_max=3.0, n_points
     Returns
     -------
     torch.Tensor
-        Shape ``z.shape[:-2]``; float64 for float64 input, float32 otherwise
+        Shape ``z.shape[:-2]``; float64 for float64 input, torch's default
+        floating dtype for bool and integer input, float32 otherwise
         (bfloat16 and float16 are computed with float32 trigonometry and
         accumulation; under autocast the projection ``z @ A`` itself runs in
         the autocast dtype, which dominates the error: about 1e-3 relative).
+        Complex and other dtypes (float8, say) raise ``TypeError``.
 
     References
     ----------
@@ -93,8 +97,9 @@ def sigreg(z, *, directions=None, num_slices=256, seed=None, t_max=3.0, n_points
     >>> bool(abs(loss - 1.0525) < 0.2)
     True
     """
-    t_max, n_points = _check_options(z, t_max=t_max, n_points=n_points, distributed=distributed)
-    compute_dtype = _compute_dtype(z)
+    compute_dtype, t_max, n_points, num_slices = _check_options(
+        z, t_max=t_max, n_points=n_points, num_slices=num_slices, distributed=distributed
+    )
     directions = _resolve_directions(
         z, directions, num_slices=num_slices, seed=seed, dtype=compute_dtype
     )
@@ -257,20 +262,14 @@ class LeJEPALoss(torch.nn.Module):
         )
 
 
-def _check_options(z, *, t_max, n_points, distributed):
+def _check_options(z, *, t_max, n_points, num_slices, distributed):
+    """Validate the input and options; return ``(compute_dtype, t_max, n_points, num_slices)``."""
     if not isinstance(z, torch.Tensor):
         raise TypeError(f"`z` must be a torch.Tensor; got {type(z).__name__}")
-    if z.is_complex() or not (z.is_floating_point() or z.dtype in (torch.int32, torch.int64)):
-        raise TypeError(f"`z` must have a real floating or integer dtype; got {z.dtype}")
+    compute_dtype, _ = float_dtypes(z, xp=_xp, name="z")
     check_samples_shape(z)
     check_bool(distributed, name="distributed")
-    return check_positive_float(t_max, name="t_max"), check_int(n_points, name="n_points", minimum=2)
-
-
-def _compute_dtype(z):
-    if z.dtype == torch.float64:
-        return torch.float64
-    return torch.float32
+    return (compute_dtype, *check_sigreg_options(t_max=t_max, n_points=n_points, num_slices=num_slices))
 
 
 def _resolve_directions(z, directions, *, num_slices, seed, dtype):
@@ -283,7 +282,6 @@ def _resolve_directions(z, directions, *, num_slices, seed, dtype):
         if directions.device != z.device:
             raise ValueError(f"`directions` is on device {directions.device} but `z` is on {z.device}")
         return directions.to(dtype)
-    num_slices = check_int(num_slices, name="num_slices", minimum=1)
     if seed is None:
         gaussian = torch.randn((dimension, num_slices), dtype=dtype, device=z.device)
     else:
@@ -293,8 +291,20 @@ def _resolve_directions(z, directions, *, num_slices, seed, dtype):
 
 
 def _check_seed(seed):
+    """Accept an int in [0, 2**63) or a 0-d integer tensor (a step counter).
+
+    A tensor's value is not read: that would synchronize with the device and
+    break ``torch.compile``; its 64 bits seed the counter-based generator.
+    """
     if isinstance(seed, torch.Tensor):
-        if seed.ndim != 0 or seed.is_floating_point() or seed.is_complex():
-            raise TypeError(f"`seed` tensor must be a 0-d integer tensor; got {seed.dtype} {tuple(seed.shape)}")
+        if seed.ndim != 0 or seed.is_floating_point() or seed.is_complex() or seed.dtype == torch.bool:
+            raise TypeError(
+                f"`seed` tensor must be a 0-d integer tensor; got {seed.dtype} of shape {tuple(seed.shape)}"
+            )
         return
-    check_int(seed, name="seed", minimum=0)
+    if isinstance(seed, np.random.Generator):
+        raise TypeError(
+            "`seed` must be an int in [0, 2**63) or a 0-d integer tensor: these directions are drawn "
+            "on the device, not from a numpy.random.Generator"
+        )
+    check_seed(seed)
