@@ -12,18 +12,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+import warnings
 from importlib import resources
 
 import numpy as np
 
+from sketchtest._budget import SubsampleRows, plan_memory
+from sketchtest._combine import cauchy_pvalue, cauchy_statistic
+from sketchtest._compat import array_namespace
+from sketchtest._directions import draw_directions
 from sketchtest._io import (
-    InputError, LoadedArray, check_samples, count_nonfinite, describe_nonfinite, load_samples,
-    parse_size,
+    InputError, count_nonfinite, describe_nonfinite, open_samples, parse_size,
 )
 from sketchtest._report import (
-    MomentAccumulator, draw_plots, moment_diagnostics, progress_bar, render_text,
+    MomentAccumulator, draw_plots, moment_diagnostics, plot_path, progress_bar, render_text,
 )
+from sketchtest._sliced import SlicedResult
 
 __all__ = ["main", "build_parser", "run_check"]
 
@@ -77,32 +83,59 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--device", metavar="DEVICE",
                        help="device of that library, e.g. cpu, cuda, cuda:1, gpu")
     check.add_argument("--json", action="store_true", help="print one JSON object instead")
-    check.add_argument("--plot", metavar="FILE.png",
+    check.add_argument("--plot", metavar="PATH",
                        help="save Q-Q plots of the worst slices, the slice p-values and the "
-                            "covariance spectrum (needs matplotlib)")
+                            "covariance spectrum to PATH (a directory: PATH/sketchtest-check.png; "
+                            "no extension: .png is added; needs matplotlib)")
     check.add_argument("--worst", type=int, default=5, metavar="N",
                        help="worst slices to list (default 5)")
     check.add_argument("--memory-budget", default="1G", metavar="SIZE",
-                       help="a .npy file larger than this is memory-mapped and streamed "
-                            "through SlicedEppsPulley (default 1G)")
-    check.add_argument("--no-progress", action="store_true", help="no progress bar when streaming")
+                       help="memory the check may use besides the libraries (default 1G): every "
+                            "file is read in chunks; when the rows do not fit, Epps-Pulley "
+                            "streams every row and the other tests use a random subsample")
+    check.add_argument("--no-progress", action="store_true",
+                       help="no progress bar (it shows on a terminal after about 2 seconds)")
     return parser
 
 
 def main(argv=None) -> int:
-    """Run the command line with `argv` (default ``sys.argv[1:]``); return the exit status."""
+    """Run the command line with `argv` (default ``sys.argv[1:]``); return the exit status.
+
+    0 when the check ran, 2 for usage and input errors (one line on stderr),
+    141 (128 + SIGPIPE, as a shell reports it) when the reader of the output
+    went away, e.g. ``sketchtest check FILE | head -1``.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         options = _validate_options(args)
-        report = run_check(args, **options)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # overflow in extreme data: reported as NaN
+            report = run_check(args, **options)
     except InputError as error:
         print(f"sketchtest check: error: {error}", file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps(_json_safe(report), indent=2, allow_nan=False))
-    else:
-        print(render_text(report))
+    except MemoryError:
+        print("sketchtest check: error: out of memory; lower --memory-budget or --slices",
+              file=sys.stderr)
+        return 2
+    text = json.dumps(_json_safe(report), indent=2, allow_nan=False) if args.json \
+        else render_text(report)
+    return _write_output(text)
+
+
+def _write_output(text: str) -> int:
+    """Print `text` on stdout; a closed pipe ends the command quietly with status 141."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        try:  # later flushes (at exit) must not fail again: point stdout at /dev/null
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 128 + 13
     return 0
 
 
@@ -117,8 +150,8 @@ def _validate_options(args) -> dict:
                          f"choose from {', '.join(known)}")
     if args.slices < 1:
         raise InputError(f"--slices must be at least 1; got {args.slices}")
-    if args.seed < 0:
-        raise InputError(f"--seed must be non-negative; got {args.seed}")
+    if not 0 <= args.seed < 2**63:
+        raise InputError(f"--seed must be between 0 and 2**63 - 1; got {args.seed}")
     if not 0 < args.alpha < 1:
         raise InputError(f"--alpha must be between 0 and 1; got {args.alpha}")
     if args.worst < 0:
@@ -137,68 +170,131 @@ def _require_matplotlib() -> None:
 
 
 def run_check(args, *, tests, memory_budget) -> dict:
-    """Load the samples, run `tests`, and return the report as a JSON-ready dictionary."""
+    """Read the samples in chunks, run `tests`, and return the report as a JSON-ready dictionary.
+
+    Memory stays within `memory_budget` (see :mod:`sketchtest._budget`): the
+    rows are read once, in chunks, into the moments, the kept rows (all of
+    them when they fit, else a random subsample) and, when they do not fit,
+    the streamed Epps-Pulley sums; the other tests run on the kept rows.
+    """
     path = str(resources.files("sketchtest") / "data" / "demo_embeddings.npy") if args.demo \
         else args.path
-    loaded = load_samples(path, key=args.key, memory_budget=memory_budget)
-    to_backend, device_name = _backend_converter(args.backend, args.device, loaded.data.dtype)
+    source = open_samples(path, key=args.key, memory_budget=memory_budget)
+    stream_epps = "epps_pulley" in tests and args.null == "standard"
+    plan = plan_memory(source, num_slices=args.slices, budget=memory_budget,
+                       stream_epps_pulley=stream_epps)
+    to_backend, device_name = _backend_converter(args.backend, args.device, source.compute_dtype)
+    directions = draw_directions(source.dimensions, args.slices, seed=args.seed)
+    kept, moments, streamed = _read_once(source, plan, directions, args, to_backend)
     report = {
-        "source": "demo embeddings (shipped with sketchtest)" if args.demo else loaded.path,
-        "format": loaded.format, "key": loaded.key, "samples": loaded.samples,
-        "dimensions": loaded.dimensions, "dtype": str(loaded.data.dtype),
-        "backend": args.backend,
-        "device": device_name,
-        "null": args.null,
+        "source": "demo embeddings (shipped with sketchtest)" if args.demo else source.path,
+        "format": source.format, "key": source.key, "samples": source.samples,
+        "dimensions": source.dimensions, "dtype": str(source.dtype),
+        "backend": args.backend, "device": device_name, "null": args.null,
         "alpha": args.alpha, "num_slices": args.slices, "seed": args.seed,
-        "streamed": loaded.streamed,
+        "streamed": plan.kept_rows < source.samples, "chunk_rows": plan.chunk_rows,
+        "memory_budget": memory_budget, "rows_in_memory": plan.kept_rows,
     }
-    if loaded.streamed:
-        if args.null != "standard":
-            raise InputError("--null normal needs the data in memory; raise --memory-budget")
-        streamed_test, moments, report["chunk_rows"] = _stream(loaded, args, memory_budget,
-                                                               to_backend)
-        host = _subsample(loaded, memory_budget, args.seed)
-        results = [streamed_test] + [_run_test(name, to_backend(host), args, subsample=host.shape[0])
-                                     for name in tests if name != "epps_pulley"]
-    else:
-        host = loaded.data
-        moments = MomentAccumulator()
-        moments.update(host)
-        data = to_backend(host)
-        results = [_run_test(name, data, args) for name in tests]
-    report["diagnostics"] = moment_diagnostics(moments.mean(), moments.covariance(), loaded.samples)
+    report["diagnostics"] = moment_diagnostics(moments.mean(), moments.covariance(), source.samples)
+    subsample = kept.shape[0] if report["streamed"] else None
+    data = to_backend(kept)
+    results = []
+    for name in tests:
+        if name == "epps_pulley" and streamed:
+            result = _combined([accumulator.result() for accumulator in streamed], directions)
+            entry = {"test": name, "kind": "sliced", "streamed": True}
+            results.append((_describe_result(entry, result, args), result))
+        elif name in SLICED_TESTS:
+            results.append(_run_test(name, data, args, subsample=subsample,
+                                     directions=directions, block=plan.test_block))
+        else:
+            rows = _multivariate_rows(kept, plan.multivariate_rows, args.seed)
+            results.append(_run_test(name, to_backend(rows), args,
+                                     subsample=rows.shape[0] if rows.shape[0] < source.samples else None))
     report["tests"] = [entry for entry, _ in results]
     if args.plot:
-        _plot(args, report, results, host)
-        report["plot"] = args.plot
+        report["plot"] = _plot(args, report, results, kept)
     return report
 
 
-def _run_test(name, data, args, *, subsample=None):
-    """Run one test; return its report entry and the raw result (None if it failed)."""
+def _read_once(source, plan, directions, args, to_backend):
+    """One pass over the rows: moments, kept rows and streamed Epps-Pulley sums; NaN checks."""
     import sketchtest as st
 
+    samples, dimensions = source.samples, source.dimensions
+    chosen = SubsampleRows(samples, plan.kept_rows, seed=args.seed)
+    kept = np.empty((plan.kept_rows, dimensions), dtype=source.compute_dtype)
+    moments = MomentAccumulator(full_covariance=plan.full_covariance)
+    block = plan.stream_block
+    streamed = [st.SlicedEppsPulley(directions=directions[:, k:k + block])
+                for k in range(0, args.slices, block)] if block else []
+    totals, first, filled = {"NaN": 0, "+inf": 0, "-inf": 0}, [], 0
+    with progress_bar(samples, enabled=not args.no_progress) as progress:
+        for start, chunk in source.chunks(plan.chunk_rows):
+            counts, where = count_nonfinite(chunk, row_offset=start)
+            totals = {name: totals[name] + counts[name] for name in totals}
+            first = (first + where)[:3]
+            if not first:  # nothing to compute once the input is known to be bad
+                moments.update(chunk)
+                for accumulator in streamed:
+                    accumulator.update(to_backend(chunk))
+                picked = chunk[chosen.between(start, start + chunk.shape[0]) - start]
+                kept[filled:filled + picked.shape[0]] = picked
+                filled += picked.shape[0]
+            progress.update(chunk.shape[0])
+    if first:
+        raise InputError(f"{source.path}: {describe_nonfinite(totals, first)}")
+    return kept, moments, streamed
+
+
+def _multivariate_rows(kept, rows, seed):
+    """`rows` of the kept rows at random (the multivariate tests' memory grows as rows^2)."""
+    if rows >= kept.shape[0]:
+        return kept
+    return kept[np.sort(np.random.default_rng(seed).choice(kept.shape[0], rows, replace=False))]
+
+
+def _run_test(name, data, args, *, subsample=None, directions=None, block=None):
+    """Run one test; return its report entry and the raw result (None if it failed)."""
     kind = "sliced" if name in SLICED_TESTS else "multivariate"
     entry = {"test": name, "kind": kind}
     if subsample is not None:
         entry["subsample"] = int(subsample)
     try:
-        with np.errstate(divide="ignore", over="ignore"):  # p = 0 slices: inf in a combination
-            result = _call_test(st, name, kind, data, entry, args)
-    except (ValueError, TypeError, NotImplementedError) as error:
-        entry["error"] = str(error).strip().splitlines()[0] if str(error).strip() else \
-            type(error).__name__
+        result = _call_test(name, kind, data, entry, args, directions=directions, block=block)
+    except (ValueError, TypeError, NotImplementedError, ArithmeticError, RuntimeError) as error:
+        entry["error"] = _one_line(error)
         return entry, None
     return _describe_result(entry, result, args), result
 
 
-def _call_test(st, name, kind, data, entry, args):
-    """The result of test `name` on `data`; records the null a sliced test used in `entry`."""
-    if kind == "sliced":
-        entry["null"] = "normal" if name in COMPOSITE_ONLY else args.null
-        return st.sliced_test(data, test=name, num_slices=args.slices, seed=args.seed,
-                              null=entry["null"])
-    return getattr(st, name)(data)
+def _call_test(name, kind, data, entry, args, *, directions, block):
+    """The result of test `name` on `data`; records the null a sliced test used in `entry`.
+
+    A sliced test runs on blocks of `block` slices (its memory grows as rows x slices),
+    whose slice p-values are combined as one call would combine them.
+    """
+    import sketchtest as st
+
+    if kind == "multivariate":
+        return getattr(st, name)(data)
+    entry["null"] = "normal" if name in COMPOSITE_ONLY else args.null
+    parts = [st.sliced_test(data, test=name, directions=directions[:, k:k + block], null=entry["null"])
+             for k in range(0, directions.shape[1], block)]
+    return _combined(parts, directions)
+
+
+def _combined(parts, directions):
+    """One sliced result from the results of consecutive blocks of `directions`."""
+    if len(parts) == 1:
+        return parts[0]
+    statistics = np.concatenate([_host(part.slice_statistics).reshape(-1) for part in parts])
+    pvalues = np.concatenate([_host(part.slice_pvalues).reshape(-1) for part in parts])
+    xp = array_namespace(pvalues)
+    statistic = cauchy_statistic(pvalues.astype(np.float64), xp=xp)
+    return SlicedResult(statistic, cauchy_pvalue(statistic, xp=xp), statistics, pvalues, directions,
+                        test=parts[0].test, aggregate="cauchy", null=parts[0].null,
+                        method="cauchy_combination")
 
 
 def _describe_result(entry, result, args) -> dict:
@@ -231,44 +327,8 @@ def _worst_slices(result, count: int) -> list[dict]:
             for k in order]
 
 
-def _stream(loaded: LoadedArray, args, memory_budget, to_backend):
-    """Feed the memory map to SlicedEppsPulley in chunks; check finiteness on the way."""
-    import sketchtest as st
-
-    samples, dimensions = loaded.data.shape
-    chunk_rows = int(min(samples, max(64, memory_budget // (16 * (dimensions + 34 * args.slices)))))
-    accumulator = st.SlicedEppsPulley(num_slices=args.slices, seed=args.seed)
-    moments = MomentAccumulator()
-    totals, first = {"NaN": 0, "+inf": 0, "-inf": 0}, []
-    progress = progress_bar(samples, enabled=not args.no_progress)
-    for start in range(0, samples, chunk_rows):
-        chunk = np.asarray(loaded.data[start:start + chunk_rows])
-        if chunk.dtype.kind != "f" or chunk.dtype == np.float16:
-            chunk = chunk.astype(np.float64)
-        counts, where = count_nonfinite(chunk, row_offset=start)
-        totals = {name: totals[name] + counts[name] for name in totals}
-        first = (first + where)[:3]
-        if not first:  # nothing to compute once the input is known to be bad
-            moments.update(chunk)
-            accumulator.update(to_backend(chunk))
-        progress.update(chunk.shape[0])
-    progress.close()
-    if first:
-        raise InputError(f"{loaded.path}: {describe_nonfinite(totals, first)}")
-    entry = {"test": "epps_pulley", "kind": "sliced", "streamed": True}
-    result = accumulator.result()
-    return (_describe_result(entry, result, args), result), moments, chunk_rows
-
-
-def _subsample(loaded: LoadedArray, memory_budget, seed):
-    """Rows drawn at random from a memory map, as many as a quarter of the budget holds."""
-    samples, dimensions = loaded.data.shape
-    rows = int(min(samples, max(2, memory_budget // (4 * 8 * dimensions))))
-    chosen = np.sort(np.random.default_rng(seed).choice(samples, size=rows, replace=False))
-    return check_samples(np.asarray(loaded.data[chosen]), path=loaded.path)
-
-
-def _plot(args, report, results, host) -> None:
+def _plot(args, report, results, host) -> str:
+    """Draw the plots; return the path really written."""
     sliced = [(entry, result) for entry, result in results
               if result is not None and entry["kind"] == "sliced"]
     qq_samples, slice_pvalues = [], None
@@ -288,10 +348,11 @@ def _plot(args, report, results, host) -> None:
                 label = f"{entry['test']} slice {k}: p = {worst['pvalue']:.3g}"
                 qq_samples.append((label, values))
     try:
-        draw_plots(args.plot, qq_samples=qq_samples, slice_pvalues=slice_pvalues,
-                   diagnostics=report["diagnostics"], title=f"sketchtest check: {report['source']}")
-    except OSError as error:
-        raise InputError(f"--plot: cannot write {args.plot}: {error}") from None
+        return draw_plots(args.plot, qq_samples=qq_samples, slice_pvalues=slice_pvalues,
+                          diagnostics=report["diagnostics"],
+                          title=f"sketchtest check: {report['source']}")
+    except (OSError, ValueError) as error:
+        raise InputError(f"--plot: cannot write {plot_path(args.plot)}: {_one_line(error)}") from None
 
 
 def _backend_converter(backend, device, dtype):
@@ -359,6 +420,11 @@ def _host(array):
     if hasattr(array, "get") and type(array).__module__.startswith("cupy"):
         return array.get()
     return np.asarray(array)
+
+
+def _one_line(error) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def _scalar(value):

@@ -1,23 +1,37 @@
-"""Safe readers of sample arrays for the command line.
+"""Safe, streaming readers of sample arrays for the command line.
 
-Nothing in a file is ever executed: ``.npy``/``.npz`` are read with
-``allow_pickle=False``, PyTorch files with ``torch.load(weights_only=True)``,
-``.safetensors`` by a small reader of its documented layout (an 8-byte header
-length, a JSON header, raw little-endian data), text files by
-:func:`numpy.loadtxt`. Every problem raises :class:`InputError` with one line
-that says what is wrong and where.
+Nothing in a file is ever executed, and no file is read whole: opening a
+file (:func:`open_samples`) reads and checks only its header (shape, dtype,
+where the data lie, that the file holds as many bytes as the header claims)
+and returns a :class:`RowSource`, which then yields the rows in chunks of a
+size the caller chooses. ``.npy`` files and ``.npz`` members are parsed with
+:mod:`numpy.lib.format` (object arrays are refused, never unpickled; an
+``.npz`` member is decompressed chunk by chunk from the zip stream);
+PyTorch files are opened with ``torch.load(weights_only=True,
+map_location="meta")``, which gives the shape, dtype, strides and file offset
+of a tensor without its data; ``.safetensors`` by a small reader of its
+documented layout (an 8-byte header length, a JSON header, raw little-endian
+data); text files are parsed a block of lines at a time. Every problem raises
+:class:`InputError` with one line that says what is wrong and where.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
-from dataclasses import dataclass
+import stat
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable, Iterator
 
 import numpy as np
 
-__all__ = ["InputError", "LoadedArray", "load_samples", "parse_size", "check_samples",
-           "count_nonfinite"]
+__all__ = ["InputError", "RowSource", "LoadedArray", "open_samples", "load_samples", "parse_size",
+           "count_nonfinite", "describe_nonfinite", "format_size"]
 
 FORMATS = {
     ".npy": "npy", ".npz": "npz", ".pt": "torch", ".pth": "torch",
@@ -34,15 +48,54 @@ class InputError(ValueError):
     """A file or an option the command cannot use; the message is one line."""
 
 
+@dataclass(frozen=True)
+class RowSource:
+    """An ``(N, D)`` array in a file, read in chunks of rows, never whole.
+
+    `dtype` is the dtype of the rows as read (bfloat16 already widened to
+    float32); :meth:`chunks` yields them converted to `compute_dtype`.
+    `read_overhead` is the transient memory, in bytes per row, the reader
+    needs besides the chunk it returns (the text of a line, a zip buffer).
+    """
+
+    path: str
+    format: str
+    samples: int
+    dimensions: int
+    dtype: np.dtype
+    read: Callable[[int], Iterator[np.ndarray]] = field(repr=False)
+    key: str | None = None
+    read_overhead: int = 0
+
+    @property
+    def compute_dtype(self) -> np.dtype:
+        """float32 for float16, bfloat16 and float32 rows; float64 for every other dtype."""
+        return np.dtype(np.float32 if self.dtype in (np.float16, np.float32) else np.float64)
+
+    @property
+    def row_bytes(self) -> int:
+        """Bytes of one row as read."""
+        return self.dimensions * self.dtype.itemsize
+
+    def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first row, chunk)`` pairs of at most `rows` rows each, in `compute_dtype`."""
+        start = 0
+        for block in self.read(rows):
+            yield start, block.astype(self.compute_dtype, copy=False)
+            start += block.shape[0]
+        if start != self.samples:
+            raise InputError(f"{self.path}: the data end after {start} of {self.samples} rows "
+                             "(truncated file?)")
+
+
 @dataclass
 class LoadedArray:
-    """Samples read from a file: `data` is ``(N, D)`` (a memory map when `streamed`)."""
+    """Samples read whole from a file (see :func:`load_samples`)."""
 
     data: np.ndarray
     path: str
     format: str
     key: str | None = None
-    streamed: bool = False
 
     @property
     def samples(self) -> int:
@@ -58,6 +111,8 @@ class LoadedArray:
 def parse_size(text: str) -> int:
     """Bytes in a size such as ``"512M"``, ``"2G"``, ``"1.5GB"`` or ``"4096"``.
 
+    The size must be finite and at least one whole byte.
+
     Examples
     --------
     >>> parse_size("2G"), parse_size("512k"), parse_size("100")
@@ -69,35 +124,82 @@ def parse_size(text: str) -> int:
     if cleaned and cleaned[-1] in units:
         number, unit = cleaned[:-1], cleaned[-1]
     try:
-        value = float(number)
+        value = float(number) * units[unit]
     except ValueError:
         raise InputError(f"--memory-budget: cannot read a size from {text!r} (e.g. 512M, 2G)") from None
-    if not value > 0:
-        raise InputError(f"--memory-budget must be positive; got {text!r}")
-    return int(value * units[unit])
+    if not (math.isfinite(value) and value >= 1):
+        raise InputError(f"--memory-budget must be a finite size of at least 1 byte; got {text!r}")
+    return int(value)
 
 
-def load_samples(path, *, key=None, memory_budget=2**30) -> LoadedArray:
-    """Read an ``(N, D)`` or ``(N,)`` array from `path` without executing anything in it.
+def format_size(size: float) -> str:
+    """A byte count for people: ``format_size(3 * 2**20) == '3.0 MiB'``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
 
-    A ``.npy`` file larger than `memory_budget` bytes is memory-mapped (and
-    checked later, chunk by chunk, by the streaming path); every other input is
-    read into memory and checked here by :func:`check_samples`.
+
+def open_samples(path, *, key=None, memory_budget=2**30) -> RowSource:
+    """Open the ``(N, D)`` or ``(N,)`` array in `path` without reading its data.
+
+    Only the header is read and checked. `memory_budget` bounds the few
+    layouts that cannot be read in chunks (a Fortran-order ``.npz`` member, a
+    non-contiguous or legacy-format PyTorch tensor): they are refused when
+    larger than a quarter of it.
 
     Examples
     --------
     >>> import numpy as np, os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
     >>> np.save(path, np.zeros((5, 3)))
-    >>> loaded = load_samples(path)
-    >>> loaded.samples, loaded.dimensions, loaded.format
+    >>> source = open_samples(path)
+    >>> source.samples, source.dimensions, source.format
     (5, 3, 'npy')
+    >>> [chunk.shape for _, chunk in source.chunks(2)]
+    [(2, 3), (2, 3), (1, 3)]
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
-    if os.path.isdir(path):
+    kind = _format_of(path, key)
+    opener = {"npy": _open_npy, "npz": _open_npz, "torch": _open_torch,
+              "safetensors": _open_safetensors, "text": _open_text}[kind]
+    try:
+        return opener(path, key, memory_budget // 4)
+    except InputError:
+        raise
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        raise InputError(f"{path}: cannot read the file: {_one_line(error)}") from None
+
+
+def load_samples(path, *, key=None, memory_budget=2**30) -> LoadedArray:
+    """Read the whole array in `path` (checked: finite, at least 2 samples) into memory.
+
+    For small files and tests; the command line streams with :func:`open_samples`.
+    """
+    source = open_samples(path, key=key, memory_budget=memory_budget)
+    data = np.empty((source.samples, source.dimensions), dtype=source.compute_dtype)
+    for start, chunk in source.chunks(max(1, 2**24 // max(source.row_bytes, 1))):
+        counts, first = count_nonfinite(chunk, row_offset=start)
+        if sum(counts.values()):
+            raise InputError(f"{source.path}: {describe_nonfinite(counts, first)}")
+        data[start:start + chunk.shape[0]] = chunk
+    return LoadedArray(data=data, path=source.path, format=source.format, key=source.key)
+
+
+def _format_of(path, key) -> str:
+    """The reader of `path`, after checking that it is a regular file (never a FIFO or device)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read the file: {_one_line(error)}") from None
+    if stat.S_ISDIR(mode):
         raise InputError(f"{path}: is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{path}: not a regular file (a pipe, socket or device); "
+                         "save the samples to a file first")
     extension = os.path.splitext(path)[1].lower()
     kind = FORMATS.get(extension)
     if kind is None:
@@ -105,49 +207,150 @@ def load_samples(path, *, key=None, memory_budget=2**30) -> LoadedArray:
         raise InputError(f"{path}: unknown file type {extension or '(none)'!r}; expected one of {known}")
     if key is not None and kind not in ("npz", "torch", "safetensors"):
         raise InputError(f"--key applies to .npz, .pt/.pth and .safetensors files, not {extension}")
-    streamed = kind == "npy" and os.path.getsize(path) > memory_budget
+    return kind
+
+
+def _matrix_shape(shape, *, path) -> tuple[int, int]:
+    """``(N, D)`` of an ``(N, D)`` or ``(N,)`` shape, or an InputError."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) not in (1, 2):
+        raise InputError(f"{path}: expected an (N, D) or (N,) array; got shape {shape}")
+    samples, dimensions = shape if len(shape) == 2 else (shape[0], 1)
+    if dimensions == 0:
+        raise InputError(f"{path}: the array has no dimensions (shape {shape})")
+    if samples < 2:
+        raise InputError(f"{path}: needs at least 2 samples; got {samples}")
+    return samples, dimensions
+
+
+def _check_dtype(dtype, *, path) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        raise InputError(f"{path}: refused: the file holds pickled Python objects, which are never "
+                         "loaded (object arrays)")
+    if dtype.kind == "c":
+        raise InputError(f"{path}: complex data ({dtype}); expected real numbers")
+    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise InputError(f"{path}: non-numeric data (dtype {dtype}); expected real numbers")
+    return dtype
+
+
+def _check_declared_bytes(samples, dimensions, dtype, available, *, path, what="the file"):
+    """Refuse a header that claims more data than `available` bytes (before allocating anything)."""
+    declared = samples * dimensions * dtype.itemsize
+    if declared > available:
+        raise InputError(f"{path}: the header declares {samples * dimensions} values "
+                         f"({format_size(declared)}) but {what} holds {format_size(available)} of data")
+
+
+# --- .npy and .npz ---------------------------------------------------------------------------
+
+def _read_npy_header(stream, *, path):
+    """``(shape, fortran_order, dtype)`` from a .npy header; nothing after it is read."""
+    start = stream.read(6)
+    if start[:1] == b"\x80":
+        raise InputError(f"{path}: refused: the file is a pickled Python object, which is never loaded")
+    if start != b"\x93NUMPY":
+        raise InputError(f"{path}: not a .npy array (no NumPy magic string)")
+    version = tuple(stream.read(2))
+    readers = {(1, 0): np.lib.format.read_array_header_1_0,
+               (2, 0): np.lib.format.read_array_header_2_0}
     try:
-        reader = _READERS[kind]
-        data = reader(path, key, streamed) if kind == "npy" else reader(path, key)
-    except InputError:
-        raise
-    except (OSError, EOFError) as error:
-        raise InputError(f"{path}: cannot read the file: {_one_line(error)}") from None
-    data = _as_samples_matrix(data, path=path)
-    if not streamed:
-        data = check_samples(data, path=path)
-    return LoadedArray(data=data, path=path, format=kind, key=key, streamed=streamed)
+        if version in readers:
+            return readers[version](stream, max_header_size=_MAX_HEADER_BYTES)
+        if version == (3, 0):
+            return np.lib.format._read_array_header(stream, version, max_header_size=_MAX_HEADER_BYTES)
+    except (ValueError, SyntaxError) as error:
+        raise InputError(f"{path}: not a .npy array (bad header: {_one_line(error)})") from None
+    raise InputError(f"{path}: not a .npy array (unknown format version {version})")
 
 
-def _read_npy(path, key, streamed):
+def _open_npy(path, key, whole_limit):
+    with open(path, "rb") as stream:
+        if stream.read(2) == b"PK":  # an .npz archive under a .npy name
+            return _open_npz(path, key, whole_limit)
+        stream.seek(0)
+        shape, fortran, dtype = _read_npy_header(stream, path=path)
+        offset = stream.tell()
+    dtype = _check_dtype(dtype, path=path)
+    samples, dimensions = _matrix_shape(shape, path=path)
+    _check_declared_bytes(samples, dimensions, dtype, os.path.getsize(path) - offset, path=path)
+    read = partial(_file_rows, path, offset=offset, shape=(samples, dimensions), dtype=dtype,
+                   fortran=fortran)
+    return RowSource(path, "npy", samples, dimensions, dtype, read)
+
+
+def _file_rows(path, rows, *, offset, shape, dtype, fortran):
+    """Chunks of `rows` rows of an ``(N, D)`` array stored at `offset` of a file (C or Fortran order)."""
+    samples, dimensions = shape
+    with open(path, "rb") as stream:
+        for start in range(0, samples, rows):
+            count = min(rows, samples - start)
+            if not fortran:
+                block = np.empty((count, dimensions), dtype=dtype)
+                stream.seek(offset + start * dimensions * dtype.itemsize)
+                _read_exactly(stream, block, path=path)
+                yield block
+                continue
+            block = np.empty((dimensions, count), dtype=dtype)
+            for column in range(dimensions):
+                stream.seek(offset + (column * samples + start) * dtype.itemsize)
+                _read_exactly(stream, block[column], path=path)
+            yield block.T
+
+
+def _read_exactly(stream, block, *, path) -> None:
+    """Fill the contiguous array `block` from `stream`, or raise if the data end first."""
+    view = memoryview(block.reshape(-1).view(np.uint8))
+    done = 0
+    while done < view.nbytes:
+        count = stream.readinto(view[done:])
+        if not count:
+            raise InputError(f"{path}: the data end early (truncated file?)")
+        done += count
+
+
+def _open_npz(path, key, whole_limit):
     try:
-        loaded = np.load(path, allow_pickle=False, mmap_mode="r" if streamed else None)
-    except ValueError as error:
-        raise InputError(f"{path}: refused: {_pickle_message(error)}") from None
-    if isinstance(loaded, np.lib.npyio.NpzFile):  # a zip archive under a .npy name
-        with loaded:
-            return _pick_npz_member(loaded, path=path, key=key)
-    return loaded
+        with zipfile.ZipFile(path) as archive:
+            members = {name.removesuffix(".npy"): name for name in archive.namelist()}
+            name = _choose_key(list(members), key, path=path)
+            info = archive.getinfo(members[name])
+            with archive.open(info) as stream:
+                shape, fortran, dtype = _read_npy_header(stream, path=f"{path} (array {name!r})")
+                header_bytes = stream.tell()
+    except zipfile.BadZipFile as error:
+        raise InputError(f"{path}: not a valid zip archive, which an .npz file is "
+                         f"({_one_line(error)})") from None
+    where = f"{path} (array {name!r})"
+    dtype = _check_dtype(dtype, path=where)
+    samples, dimensions = _matrix_shape(shape, path=where)
+    _check_declared_bytes(samples, dimensions, dtype, info.file_size - header_bytes, path=where,
+                          what="the zip member")
+    if fortran and samples * dimensions * dtype.itemsize > whole_limit:
+        raise InputError(f"{where}: a Fortran-order array larger than a quarter of --memory-budget "
+                         "cannot be streamed from a zip; raise --memory-budget or save it in C order")
+    read = partial(_zip_rows, path, info.filename, header_bytes=header_bytes,
+                   shape=(samples, dimensions), dtype=dtype, fortran=fortran)
+    return RowSource(path, "npz", samples, dimensions, dtype, read, key=name,
+                     read_overhead=dimensions * dtype.itemsize)
 
 
-def _read_npz(path, key):
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        raise InputError(f"{path}: refused: {_pickle_message(error)}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        return archive
-    with archive:
-        return _pick_npz_member(archive, path=path, key=key)
-
-
-def _pick_npz_member(archive, *, path, key):
-    names = list(archive.files)
-    name = _choose_key(names, key, path=path)
-    try:
-        return archive[name]
-    except ValueError as error:
-        raise InputError(f"{path}: refused array {name!r}: {_pickle_message(error)}") from None
+def _zip_rows(path, member, rows, *, header_bytes, shape, dtype, fortran):
+    """Chunks of a zip member's array, decompressed as they are read (never whole)."""
+    samples, dimensions = shape
+    with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
+        stream.read(header_bytes)
+        if fortran:  # small (checked when opened): read whole, then hand out rows
+            whole = np.empty((dimensions, samples), dtype=dtype)
+            _read_exactly(stream, whole, path=path)
+            for start in range(0, samples, rows):
+                yield whole[:, start:start + rows].T
+            return
+        for start in range(0, samples, rows):
+            block = np.empty((min(rows, samples - start), dimensions), dtype=dtype)
+            _read_exactly(stream, block, path=path)
+            yield block
 
 
 def _choose_key(names, key, *, path):
@@ -161,36 +364,9 @@ def _choose_key(names, key, *, path):
     return names[0]
 
 
-def _read_torch(path, key):
-    try:
-        import torch
-    except ImportError:
-        raise InputError(f"{path}: reading .pt/.pth files needs PyTorch (pip install torch)") from None
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any refusal of the safe unpickler
-        raise InputError(f"{path}: refused or unreadable (read with weights_only=True, "
-                         f"nothing executed): {_one_line(error)}") from None
-    if isinstance(loaded, dict):
-        by_name = {str(k): v for k, v in loaded.items()}
-        candidates = by_name if key is not None else [
-            name for name, value in by_name.items() if isinstance(value, torch.Tensor)]
-        name = _choose_key(list(candidates), key, path=path)
-        loaded = by_name[name]
-        if not isinstance(loaded, torch.Tensor):
-            raise InputError(f"{path}: entry {name!r} is not a tensor")
-    elif key is not None:
-        raise InputError(f"{path}: holds a single tensor; --key does not apply")
-    if not isinstance(loaded, torch.Tensor):
-        raise InputError(f"{path}: holds a {type(loaded).__name__}, not a tensor or a dict of tensors")
-    if loaded.is_complex():
-        raise InputError(f"{path}: complex data ({loaded.dtype}); expected real numbers")
-    if loaded.is_floating_point() and loaded.dtype not in (torch.float32, torch.float64):
-        loaded = loaded.to(torch.float32)  # bfloat16 and float16: NumPy lacks bfloat16
-    return loaded.detach().contiguous().numpy()
+# --- safetensors -----------------------------------------------------------------------------
 
-
-def _read_safetensors(path, key):
+def _open_safetensors(path, key, whole_limit):
     size = os.path.getsize(path)
     with open(path, "rb") as stream:
         prefix = stream.read(8)
@@ -201,98 +377,235 @@ def _read_safetensors(path, key):
             raise InputError(f"{path}: not a safetensors file (header length {header_bytes} is impossible)")
         try:
             header = json.loads(stream.read(header_bytes).decode("utf-8"))
+        except RecursionError:
+            raise InputError(f"{path}: not a safetensors file (its JSON header is nested too deeply)") \
+                from None
         except (UnicodeDecodeError, ValueError):
             raise InputError(f"{path}: not a safetensors file (its header is not JSON)") from None
     if not isinstance(header, dict):
         raise InputError(f"{path}: not a safetensors file (its header is not a JSON object)")
-    names = [name for name in header if name != "__metadata__"]
-    name = _choose_key(names, key, path=path)
-    return _read_safetensors_entry(path, header[name], name=name, data_start=8 + header_bytes,
-                                   size=size)
-
-
-def _read_safetensors_entry(path, entry, *, name, data_start, size):
-    try:
-        code, shape, (begin, end) = entry["dtype"], tuple(entry["shape"]), entry["data_offsets"]
-        shape = tuple(int(s) for s in shape)
-    except (KeyError, TypeError, ValueError):
-        raise InputError(f"{path}: tensor {name!r} has a malformed header entry") from None
-    if code not in _SAFETENSORS_DTYPES:
-        raise InputError(f"{path}: tensor {name!r} has unsupported dtype {code}")
+    name = _choose_key([name for name in header if name != "__metadata__"], key, path=path)
+    code, shape, begin = _safetensors_entry(header[name], where=f"{path}: tensor {name!r}",
+                                            data_bytes=size - 8 - header_bytes)
     dtype = np.dtype(_SAFETENSORS_DTYPES[code])
-    count = int(np.prod(shape, dtype=np.int64))
-    if end - begin != count * dtype.itemsize or begin < 0 or data_start + end > size:
-        raise InputError(f"{path}: tensor {name!r}: its offsets do not match its shape and dtype")
-    values = np.fromfile(path, dtype=dtype, count=count, offset=data_start + begin)
+    samples, dimensions = _matrix_shape(shape, path=f"{path} (tensor {name!r})")
+    read = partial(_file_rows, path, offset=8 + header_bytes + begin, shape=(samples, dimensions),
+                   dtype=dtype, fortran=False)
     if code == "BF16":  # bfloat16 is the upper half of a float32
-        values = (values.astype(np.uint32) << 16).view(np.float32)
-    return values.reshape(shape)
+        read, dtype = partial(_widen_bfloat16, read), np.dtype(np.float32)
+    return RowSource(path, "safetensors", samples, dimensions, dtype, read, key=name)
 
 
-def _read_text(path, key):
-    first = _first_data_line(path)
+def _safetensors_entry(entry, *, where, data_bytes):
+    """``(dtype code, shape, begin)`` of a header entry, every field checked."""
+    if not isinstance(entry, dict):
+        raise InputError(f"{where}: its header entry is not a JSON object")
+    code, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+    if not isinstance(code, str) or code not in _SAFETENSORS_DTYPES:
+        raise InputError(f"{where}: unsupported dtype {code!r}; expected one of "
+                         f"{', '.join(_SAFETENSORS_DTYPES)}")
+    if not isinstance(shape, list) or not all(_is_count(s) for s in shape):
+        raise InputError(f"{where}: its shape {shape!r} is not a list of non-negative integers")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_count(o) for o in offsets)):
+        raise InputError(f"{where}: its data_offsets {offsets!r} are not two non-negative integers")
+    begin, end = offsets
+    expected = math.prod(shape) * np.dtype(_SAFETENSORS_DTYPES[code]).itemsize
+    if end - begin != expected or end > data_bytes:
+        raise InputError(f"{where}: its offsets [{begin}, {end}] do not match its shape and dtype "
+                         f"({expected} bytes) within the {data_bytes} bytes of data")
+    return code, shape, begin
+
+
+def _is_count(value) -> bool:
+    return type(value) is int and value >= 0  # bool, float and str are refused
+
+
+def _widen_bfloat16(read, rows):
+    for block in read(rows):
+        yield (block.astype(np.uint32) << 16).view(np.float32)
+
+
+# --- PyTorch ---------------------------------------------------------------------------------
+
+_TORCH_DTYPES = {"float64": "<f8", "float32": "<f4", "float16": "<f2", "bfloat16": "<u2",
+                 "int64": "<i8", "int32": "<i4", "int16": "<i2", "int8": "i1", "uint8": "u1",
+                 "uint16": "<u2", "uint32": "<u4", "uint64": "<u8", "bool": "?"}
+
+
+def _open_torch(path, key, whole_limit):
+    try:
+        import torch
+    except ImportError:
+        raise InputError(f"{path}: reading .pt/.pth files needs PyTorch (pip install torch)") from None
+    legacy = not zipfile.is_zipfile(path)
+    if legacy and os.path.getsize(path) > whole_limit:
+        raise InputError(f"{path}: a legacy-format (non-zip) PyTorch file larger than a quarter of "
+                         "--memory-budget cannot be streamed; raise --memory-budget or re-save it")
+    try:  # on "meta": shapes, dtypes, strides and file offsets, no data
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch's deprecation notes
+            loaded = torch.load(path, map_location="cpu" if legacy else "meta", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any refusal of the safe unpickler
+        raise InputError(f"{path}: refused or unreadable as plain dense tensors (read with "
+                         f"weights_only=True, nothing executed): {_one_line(error)}") from None
+    name, tensor = _pick_tensor(torch, loaded, key, path=path)
+    where = f"{path}: tensor {name!r}" if name is not None else f"{path}: the tensor"
+    dtype = _torch_numpy_dtype(torch, tensor, where=where)
+    samples, dimensions = _matrix_shape(tensor.shape, path=path)
+    read = _torch_reader(torch, tensor, dtype, (samples, dimensions), path=path, where=where,
+                         whole_limit=whole_limit, legacy=legacy)
+    if tensor.dtype == torch.bfloat16:
+        read, dtype = partial(_widen_bfloat16, read), np.dtype(np.float32)
+    return RowSource(path, "torch", samples, dimensions, dtype, read, key=name)
+
+
+def _pick_tensor(torch, loaded, key, *, path):
+    if isinstance(loaded, dict):
+        by_name = {str(k): v for k, v in loaded.items()}
+        candidates = by_name if key is not None else [
+            name for name, value in by_name.items() if isinstance(value, torch.Tensor)]
+        name = _choose_key(list(candidates), key, path=path)
+        if not isinstance(by_name[name], torch.Tensor):
+            raise InputError(f"{path}: entry {name!r} is not a tensor")
+        return name, by_name[name]
+    if key is not None:
+        raise InputError(f"{path}: holds a single tensor; --key does not apply")
+    if not isinstance(loaded, torch.Tensor):
+        raise InputError(f"{path}: holds a {type(loaded).__name__}, not a tensor or a dict of tensors")
+    return None, loaded
+
+
+def _torch_numpy_dtype(torch, tensor, *, where) -> np.dtype:
+    if tensor.layout != torch.strided or tensor.is_nested or tensor.is_quantized:
+        raise InputError(f"{where} is not a plain dense tensor (layout {tensor.layout}); "
+                         "save a dense copy (.to_dense()) first")
+    if tensor.is_complex():
+        raise InputError(f"{where}: complex data ({tensor.dtype}); expected real numbers")
+    code = _TORCH_DTYPES.get(str(tensor.dtype).removeprefix("torch."))
+    if code is None:
+        raise InputError(f"{where}: unsupported dtype {tensor.dtype}; expected a float or integer dtype")
+    return np.dtype(code)
+
+
+def _torch_reader(torch, tensor, dtype, shape, *, path, where, whole_limit, legacy):
+    """A chunk reader of the tensor's rows: from the file at its storage offset when it can."""
+    if legacy:  # already in memory (small: checked by the caller)
+        values = tensor.detach().contiguous().reshape(shape)
+        values = values.view(torch.int16) if tensor.dtype == torch.bfloat16 else values
+        return partial(_array_rows, values.numpy().view(dtype))
+    storage = tensor.untyped_storage()
+    file_offset = getattr(storage, "_checkpoint_offset", None)
+    if file_offset is None:
+        raise InputError(f"{where} holds no data (a tensor on the meta device)")
+    storage_bytes = storage.nbytes()
+    if file_offset + storage_bytes > os.path.getsize(path):
+        raise InputError(f"{where}: its storage lies outside the file")
+    strides = tuple(tensor.stride()) if tensor.dim() == 2 else (tensor.stride()[0], 1)
+    last = tensor.storage_offset() + sum((n - 1) * s for n, s in zip(shape, strides))
+    if min(strides) < 0 or (last + 1) * dtype.itemsize > storage_bytes:
+        raise InputError(f"{where}: its strides reach outside its storage")
+    start = file_offset + tensor.storage_offset() * dtype.itemsize
+    if strides == (shape[1], 1) or shape[1] == 1 and strides[0] == 1:
+        return partial(_file_rows, path, offset=start, shape=shape, dtype=dtype, fortran=False)
+    if storage_bytes > whole_limit:
+        raise InputError(f"{where}: a non-contiguous tensor larger than a quarter of --memory-budget "
+                         "cannot be streamed; save a .contiguous() copy or raise --memory-budget")
+    whole = np.fromfile(path, dtype=dtype, count=storage_bytes // dtype.itemsize, offset=file_offset)
+    view = np.lib.stride_tricks.as_strided(
+        whole[tensor.storage_offset():], shape=shape, strides=[s * dtype.itemsize for s in strides],
+        writeable=False)
+    return partial(_array_rows, view)
+
+
+def _array_rows(array, rows):
+    for start in range(0, array.shape[0], rows):
+        yield np.array(array[start:start + rows])
+
+
+# --- text ------------------------------------------------------------------------------------
+
+def _open_text(path, key, whole_limit):
+    """A text file: one header row of names at most, then one sample per line."""
+    first, samples = _scan_text(path)
     if first is None:
         raise InputError(f"{path}: no data (the file is empty or only comments)")
     delimiter = "," if "," in first else ("\t" if "\t" in first else None)
-    fields = first.split(delimiter) if delimiter else first.split()
-    skip = 0 if _all_numbers(fields) else 1  # one header row of column names
-    try:
-        return np.loadtxt(path, delimiter=delimiter, skiprows=skip, ndmin=1, dtype=np.float64,
-                          comments="#")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file") from None
-    except ValueError as error:
-        raise InputError(f"{path}: non-numeric or ragged data: {_one_line(error)}") from None
+    fields = [field.strip() for field in (first.split(delimiter) if delimiter else first.split())]
+    is_header = not all(_parses_as(float, f) for f in fields)
+    if is_header and all(_parses_as(complex, f) for f in fields):
+        bad = next(f for f in fields if not _parses_as(float, f))
+        raise InputError(f"{path}: complex value {bad!r} in data row 0; expected real numbers")
+    samples -= int(is_header)
+    samples, dimensions = _matrix_shape((samples, len(fields)), path=path)
+    line_bytes = os.path.getsize(path) // max(samples, 1) + 1
+    read = partial(_text_rows, path, delimiter=delimiter, dimensions=dimensions, skip=int(is_header))
+    return RowSource(path, "text", samples, dimensions, np.dtype(np.float64), read,
+                     read_overhead=4 * line_bytes + 120)
 
 
-def _first_data_line(path):
-    with open(path, encoding="utf-8", errors="replace") as stream:
+def _scan_text(path):
+    """The first data line (decoded) and the number of data lines (not blank, not only a comment)."""
+    first, count = None, 0
+    with open(path, "rb") as stream:
         for line in stream:
-            stripped = line.split("#", 1)[0].strip()
-            if stripped:
-                return stripped
-    return None
+            if line.split(b"#", 1)[0].strip():
+                if first is None:
+                    try:
+                        first = line.decode("utf-8").split("#", 1)[0].strip()
+                    except UnicodeDecodeError:
+                        raise InputError(f"{path}: not a UTF-8 text file") from None
+                count += 1
+    return first, count
 
 
-def _all_numbers(fields) -> bool:
+def _parses_as(kind, text) -> bool:
     try:
-        [float(field) for field in fields]
+        kind(text.replace(" ", "")) if kind is complex else kind(text)
     except ValueError:
         return False
     return True
 
 
-_READERS = {"npy": _read_npy, "npz": _read_npz, "torch": _read_torch,
-            "safetensors": _read_safetensors, "text": _read_text}
+def _text_rows(path, rows, *, delimiter, dimensions, skip):
+    """Blocks of `rows` data lines parsed as float64 (comments and blank lines skipped)."""
+    with open(path, encoding="utf-8") as stream:
+        lines = (text for text in (line.split("#", 1)[0].strip() for line in stream) if text)
+        for _ in range(skip):
+            next(lines)
+        start = 0
+        while True:
+            try:
+                block = list(itertools.islice(lines, rows))
+            except UnicodeDecodeError:
+                raise InputError(f"{path}: not a UTF-8 text file") from None
+            if not block:
+                return
+            yield _parse_lines(block, delimiter, dimensions, path=path, first_row=start)
+            start += len(block)
 
 
-def _as_samples_matrix(data, *, path):
-    data = data if isinstance(data, np.ndarray) else np.asarray(data)
-    kind = data.dtype.kind
-    if kind == "c":
-        raise InputError(f"{path}: complex data ({data.dtype}); expected real numbers")
-    if kind not in "biuf" or data.dtype.fields is not None:
-        raise InputError(f"{path}: non-numeric data (dtype {data.dtype}); expected real numbers")
-    if data.ndim == 1:
-        data = data[:, None]
-    if data.ndim != 2:
-        raise InputError(f"{path}: expected an (N, D) or (N,) array; got shape {tuple(data.shape)}")
-    if data.shape[1] == 0:
-        raise InputError(f"{path}: the array has no dimensions (shape {tuple(data.shape)})")
-    if data.shape[0] < 2:
-        raise InputError(f"{path}: needs at least 2 samples; got {data.shape[0]}")
-    return data
+def _parse_lines(block, delimiter, dimensions, *, path, first_row):
+    try:
+        values = np.loadtxt(block, delimiter=delimiter, ndmin=2, dtype=np.float64, comments=None)
+    except ValueError:
+        values = None
+    if values is not None and values.shape[1] == dimensions:
+        return values
+    for offset, line in enumerate(block):  # name the first bad line and why
+        fields = [f.strip() for f in (line.split(delimiter) if delimiter else line.split())]
+        row = first_row + offset
+        if len(fields) != dimensions:
+            raise InputError(f"{path}: ragged data: data row {row} has {len(fields)} values, "
+                             f"the first row {dimensions} (counting from 0)")
+        for value in fields:
+            if not _parses_as(float, value):
+                what = "complex value" if _parses_as(complex, value) else "non-numeric value"
+                raise InputError(f"{path}: {what} {value!r} in data row {row} (counting from 0); "
+                                 "expected real numbers")
+    raise InputError(f"{path}: cannot parse data rows {first_row} to {first_row + len(block) - 1}")
 
 
-def check_samples(data, *, path, row_offset=0):
-    """Return `data` as float32/float64, or raise if it holds NaN or infinite values."""
-    if data.dtype.kind != "f" or data.dtype == np.float16:
-        data = data.astype(np.float32 if data.dtype == np.float16 else np.float64)
-    counts, first = count_nonfinite(data, row_offset=row_offset)
-    if sum(counts.values()):
-        raise InputError(f"{path}: {describe_nonfinite(counts, first)}")
-    return data
-
+# --- non-finite values -----------------------------------------------------------------------
 
 def count_nonfinite(data, *, row_offset=0):
     """Counts of NaN, +inf and -inf in `data`, and the (row, column) of the first few."""
@@ -315,13 +628,6 @@ def describe_nonfinite(counts, first) -> str:
     where = ", ".join(f"(row {r}, column {c})" for r, c in first)
     return (f"{' and '.join(parts)} value(s), first at {where} (counting from 0); "
             "remove or impute them before checking")
-
-
-def _pickle_message(error) -> str:
-    text = _one_line(error)
-    if "pickle" in text.lower() or "object arrays" in text.lower():
-        return f"the file holds pickled Python objects, which are never loaded ({text})"
-    return text
 
 
 def _one_line(error) -> str:

@@ -8,11 +8,14 @@ samples, which fit in memory for any N (they are D and D x D).
 from __future__ import annotations
 
 import math
+import os
 import sys
+import time
 
 import numpy as np
 
-__all__ = ["MomentAccumulator", "moment_diagnostics", "render_text", "draw_plots", "progress_bar"]
+__all__ = ["MomentAccumulator", "moment_diagnostics", "render_text", "draw_plots", "plot_path",
+           "progress_bar"]
 
 #: Relative slack around the Marchenko-Pastur bulk before an eigenvalue counts as an outlier.
 BULK_SLACK = 0.1
@@ -36,7 +39,8 @@ class MomentAccumulator:
     True
     """
 
-    def __init__(self):
+    def __init__(self, *, full_covariance=None):
+        self.full_covariance = full_covariance  # None: when D <= MAX_COVARIANCE_DIMENSIONS
         self.count = 0
         self.shift = None
         self.total = None
@@ -49,7 +53,8 @@ class MomentAccumulator:
             self.shift = batch.mean(axis=0)
             self.total = np.zeros_like(self.shift)
             dimensions = batch.shape[1]
-            full = dimensions <= MAX_COVARIANCE_DIMENSIONS
+            full = dimensions <= MAX_COVARIANCE_DIMENSIONS if self.full_covariance is None \
+                else self.full_covariance
             self.outer = np.zeros((dimensions, dimensions) if full else dimensions)
         centered = batch - self.shift
         self.count += batch.shape[0]
@@ -100,10 +105,16 @@ def moment_diagnostics(mean, covariance, samples: int) -> dict:
         return {"mean_norm": float(np.linalg.norm(mean)),
                 "mean_norm_expected": math.sqrt(dimensions / samples),
                 "average_variance": float(covariance.mean()),
-                "spectrum_skipped": f"D = {dimensions} > {MAX_COVARIANCE_DIMENSIONS}: the "
-                                    "covariance matrix was not formed"}
+                "spectrum_skipped": f"D = {dimensions}: the covariance matrix was not formed "
+                                    f"(more than {MAX_COVARIANCE_DIMENSIONS} dimensions, or three "
+                                    "copies larger than a quarter of --memory-budget)"}
     covariance = np.atleast_2d(covariance)
-    eigenvalues = np.sort(np.linalg.eigvalsh((covariance + covariance.T) / 2.0))[::-1]
+    eigenvalues = _eigenvalues(covariance)
+    if isinstance(eigenvalues, str):  # the spectrum could not be computed: say why
+        return {"mean_norm": float(np.linalg.norm(mean)),
+                "mean_norm_expected": math.sqrt(dimensions / samples),
+                "average_variance": float(np.mean(np.diagonal(covariance))),
+                "spectrum_skipped": eigenvalues}
     eigenvalues = np.maximum(eigenvalues, 0.0)
     average = float(eigenvalues.mean())
     largest, smallest = float(eigenvalues[0]), float(eigenvalues[-1])
@@ -128,6 +139,20 @@ def moment_diagnostics(mean, covariance, samples: int) -> dict:
     }
 
 
+def _eigenvalues(covariance):
+    """Eigenvalues in decreasing order, or a sentence saying why there are none."""
+    if not np.all(np.isfinite(covariance)):
+        return "the covariance is not finite (values too large for float64 squares?)"
+    try:
+        with np.errstate(all="ignore"):
+            eigenvalues = np.linalg.eigvalsh((covariance + covariance.T) / 2.0)
+    except np.linalg.LinAlgError as error:
+        return f"the eigen-solver failed ({error})"
+    if not np.all(np.isfinite(eigenvalues)):
+        return "the eigen-solver returned non-finite eigenvalues"
+    return np.sort(eigenvalues)[::-1]
+
+
 def _effective_rank(eigenvalues) -> float:
     total = eigenvalues.sum()
     if not total > 0:
@@ -142,7 +167,8 @@ def render_text(report: dict) -> str:
              f"  samples N = {report['samples']}, dimensions D = {report['dimensions']}, "
              f"dtype {report['dtype']}, backend {report['backend']} ({report['device']})"]
     if report.get("streamed"):
-        lines.append(f"  streamed from a memory map in chunks of {report['chunk_rows']} rows")
+        lines.append(f"  larger than --memory-budget: read in chunks of {report['chunk_rows']} rows; "
+                     f"Epps-Pulley streams every row, the other tests use a random subsample")
     lines += ["", *_render_diagnostics(report["diagnostics"]), "", *_render_tests(report)]
     with_slices = [test for test in report["tests"] if test.get("worst_slices")]
     if with_slices:  # the first sliced test's; --json lists every test's
@@ -219,12 +245,23 @@ def _number(value) -> str:
     return "nan" if value is None else f"{value:.4g}"
 
 
-def draw_plots(path, *, qq_samples, slice_pvalues, diagnostics, title="") -> None:
+def plot_path(path) -> str:
+    """Where ``--plot path`` writes: ``path/sketchtest-check.png`` for a directory,
+    ``path.png`` when `path` has no extension, else `path` itself."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return os.path.join(path, "sketchtest-check.png")
+    return path if os.path.splitext(path)[1] else path + ".png"
+
+
+def draw_plots(path, *, qq_samples, slice_pvalues, diagnostics, title="") -> str:
     """Save Q-Q plots of the worst slices, the slice p-value histogram and the spectrum.
 
     `qq_samples` is a list of ``(label, projected values)``; `slice_pvalues`
-    a 1-D array (or None). Needs matplotlib.
+    a 1-D array (or None). Needs matplotlib. Returns the path written
+    (:func:`plot_path`).
     """
+    path = plot_path(path)
     from matplotlib.figure import Figure  # no pyplot: the caller's backend stays as it is
 
     figure = Figure(figsize=(13, 6.5), layout="constrained")
@@ -240,6 +277,7 @@ def draw_plots(path, *, qq_samples, slice_pvalues, diagnostics, title="") -> Non
     if title:
         figure.suptitle(title)
     figure.savefig(path, dpi=110)
+    return path
 
 
 def _qq_axes(axes, label, values) -> None:
@@ -294,31 +332,58 @@ def _spectrum_axes(axes, diagnostics) -> None:
     axes.legend(fontsize=7)
 
 
-def progress_bar(total: int, *, enabled: bool):
-    """A progress bar on stderr counting rows: tqdm's when installed, a plain one otherwise."""
+#: Seconds before a progress bar appears (short runs print none).
+PROGRESS_DELAY = 2.0
+
+
+def progress_bar(total: int, *, enabled: bool, description: str = "reading"):
+    """A progress bar on stderr counting rows: tqdm's when installed, a plain one otherwise.
+
+    It shows only when `enabled`, stderr is a terminal, and the work has taken
+    more than :data:`PROGRESS_DELAY` seconds. Use it as a context manager.
+    """
+    enabled = enabled and _stderr_is_terminal()
     try:
         from tqdm import tqdm
     except ImportError:
-        return _PlainProgress(total, enabled=enabled)
-    return tqdm(total=total, unit="rows", desc="streaming", disable=not enabled, file=sys.stderr)
+        return _PlainProgress(total, enabled=enabled, description=description)
+    return tqdm(total=total, unit="rows", desc=description, disable=not enabled, file=sys.stderr,
+                delay=PROGRESS_DELAY, leave=False)
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 class _PlainProgress:
-    """A minimal progress bar on stderr, for when tqdm is not installed."""
+    """A minimal progress line on stderr, for when tqdm is not installed."""
 
-    def __init__(self, total: int, *, enabled: bool):
-        self.total, self.done, self.enabled, self.percent = total, 0, enabled, -1
+    def __init__(self, total: int, *, enabled: bool, description: str):
+        self.total, self.done, self.enabled = total, 0, enabled
+        self.description, self.percent, self.shown = description, -1, False
+        self.started = time.monotonic()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
     def update(self, count: int) -> None:
         self.done += count
         percent = 100 * self.done // max(self.total, 1)
-        if self.enabled and percent != self.percent:
-            self.percent = percent
+        late = time.monotonic() - self.started > PROGRESS_DELAY
+        if self.enabled and late and percent != self.percent:
+            self.percent, self.shown = percent, True
             width = 30
             filled = width * self.done // max(self.total, 1)
-            print(f"\rstreaming [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} rows",
-                  end="", file=sys.stderr, flush=True)
+            print(f"\r{self.description} [{'#' * filled}{'.' * (width - filled)}] "
+                  f"{self.done}/{self.total} rows", end="", file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        if self.enabled:
+        if self.shown:
             print(file=sys.stderr)
+            self.shown = False

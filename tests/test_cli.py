@@ -167,7 +167,7 @@ def test_streamed_equals_in_memory(tmp_path, capsys):
     argv = ["check", str(tmp_path / "x.npy"), "--json", "--slices", "16", "--tests", "epps_pulley"]
     _, out, _ = run(argv, capsys)
     in_memory = json.loads(out)
-    status, out, _ = run(argv + ["--memory-budget", "8K", "--no-progress"], capsys)
+    status, out, _ = run(argv + ["--memory-budget", "256K", "--no-progress"], capsys)
     streamed = json.loads(out)
     assert status == 0 and streamed["streamed"] is True and in_memory["streamed"] is False
     assert streamed["chunk_rows"] < 3000
@@ -181,7 +181,7 @@ def test_streamed_nan_is_an_input_error(tmp_path, capsys):
     x = np.random.default_rng(3).standard_normal((3000, 4))
     x[2500, 1] = np.nan
     np.save(tmp_path / "x.npy", x)
-    status, out, err = run(["check", str(tmp_path / "x.npy"), "--memory-budget", "8K",
+    status, out, err = run(["check", str(tmp_path / "x.npy"), "--memory-budget", "256K",
                             "--no-progress", "--slices", "8"], capsys)
     assert_one_line_error(status, out, err)
     assert "1 NaN value(s), first at (row 2500, column 1)" in err

@@ -1,0 +1,148 @@
+"""How ``sketchtest check`` spends its ``--memory-budget``.
+
+The command reads every file in chunks of rows and never holds more than the
+budget (plus the interpreter and the libraries it imports). The budget B is
+split as follows, with the per-cell costs measured with :mod:`tracemalloc`
+on NumPy and doubled (or 1.5x) as a margin:
+
+* fixed: the ``(D, K)`` directions (float64 on the host plus one copy in the
+  data's dtype), the per-slice state of the streamed Epps-Pulley sums, and
+  the ``D x D`` covariance (not formed when three copies exceed B/4); these
+  must fit in B/2, else ``--slices`` is too large for the budget;
+* of the rest F: a quarter holds the rows kept for the in-memory tests (all
+  N rows when they fit, else a uniform random subsample), half the working
+  set of one in-memory test, a quarter the chunk being read (its raw and
+  converted copies, the moments' float64 copies and, when streamed, the
+  projections of Epps-Pulley on a block of slices).
+
+A sliced test on the kept rows runs on blocks of slices whose working set
+(rows x slices x cost) fits its half; the blocks' slice p-values are then
+combined with the Cauchy combination, exactly as one call would.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sketchtest import _report
+from sketchtest._io import InputError, format_size
+
+__all__ = ["MemoryPlan", "plan_memory", "SubsampleRows"]
+
+#: Bytes per (row, slice) a sliced test holds at most, in items of the data's dtype:
+#: measured 8 (Anderson-Darling), 6 (Cramer-von Mises, Watson, Shapiro), 5 (KS, JB),
+#: 1.5-3 (Epps-Pulley) with tracemalloc; x1.5.
+TEST_CELL_ITEMS = 12
+#: Bytes per (row, slice) of ``SlicedEppsPulley.update`` (float64 sums): measured 12.3; x2.
+STREAM_CELL_BYTES = 24
+#: Bytes per pair of rows of the multivariate tests (three float64 N x N arrays): measured 24; x2.
+PAIR_BYTES = 48
+#: Bytes per slice of the streamed sums and their result (17 knots): measured 700; x2.
+SLICE_STATE_BYTES = 1400
+#: Smallest chunk worth streaming; below it, Epps-Pulley streams fewer slices per block.
+MIN_STREAM_CHUNK = 256
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Chunk sizes that keep one run of ``sketchtest check`` within its budget."""
+
+    chunk_rows: int          #: rows read per chunk
+    kept_rows: int           #: rows held for the in-memory tests (N when all fit)
+    test_block: int          #: slices per call of an in-memory sliced test
+    stream_block: int        #: slices per streamed Epps-Pulley accumulator (0: none streamed)
+    multivariate_rows: int   #: rows of the multivariate tests (their memory grows as N^2)
+    full_covariance: bool    #: whether the D x D covariance is formed
+
+
+def plan_memory(source, *, num_slices, budget, stream_epps_pulley=True) -> MemoryPlan:
+    """The :class:`MemoryPlan` of `source` (a :class:`~sketchtest._io.RowSource`).
+
+    Raises :class:`~sketchtest._io.InputError` naming ``--slices`` or
+    ``--memory-budget`` when no plan fits.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from sketchtest._io import open_samples
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> np.save(path, np.zeros((100_000, 8)))
+    >>> plan = plan_memory(open_samples(path), num_slices=256, budget=2**20)
+    >>> plan.kept_rows < 100_000, plan.chunk_rows * 8 * 8 < 2**20
+    (True, True)
+    """
+    samples, dimensions, slices = source.samples, source.dimensions, num_slices
+    item = source.compute_dtype.itemsize
+    covariance = 3 * dimensions * dimensions * 8
+    full_covariance = dimensions <= _report.MAX_COVARIANCE_DIMENSIONS and covariance <= budget // 4
+    fixed = (dimensions * slices * (8 + item) + slices * SLICE_STATE_BYTES
+             + (covariance if full_covariance else 3 * dimensions * 8))
+    if fixed > budget // 2:
+        raise InputError(f"--slices {slices} at D = {dimensions} needs {format_size(fixed)} for its "
+                         f"directions and sums, more than half of --memory-budget "
+                         f"({format_size(budget)}); lower --slices or raise --memory-budget")
+    quarter = (budget - fixed) // 4
+    kept = min(samples, quarter // (dimensions * item),
+               2 * quarter // (TEST_CELL_ITEMS * item * min(slices, 8)))
+    if kept < 2:
+        raise InputError(f"--memory-budget {format_size(budget)} holds fewer than 2 rows of "
+                         f"D = {dimensions} for the tests (with --slices {slices}); raise it")
+    test_block = max(1, min(slices, 2 * quarter // (kept * TEST_CELL_ITEMS * item)))
+    row_bytes = dimensions * (source.dtype.itemsize + item + 16) + source.read_overhead
+    stream_block = 0
+    if kept < samples and stream_epps_pulley:
+        stream_block = max(1, min(slices, (quarter // MIN_STREAM_CHUNK - row_bytes) // STREAM_CELL_BYTES))
+        row_bytes += stream_block * STREAM_CELL_BYTES
+    chunk_rows = min(samples, quarter // row_bytes)
+    if chunk_rows < 1:
+        raise InputError(f"--memory-budget {format_size(budget)} cannot hold one row of "
+                         f"D = {dimensions} while reading; raise it")
+    multivariate_rows = min(kept, math.isqrt(2 * quarter // PAIR_BYTES))
+    return MemoryPlan(chunk_rows=int(chunk_rows), kept_rows=int(kept), test_block=int(test_block),
+                      stream_block=int(stream_block), multivariate_rows=int(multivariate_rows),
+                      full_covariance=full_covariance)
+
+
+class SubsampleRows:
+    """A uniform random subset of `size` of `samples` rows, handed out chunk by chunk.
+
+    The rows are split into fixed blocks of `block` rows; the number chosen in
+    each block is one multivariate hypergeometric draw, and the rows within a
+    block are drawn from a generator seeded by ``(seed, block index)``. The
+    subset does not depend on the chunk size, and memory stays O(chunk).
+
+    Examples
+    --------
+    >>> rows = SubsampleRows(1000, 10, seed=0)
+    >>> picked = np.concatenate([rows.between(start, start + 300) for start in range(0, 1000, 300)])
+    >>> picked.shape, bool(np.all(np.diff(picked) > 0))
+    ((10,), True)
+    """
+
+    def __init__(self, samples, size, *, seed, block=2**16):
+        self.samples, self.size, self.seed, self.block = samples, size, seed, block
+        sizes = np.full(-(-samples // block), block, dtype=np.int64)
+        sizes[-1] = samples - block * (sizes.shape[0] - 1)
+        rng = np.random.default_rng(seed)
+        self.counts = rng.multivariate_hypergeometric(sizes, size, method="marginals")
+        self._cached = (None, None)
+
+    def between(self, start, stop) -> np.ndarray:
+        """Sorted chosen rows in ``[start, stop)``."""
+        if self.size == self.samples:
+            return np.arange(start, stop)
+        parts = [self._block_rows(b) for b in range(start // self.block, -(-stop // self.block))]
+        rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return rows[(rows >= start) & (rows < stop)]
+
+    def _block_rows(self, index) -> np.ndarray:
+        if self._cached[0] != index:
+            first = index * self.block
+            width = min(self.block, self.samples - first)
+            rng = np.random.default_rng([self.seed, index])
+            chosen = np.sort(rng.choice(width, size=int(self.counts[index]), replace=False))
+            self._cached = (index, first + chosen)
+        return self._cached[1]
