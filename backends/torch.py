@@ -19,9 +19,18 @@ def _in_float32(function, x):
     return function(x)
 
 
+def _ndtr_by_erfc(x):
+    return 0.5 * torch.special.erfc(x * -0.7071067811865476)
+
+
 def ndtr(x):
-    """Standard normal CDF."""
-    return _in_float32(torch.special.ndtr, x)
+    """Standard normal CDF, as ``erfc(-x / sqrt 2) / 2``.
+
+    ``torch.special.ndtr`` loses the lower tail in float32 (4% off at
+    x = -5.6, 0 below x = -6, where the p-value is 1e-9); ``erfc`` keeps its
+    relative accuracy down to the smallest normal float32 (x = -13).
+    """
+    return _in_float32(_ndtr_by_erfc, x)
 
 
 def log_ndtr(x):
