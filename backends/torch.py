@@ -240,11 +240,36 @@ _MULTIPLIERS = (0x7FEB352D, 0x5BD1E995, 0x27D4EB2F)  # odd and < 2**31: products
 
 
 def _mix32(x):
-    """An integer hash of 32-bit values held in int64 (xor-shift-multiply rounds)."""
+    """An integer hash of 32-bit values held in int64 (xor-shift-multiply rounds), in place."""
     for multiplier in _MULTIPLIERS:
-        x = x ^ (x >> 16)
-        x = (x * multiplier) & _MASK32
-    return x ^ (x >> 15)
+        x ^= x >> 16
+        x.mul_(multiplier).bitwise_and_(_MASK32)
+    x ^= x >> 15
+    return x
+
+
+_PAIRS_PER_CHUNK = 1 << 14  # eager CPU: each int64 temporary (128 KiB) stays in cache
+
+
+def _gaussian_pairs(pair_index, key, second_key, out):
+    """Two standard normal draws per pair index into `out` (n, 2): Box-Muller's cos and sin branches.
+
+    The first uniform hashes the pair index with `key`, the second hashes the
+    first with `second_key`: three 32-bit hashes per two draws. With `out`
+    None (under ``torch.compile``) the pairs are returned stacked instead.
+    """
+    first = _mix32(_mix32(pair_index) ^ key)
+    second = _mix32(first ^ second_key)
+    dtype = torch.float32 if out is None else out.dtype
+    scale = 2.0**-24
+    uniform_open = ((first >> 8) + 1).to(dtype) * scale  # (0, 1]
+    angle = (second >> 8).to(dtype) * (2.0 * torch.pi * scale)
+    radius = torch.sqrt(-2.0 * torch.log(uniform_open))
+    if out is None:
+        return torch.stack((radius * torch.cos(angle), radius * torch.sin(angle)), dim=-1)
+    torch.mul(radius, torch.cos(angle), out=out[:, 0])
+    torch.mul(radius, torch.sin(angle), out=out[:, 1])
+    return out
 
 
 def counter_normal(shape, *, seed, dtype=torch.float32, device=None):
@@ -253,8 +278,10 @@ def counter_normal(shape, *, seed, dtype=torch.float32, device=None):
     `seed` is a Python int or an integer tensor (a step counter kept on the
     device, say): no host synchronization, no generator state, traceable by
     ``torch.compile``; every process and device draws the same numbers.
-    A 32-bit hash of (seed, index) gives two uniforms per draw, turned into a
-    Gaussian by the Box-Muller transform.
+    Draws ``2m`` and ``2m + 1`` are the two outputs of the Box-Muller
+    transform of pair m, whose two uniforms come from 32-bit hashes of
+    (seed, m); the draws of a shape are a prefix of those of a larger one.
+    Eager CPU calls work through the pairs in cache-sized chunks.
     """
     count = 1
     for size in shape:
@@ -262,12 +289,18 @@ def counter_normal(shape, *, seed, dtype=torch.float32, device=None):
     seed = torch.as_tensor(seed, dtype=torch.int64, device=device) if not torch.is_tensor(seed) else seed
     seed = seed.to(device=device, dtype=torch.int64)
     key = _mix32((seed & _MASK32) ^ 0x3C6EF372) ^ _mix32(((seed >> 32) & _MASK32) ^ 0x1B873593)
-    index = torch.arange(count, dtype=torch.int64, device=device)
-    first = _mix32(_mix32((2 * index) & _MASK32) ^ key)
-    second = _mix32(_mix32((2 * index + 1) & _MASK32) ^ key)
-    scale = 2.0**-24
-    uniform_open = ((first >> 8) + 1).to(torch.float64 if dtype == torch.float64 else torch.float32) * scale
-    uniform = (second >> 8).to(uniform_open.dtype) * scale
-    radius = torch.sqrt(-2.0 * torch.log(uniform_open))
-    draws = radius * torch.cos((2.0 * torch.pi) * uniform)
-    return draws.reshape(tuple(shape)).to(dtype)
+    second_key = _mix32(key ^ 0x5851F42D)
+    num_pairs = max(1, (count + 1) // 2)
+    if torch.compiler.is_compiling():
+        index = torch.arange(num_pairs, dtype=torch.int64, device=device)
+        draws = _gaussian_pairs(index, key, second_key, None)
+    else:
+        compute = torch.float64 if dtype == torch.float64 else torch.float32
+        draws = torch.empty((num_pairs, 2), dtype=compute, device=device)
+        on_cpu = draws.device.type == "cpu"
+        chunk = _PAIRS_PER_CHUNK if on_cpu else num_pairs
+        for start in range(0, num_pairs, chunk):
+            stop = min(start + chunk, num_pairs)
+            index = torch.arange(start, stop, dtype=torch.int64, device=device)
+            _gaussian_pairs(index, key, second_key, draws[start:stop])
+    return draws.reshape(-1)[:count].reshape(tuple(shape)).to(dtype)

@@ -268,6 +268,53 @@ def _naive_in(z, directions):
     return ((error @ (weights * phi)) * count).mean()
 
 
+# ----------------------------------------------------------------------------- module vs function
+
+
+def module_ratios(n, d, k, repeats=5):
+    """Forward+backward times on torch CPU, measured round-robin in one process.
+
+    ``naive`` (eager), ``naive compiled`` (``torch.compile``, Inductor),
+    ``ours`` (:func:`sketchtest.torch.sigreg` with given directions) and
+    ``ours module`` (:class:`sketchtest.torch.SIGReg`, which also draws its
+    (D, K) directions on the device every step). Each time is the best of
+    `repeats` warm runs, taken in turns so that the shared machine's load
+    drifts over all four alike.
+    """
+    import torch
+
+    from sketchtest.torch import SIGReg
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    z, directions = _torch_inputs(n, d, k)
+    module = SIGReg(num_slices=k, distributed=False)
+    compiled = torch.compile(torch_naive)
+    functions = {
+        "naive": lambda: torch_naive(z, directions),
+        "naive compiled": lambda: compiled(z, directions),
+        "ours": lambda: torch_ours(z, directions),
+        "ours module": lambda: module(z),
+    }
+    best = {name: float("inf") for name in functions}
+    for round_ in range(repeats + 1):
+        for name, function in functions.items():
+            z.grad = None
+            start = time.perf_counter()
+            function().backward()
+            if round_:  # the first round warms up (and compiles)
+                best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def print_module_ratios(grid):
+    print("# torch CPU forward+backward (s), best of 5 round-robin runs; ratios to the naive eager time")
+    for n, d, k in grid:
+        best = module_ratios(n, d, k)
+        text = "  ".join(f"{name} {seconds:.3f} s ({seconds / best['naive']:.2f}x)" for name, seconds in best.items())
+        print(f"N={n:5d} D={d:5d} K={k:5d}  {text}  module/function {best['ours module'] / best['ours']:.2f}",
+              flush=True)
+
+
 # ----------------------------------------------------------------------------- driver
 
 
@@ -339,7 +386,13 @@ def main(argv=None):
     parser.add_argument("--naive-limit-mib", type=float, default=6000, help="skip naive runs above this")
     parser.add_argument("--output", help="write the rows as JSON here")
     parser.add_argument("--precision-only", action="store_true", help="only the bfloat16 error table")
+    parser.add_argument("--module-ratios", nargs="*", type=int, metavar="N D K",
+                        help="only the module-vs-function table, at these N D K triples (default: the issue's)")
     args = parser.parse_args(argv)
+    if args.module_ratios is not None:
+        triples = args.module_ratios or [8192, 256, 1024, 8192, 2048, 1024]
+        print_module_ratios([tuple(triples[i:i + 3]) for i in range(0, len(triples) - 2, 3)])
+        return
     if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:  # make freed buffers leave the RSS
         env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
         os.execve(sys.executable, [sys.executable, *sys.argv], env)

@@ -211,3 +211,10 @@ def test_state_dict_restores_the_step_and_so_the_directions():
     restored.load_state_dict(trained.state_dict())
     torch.testing.assert_close(restored(z), trained(z))
     torch.testing.assert_close(restored(z), sigreg(z, num_slices=8, seed=4))
+
+
+def test_counter_normal_draws_do_not_depend_on_the_chunking(monkeypatch):
+    whole = backend.counter_normal((7, 9), seed=torch.tensor(5))
+    monkeypatch.setattr(backend, "_PAIRS_PER_CHUNK", 4)  # 63 draws: 32 pairs in 8 chunks
+    torch.testing.assert_close(backend.counter_normal((7, 9), seed=5), whole, rtol=0, atol=0)
+    assert torch.equal(backend.counter_normal((3,), seed=5), whole.reshape(-1)[:3])
