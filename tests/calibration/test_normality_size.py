@@ -31,13 +31,14 @@ def null_samples(null, replicates, n, dim, seed):
     return rng.normal(3.0, 2.0, size=dim) + z @ mixing
 
 
-def _check_rates(pvalues, replicates, what):
+def _check_rates(pvalues, replicates, what, *, conservative_ok=False):
     pvalues = np.asarray(pvalues, dtype=np.float64)
     assert pvalues.shape == (replicates,)
     assert np.all((pvalues >= 0) & (pvalues <= 1)), f"{what}: p-values outside [0, 1]"
     for alpha in ALPHAS:
         rate = float(np.mean(pvalues <= alpha))
-        assert abs(rate - alpha) <= band(alpha, replicates), (
+        excess = rate - alpha if conservative_ok else abs(rate - alpha)
+        assert excess <= band(alpha, replicates), (
             f"{what}: rejection rate {rate:.4f} at alpha={alpha} (allowed +-{band(alpha, replicates):.4f})")
 
 
@@ -53,7 +54,7 @@ def _check_size(null, n, dim, replicates, seed):
         axes.append(np.asarray(result.components["principal_axes"].extras["pvalues"]))
     _check_rates(np.concatenate(pvalues), replicates, f"normality_test null={null!r}")
     for name, parts in components.items():
-        _check_rates(np.concatenate(parts), replicates, f"component {name!r}")
+        _check_rates(np.concatenate(parts), replicates, f"component {name!r}", conservative_ok=True)
     axes = np.concatenate(axes)
     for label, column in (("top", -1), ("bottom", 0)):
         distance = uniformity_distance(axes[:, column])
