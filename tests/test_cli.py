@@ -11,6 +11,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sketchtest
 from sketchtest._cli import main
@@ -47,6 +49,12 @@ def assert_one_line_error(status, out, err):
     ["check", "--demo", "--backend", "tensorflow"],
     ["check", "--demo", "--device", "cuda:0"],
     ["check", "--demo", "--memory-budget", "lots"],
+    ["check", "--demo", "--memory-budget", "inf"],
+    ["check", "--demo", "--memory-budget", "nan"],
+    ["check", "--demo", "--memory-budget", "0.5"],
+    ["check", "--demo", "--memory-budget", "-1G"],
+    ["check", "--demo", "--seed", str(2**63)],
+    ["check", "--demo", "--slices", "1000000", "--memory-budget", "64M"],
 ])
 def test_usage_errors_exit_2_with_one_line(argv, capsys):
     assert_one_line_error(*run(argv, capsys))
@@ -152,12 +160,16 @@ def test_demo_text_report(capsys):
         assert needle in out
 
 
-def test_plot_is_written(tmp_path, capsys):
+@pytest.mark.parametrize("given, written", [("check.png", "check.png"), ("check", "check.png"),
+                                            (".", "sketchtest-check.png")])
+def test_plot_reports_the_path_it_wrote(tmp_path, capsys, given, written):
     pytest.importorskip("matplotlib")
-    target = tmp_path / "check.png"
-    status, _, err = run(["check", "--demo", "--slices", "32", "--tests", "epps_pulley",
-                          "--plot", str(target)], capsys)
+    status, out, err = run(["check", "--demo", "--slices", "32", "--tests", "epps_pulley", "--json",
+                            "--plot", str(tmp_path / given)], capsys)
     assert status == 0, err
+    target = tmp_path / written
+    assert json.loads(out)["plot"] == os.path.normpath(str(target)) or \
+        json.loads(out)["plot"] == str(target)
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.stat().st_size > 20_000
 
 
@@ -253,3 +265,139 @@ def test_every_format_gives_the_same_report(tmp_path, capsys):
     for report in reports[1:]:
         assert report["tests"][0]["statistic"] == reports[0]["tests"][0]["statistic"]
         assert report["diagnostics"]["eigenvalues"] == reports[0]["diagnostics"]["eigenvalues"]
+
+
+# --- inputs that must exit 2 with one line, never block, never allocate the header's claim -----
+
+def _hostile_files(folder):
+    """Files of every reader that must be refused: {name: text the error must hold}."""
+    os.mkfifo(folder / "fifo.npy")
+    with open(folder / "huge.npy", "wb") as stream:
+        np.lib.format.write_array_header_2_0(
+            stream, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 1)})
+    (folder / "zip.npz").write_bytes(b"this is no zip archive")
+    header = json.dumps({"x": {"dtype": "F64", "shape": [2, 2], "data_offsets": ["0", 32]}}).encode()
+    (folder / "bad.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 32)
+    (folder / "row.csv").write_text("1,2,3,4,5\n")
+    (folder / "complex.csv").write_text("1+1j,2\n3,4\n")
+    return {"fifo.npy": "not a regular file", "huge.npy": "header declares",
+            "zip.npz": "not a valid zip", "bad.safetensors": "data_offsets",
+            "row.csv": "at least 2 samples; got 1", "complex.csv": "complex value"}
+
+
+def test_hostile_files_exit_2_with_one_line(tmp_path, capsys):
+    for name, needle in _hostile_files(tmp_path).items():
+        status, out, err = run(["check", str(tmp_path / name)], capsys)
+        assert_one_line_error(status, out, err)
+        assert needle in err, (name, err)
+
+
+def test_slices_that_do_not_fit_name_the_option(capsys):
+    status, out, err = run(["check", "--demo", "--slices", "1000000", "--memory-budget", "64M"], capsys)
+    assert_one_line_error(status, out, err)
+    assert "--slices 1000000" in err and "--memory-budget" in err
+
+
+def test_slice_blocks_combine_as_one_call(capsys):
+    """A budget that splits the slices into blocks gives the slice p-values of one call."""
+    from sketchtest._budget import plan_memory
+    from sketchtest._io import open_samples
+
+    plan = plan_memory(open_samples(DEMO), num_slices=64, budget=2**21)
+    assert plan.kept_rows == 2048 and plan.test_block < 64  # all rows, blocks of slices
+    status, out, err = run(["check", "--demo", "--json", "--slices", "64", "--tests",
+                            "jarque_bera", "--worst", "64", "--memory-budget", "2M"], capsys)
+    assert status == 0, err
+    test = json.loads(out)["tests"][0]
+    x = np.load(DEMO)
+    whole = sketchtest.sliced_test(x.astype(np.float64), test="jarque_bera", num_slices=64, seed=0)
+    ours = sorted((entry["slice"], entry["pvalue"]) for entry in test["worst_slices"])
+    np.testing.assert_allclose([p for _, p in ours], whole.slice_pvalues, rtol=1e-4)
+    assert math.isclose(test["pvalue"], float(whole.pvalue), rel_tol=1e-3)
+
+
+@given(exponent=st.integers(-320, 308), constant=st.booleans())
+@settings(max_examples=25, deadline=None)
+def test_extreme_scales_report_or_refuse_never_crash(tmp_path_factory, exponent, constant):
+    x = np.random.default_rng(abs(exponent)).standard_normal((64, 3))
+    x = (np.ones_like(x) if constant else x) * 10.0**exponent  # may overflow to inf: exit 2
+    path = tmp_path_factory.mktemp("scale") / "x.npy"
+    np.save(path, x)
+    status = main(["check", str(path), "--json", "--slices", "4",
+                   "--tests", "epps_pulley,jarque_bera,mardia"])
+    assert status in (0, 2)
+
+
+def test_overflowing_covariance_is_reported_not_a_crash(tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((50, 3)) * 1e300)
+    status, out, err = run(["check", str(tmp_path / "x.npy"), "--json", "--slices", "4",
+                            "--tests", "jarque_bera,mardia"], capsys)
+    assert status == 0, err
+    assert "not finite" in json.loads(out)["diagnostics"]["spectrum_skipped"]
+    status, out, err = run(["check", str(tmp_path / "x.npy"), "--slices", "4", "--tests", "mardia"],
+                           capsys)
+    assert status == 0 and "covariance spectrum         skipped" in out and err == ""
+
+
+def test_closed_pipe_ends_quietly(monkeypatch, capsys):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader went away (head -1 has exited)
+    with capsys.disabled(), open(write_end, "w") as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        status = main(["check", "--demo", "--slices", "8", "--tests", "jarque_bera"])
+        assert status == 141  # 128 + SIGPIPE, what a shell reports for a closed pipe
+        monkeypatch.undo()
+
+
+def test_head_dash_1_has_no_traceback(tmp_path):
+    command = (f"{sys.executable} -m sketchtest check --demo --json --slices 4000 --worst 4000 "
+               "--tests jarque_bera --no-progress | head -1")
+    completed = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True,
+                               text=True, timeout=120)
+    assert completed.stdout == "{\n" and completed.stderr == ""
+    assert completed.returncode in (0, 141)
+
+
+# --- memory: the peak stays within --memory-budget, for every format ---------------------------
+
+_MEASURE = r"""
+import json, sys
+from sketchtest._cli import main
+try:
+    import torch  # noqa: F401  (importing torch is not the check's memory)
+except ImportError:
+    pass
+
+def status(key):
+    with open("/proc/self/status") as stream:
+        return next(int(line.split()[1]) * 1024 for line in stream if line.startswith(key))
+
+budget, options, paths = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
+main(["check", "--demo", "--no-progress", "--json", *options])  # warm-up: every lazy import
+for path in paths:
+    with open("/proc/self/clear_refs", "w") as stream:
+        stream.write("5")  # the peak (VmHWM) restarts from the current RSS
+    before = status("VmRSS")
+    code = main(["check", path, "--no-progress", "--json", "--memory-budget", budget, *options])
+    print(json.dumps({"path": path, "status": code, "growth": status("VmHWM") - before}),
+          file=sys.stderr)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
+def test_peak_memory_stays_within_the_budget(tmp_path):
+    """12 MB files read with a 4 MB budget: the peak grows by less than the budget + 6 MB
+    (reading any of them whole, or one float64 copy, would add 12 MB)."""
+    x = np.random.default_rng(0).standard_normal((196_608, 8))
+    paths = _write_every_format(x, tmp_path)
+    np.savetxt(paths[2], x[:40_000], delimiter=",", fmt="%.10g")  # text parses slowly: 4 MB
+    paths = [p for p in paths if p.suffix != ".txt"]
+    completed = subprocess.run(
+        [sys.executable, "-c", _MEASURE, "4M", "--tests epps_pulley,jarque_bera,mardia --slices 8",
+         *map(str, paths)], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    measured = [json.loads(line) for line in completed.stderr.splitlines() if line.startswith("{")]
+    assert len(measured) == len(paths)
+    for entry in measured:
+        assert entry["status"] == 0, entry
+        assert entry["growth"] <= 4 * 2**20 + 6 * 2**20, entry
