@@ -4,16 +4,27 @@ Directions are drawn with NumPy from ``seed`` (an int or a NumPy Generator),
 so every backend and device sees the same numbers, then moved once to the
 caller's device. A direction matrix has shape ``(D, K)``: one unit column per
 slice.
+
+Directions given by the caller are validated, never normalized: every entry
+point that takes ``directions`` (:func:`sketchtest.sliced_test`,
+:class:`sketchtest.SlicedEppsPulley`, the three ``sigreg`` functions) checks
+them with :func:`check_directions`, so a zero, non-unit, NaN, infinite,
+complex or non-numeric column raises before any computation.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from sketchtest._compat import array_namespace, device as device_of, host_constant
-from sketchtest._validation import check_bool, check_int, check_seed
+from sketchtest._compat import array_namespace, device as device_of, host_constant, is_traced
+from sketchtest._validation import check_bool, check_int, check_seed, float_dtypes
 
-__all__ = ["draw_directions", "directions_for"]
+__all__ = ["draw_directions", "directions_for", "check_directions", "unit_norm_tolerance"]
+
+#: Machine epsilon of the 16-bit floating dtypes, by name (NumPy has no finfo for ml_dtypes' bfloat16).
+_SIXTEEN_BIT_EPS = {"bfloat16": 2.0**-7, "float16": 2.0**-10}
 
 
 def draw_directions(dim, num_slices, *, seed=None, orthogonal=False) -> np.ndarray:
@@ -89,6 +100,8 @@ def directions_for(x, *, xp, dtype, num_slices, seed, directions, orthogonal):
     NumPy copy when the directions were drawn here, else ``None``.
     """
     dim = x.shape[-1]
+    if directions is not None:
+        directions = check_directions(directions, dim)
     if directions is None:
         if isinstance(seed, int) and _torch_is_compiling():  # Python floats: a traced constant
             flat = _seeded_directions(dim, num_slices, int(seed), bool(orthogonal))
@@ -97,18 +110,80 @@ def directions_for(x, *, xp, dtype, num_slices, seed, directions, orthogonal):
         else:
             host = draw_directions(dim, num_slices, seed=seed, orthogonal=orthogonal)
         return xp.asarray(host, dtype=dtype, device=device_of(x)), host
-    if isinstance(directions, (list, tuple)):
-        directions = np.asarray(directions, dtype=np.float64)
-    host = directions if isinstance(directions, np.ndarray) else None
-    if getattr(directions, "ndim", None) != 2 or directions.shape[0] != dim:
-        shape = getattr(directions, "shape", None)
-        raise ValueError(
-            f"`directions` must have shape (D, K) = ({dim}, K) to match the last axis of x; "
-            f"got shape {None if shape is None else tuple(shape)}"
-        )
-    if directions.shape[1] < 1:
-        raise ValueError("`directions` must have at least one column (K >= 1)")
-    if host is not None:
-        return xp.asarray(np.asarray(host, dtype=np.float64), dtype=dtype, device=device_of(x)), host
-    array_namespace(directions)  # TypeError for non-arrays
+    if isinstance(directions, np.ndarray):
+        host = directions.astype(np.float64)
+        return xp.asarray(host, dtype=dtype, device=device_of(x)), host
     return xp.astype(xp.asarray(directions, device=device_of(x)), dtype), None
+
+
+def check_directions(directions, dim, *, name: str = "directions"):
+    """Return `directions` as an array after checking shape ``(dim, K)``, dtype and values.
+
+    Lists and tuples become NumPy arrays. Raises ``TypeError`` for a
+    non-array, a complex or a non-numeric dtype, and ``ValueError`` for a
+    wrong shape or (see :func:`check_direction_values`) a column that is not
+    a finite unit vector.
+    """
+    if isinstance(directions, (list, tuple)):
+        try:
+            directions = np.asarray(directions)
+        except ValueError as error:  # ragged nesting
+            raise TypeError(f"`{name}` must be a (D, K) array; got a {type(directions).__name__} ({error})") from None
+    try:
+        xp = array_namespace(directions)
+    except TypeError:
+        raise TypeError(f"`{name}` must be a (D, K) array; got {type(directions).__name__}") from None
+    if directions.ndim != 2 or directions.shape[0] != dim:
+        raise ValueError(
+            f"`{name}` must have shape (D, K) = ({dim}, K) to match the last axis of the samples; "
+            f"got shape {tuple(directions.shape)}")
+    if directions.shape[1] < 1:
+        raise ValueError(f"`{name}` must have at least one column (K >= 1)")
+    float_dtypes(directions, xp=xp, name=name)
+    check_direction_values(directions, name=name)
+    return directions
+
+
+def unit_norm_tolerance(dtype, *, xp) -> float:
+    """How far from 1 a column norm of `dtype` may be: sqrt(eps), or 2 eps for 16-bit floats.
+
+    A unit vector rounded to a dtype with unit roundoff u has a norm within
+    about u of 1; sqrt(eps) also admits the summation error of a float32
+    normalization in high dimension while refusing any scale error that a
+    test could see (a scale error delta shifts the statistic by about
+    N delta^2).
+    """
+    name = str(dtype).rsplit(".", 1)[-1]
+    if name in _SIXTEEN_BIT_EPS:
+        return 2.0 * _SIXTEEN_BIT_EPS[name]
+    if xp.isdtype(dtype, "real floating"):
+        return math.sqrt(float(xp.finfo(dtype).eps))
+    return math.sqrt(float(np.finfo(np.float64).eps))  # integers: exact unit vectors only
+
+
+def check_direction_values(directions, *, name: str = "directions") -> None:
+    """Raise ``ValueError`` unless every column of `directions` is a finite unit vector.
+
+    Norms are computed in float64 where the device has it. Traced arrays
+    (``jax.jit``, ``torch.compile``) have no values to read and are not checked.
+    """
+    from sketchtest._univariate import torch_is_compiling
+
+    if is_traced(directions) or torch_is_compiling():
+        return
+    xp = array_namespace(directions)
+    info = xp.__array_namespace_info__()
+    wide_dtype = xp.float64 if xp.float64 in info.dtypes(device=device_of(directions)).values() else xp.float32
+    wide = xp.astype(directions, wide_dtype)
+    norms = xp.linalg.vector_norm(wide, axis=0)
+    finite = xp.all(xp.isfinite(wide), axis=0)
+    good = finite & (xp.abs(norms - 1.0) <= unit_norm_tolerance(directions.dtype, xp=xp))
+    if bool(xp.all(good)):
+        return
+    column = int(xp.argmax(xp.astype(~good, xp.int32)))
+    if not bool(finite[column]):
+        raise ValueError(f"`{name}` must be finite; column {column} holds NaN or infinite values")
+    raise ValueError(
+        f"`{name}` must have unit columns (Euclidean norm 1 within "
+        f"{unit_norm_tolerance(directions.dtype, xp=xp):.2g}); column {column} has norm "
+        f"{float(norms[column]):.6g}: pass directions / norm(directions, axis=0)")

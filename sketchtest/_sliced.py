@@ -15,18 +15,18 @@ import numpy as np
 
 import sketchtest
 from sketchtest._combine import cauchy_pvalue, cauchy_statistic
-from sketchtest._compat import as_array, device
+from sketchtest._compat import as_array, device, is_traced
 from sketchtest._directions import directions_for
 from sketchtest._montecarlo import monte_carlo_pvalue
 from sketchtest._quadrature import ecf_sums, epps_pulley_from_sums, epps_pulley_knots
 from sketchtest._result import _describe
 from sketchtest._sliced_null import epps_pulley_asymptotic_pvalue
-from sketchtest._univariate import standardize
+from sketchtest._univariate import standardize, torch_is_compiling
 from sketchtest._validation import (
-    check_bool, check_choice, check_int, check_positive_float, check_seed, float_dtypes,
+    check_bool, check_choice, check_int, check_nan_policy, check_real, check_seed, float_dtypes,
 )
 
-__all__ = ["SlicedResult", "sliced_test", "SlicedEppsPulley"]
+__all__ = ["SlicedResult", "sliced_test", "SlicedEppsPulley", "apply_row_nan_policy", "check_knots", "nan_where"]
 
 UNIVARIATE_TESTS = (
     "epps_pulley", "cramer_von_mises", "anderson_darling", "watson", "kolmogorov_smirnov",
@@ -90,8 +90,15 @@ def _epps_pulley_slices(projections, *, xp, null, t_max, n_points):
     cos_sum, sin_sum = ecf_sums(projections, t_max, n_points, xp=xp)
     n = float(projections.shape[-2])
     statistics = epps_pulley_from_sums(cos_sum, sin_sum, n, phi, weights, xp=xp)
-    pvalues = epps_pulley_asymptotic_pvalue(statistics, t_max=t_max, n_points=n_points, null=null, xp=xp)
-    return statistics, pvalues
+    return statistics, epps_pulley_slice_pvalues(statistics, t_max=t_max, n_points=n_points, null=null, xp=xp)
+
+
+def epps_pulley_slice_pvalues(statistics, *, t_max, n_points, null, xp):
+    """Asymptotic p-values of slice statistics; NaN where a statistic is NaN."""
+    missing = xp.isnan(statistics)
+    safe = xp.where(missing, xp.zeros_like(statistics), statistics)
+    pvalues = epps_pulley_asymptotic_pvalue(safe, t_max=t_max, n_points=n_points, null=null, xp=xp)
+    return xp.where(missing, statistics, pvalues)
 
 
 def _slice_results(projections, *, xp, test, null, method, options):
@@ -181,9 +188,58 @@ def _prepare(x, *, name="x", min_samples=2):
     return (x if x.dtype == compute_dtype else xp.astype(x, compute_dtype)), xp, result_dtype
 
 
+# --- non-finite samples: whole rows of (..., N, D) data --------------------------
+
+def apply_row_nan_policy(x, compute, *, xp, nan_policy, min_samples):
+    """``compute(x)``, a tuple of arrays led by the batch shape ``x.shape[:-2]``, under `nan_policy`.
+
+    A sample is a row of the ``(..., N, D)`` data; a row is missing when it
+    holds a NaN or an infinity. ``"propagate"`` computes on the data with
+    those values zeroed and sets every result of an affected batch element to
+    NaN (compile-safe); ``"omit"`` drops the missing rows, each batch element
+    on its own (eager only), and gives NaN where fewer than `min_samples`
+    rows remain; ``"raise"`` has been applied by ``check_nan_policy``.
+    """
+    if nan_policy == "raise":
+        return compute(x)
+    if not (is_traced(x) or torch_is_compiling()) and bool(xp.all(xp.isfinite(x))):
+        return compute(x)
+    if nan_policy == "omit":
+        return _omitting_rows(x, compute, xp=xp, min_samples=min_samples)
+    finite = xp.isfinite(x)
+    outputs = compute(xp.where(finite, x, xp.zeros_like(x)))
+    missing = ~xp.all(finite, axis=(-2, -1))
+    return tuple(nan_where(missing, output, xp=xp) for output in outputs)
+
+
+def nan_where(mask, values, *, xp):
+    """NaN where `mask` (a batch shape, broadcast over `values`' trailing axes) is true."""
+    mask = xp.reshape(mask, tuple(mask.shape) + (1,) * (values.ndim - mask.ndim))
+    return xp.where(mask, xp.asarray(float("nan"), dtype=values.dtype, device=device(values)), values)
+
+
+def _omitting_rows(x, compute, *, xp, min_samples):
+    """``compute`` on each batch element without its non-finite rows, stacked back."""
+    elements = xp.reshape(x, (-1, x.shape[-2], x.shape[-1]))
+    results = []
+    for i in range(elements.shape[0]):
+        element = elements[i, ...]
+        kept = element[xp.all(xp.isfinite(element), axis=-1)]
+        if kept.shape[0] >= min_samples:
+            results.append(compute(kept))
+        else:  # too few samples left: NaN results of the right shapes
+            outputs = compute(xp.zeros_like(element))
+            everything = xp.asarray(True, device=device(x))
+            results.append(tuple(nan_where(everything, output, xp=xp) for output in outputs))
+    return tuple(
+        xp.reshape(xp.stack([result[j] for result in results]), tuple(x.shape[:-2]) + tuple(results[0][j].shape))
+        for j in range(len(results[0])))
+
+
 def sliced_test(
     x, /, test="epps_pulley", *, num_slices=256, seed=None, directions=None, orthogonal=False,
-    aggregate="cauchy", null="standard", method=None, n_resamples=999, mc_seed=0, **test_options,
+    aggregate="cauchy", null="standard", method=None, n_resamples=999, mc_seed=0, nan_policy="propagate",
+    **test_options,
 ):
     r"""Sliced test of Gaussianity: a univariate test on K random projections.
 
@@ -236,6 +292,10 @@ def sliced_test(
         backend sees the same directions.
     directions : array, optional
         A ``(D, K)`` matrix of unit columns to use instead of random ones.
+        Validated, not normalized: a zero, non-unit (norm off 1 by more than
+        sqrt(eps) of its dtype, 2 eps for 16-bit dtypes), NaN or infinite
+        column raises ``ValueError``, a complex or non-numeric dtype
+        ``TypeError``.
     orthogonal : bool, default False
         Draw blocks of orthonormal directions instead of independent ones.
     aggregate : {"cauchy", "mean", "max"}, default "cauchy"
@@ -255,9 +315,16 @@ def sliced_test(
         Null replicates for the ``"mean"`` and ``"max"`` aggregates.
     mc_seed : int, default 0
         Seed of those null replicates.
+    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
+        What to do with samples (rows) holding a NaN or an infinity: NaN
+        results for the affected batch elements, raise ``ValueError``, or
+        drop those rows, each batch element on its own (eager only; NaN where
+        fewer than 2 samples remain).
     **test_options
         Options of the univariate test, e.g. ``t_max=3.0, n_points=17`` for
-        Epps-Pulley.
+        Epps-Pulley: ``n_points >= 2`` and ``t_max`` in
+        ``[0.1, 5 (n_points - 1)]``, the range where the null of a slice is
+        tabulated (beyond it every knot but 0 has a weight below 1e-5).
 
     Returns
     -------
@@ -292,6 +359,7 @@ def sliced_test(
     _validate_options(test, aggregate, null, method, num_slices, seed, n_resamples, mc_seed, orthogonal)
     options = _test_options(test, test_options)
     x, xp, result_dtype = _prepare(x)
+    check_nan_policy(nan_policy, x, xp=xp)
     directions, host = directions_for(
         x, xp=xp, dtype=x.dtype, num_slices=num_slices, seed=seed, directions=directions,
         orthogonal=orthogonal)
@@ -299,23 +367,25 @@ def sliced_test(
     def slice_function(projections):
         return _slice_results(projections, xp=xp, test=test, null=null, method=method, options=options)
 
-    slice_statistics, slice_pvalues = slice_function(xp.matmul(x, directions))
-    if aggregate == "cauchy":
-        statistic = cauchy_statistic(slice_pvalues, xp=xp)
-        pvalue, how = cauchy_pvalue(statistic, xp=xp), "cauchy_combination"
-    else:
+    def compute(samples):
+        slice_statistics, slice_pvalues = slice_function(xp.matmul(samples, directions))
+        if aggregate == "cauchy":
+            statistic = cauchy_statistic(slice_pvalues, xp=xp)
+            return statistic, cauchy_pvalue(statistic, xp=xp), slice_statistics, slice_pvalues
         statistic = _aggregate(slice_statistics, aggregate, xp=xp)
         name = test if isinstance(test, str) else getattr(test, "__qualname__", repr(test))
         key = (name, null, method, tuple(sorted(options.items())), directions_fingerprint(directions, host, xp=xp))
         pvalue = aggregate_mc_pvalue(
-            statistic, slice_function, directions, xp=xp, n=x.shape[-2], aggregate=aggregate,
+            statistic, slice_function, directions, xp=xp, n=samples.shape[-2], aggregate=aggregate,
             n_resamples=n_resamples, mc_seed=mc_seed, key=key)
-        how = "monte_carlo"
+        return statistic, pvalue, slice_statistics, slice_pvalues
+
+    outputs = apply_row_nan_policy(x, compute, xp=xp, nan_policy=nan_policy, min_samples=2)
     cast = lambda a: a if a.dtype == result_dtype else xp.astype(a, result_dtype)  # noqa: E731
     return SlicedResult(
-        cast(statistic), cast(pvalue), cast(slice_statistics), cast(slice_pvalues), directions,
+        *(cast(output) for output in outputs), directions,
         test=test if isinstance(test, str) else getattr(test, "__name__", "custom"),
-        aggregate=aggregate, null=null, method=how,
+        aggregate=aggregate, null=null, method="cauchy_combination" if aggregate == "cauchy" else "monte_carlo",
     )
 
 
@@ -326,10 +396,22 @@ def _test_options(test, options):
     unknown = set(options) - {"t_max", "n_points"}
     if unknown:
         raise TypeError(f"sliced Epps-Pulley got unexpected option(s) {sorted(unknown)}; it takes t_max, n_points")
-    return {
-        "t_max": check_positive_float(options.get("t_max", 3.0), name="t_max"),
-        "n_points": check_int(options.get("n_points", 17), name="n_points", minimum=2),
-    }
+    t_max, n_points = check_knots(options.get("t_max", 3.0), options.get("n_points", 17))
+    return {"t_max": t_max, "n_points": n_points}
+
+
+#: The knots' range where the asymptotic null of a slice statistic is tabulated: below
+#: T_MAX_MIN its kernel (about t^2 s^2 / 2, t^6 under null="normal") cancels in float64; beyond a spacing of
+#: MAX_KNOT_SPACING every knot but t = 0 has a weight below exp(-12.5) ~ 4e-6 and the null
+#: degenerates (``_sliced_null._log_tables`` fails beyond a spacing of about 10).
+T_MAX_MIN, MAX_KNOT_SPACING = 0.1, 5.0
+
+
+def check_knots(t_max, n_points):
+    """Return ``(t_max, n_points)`` checked for the sliced Epps-Pulley test and its null."""
+    n_points = check_int(n_points, name="n_points", minimum=2)
+    t_max = check_real(t_max, name="t_max", minimum=T_MAX_MIN, maximum=MAX_KNOT_SPACING * (n_points - 1))
+    return t_max, n_points
 
 
 from sketchtest._streaming import SlicedEppsPulley  # noqa: E402  (it builds on the helpers above)

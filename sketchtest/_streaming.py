@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from sketchtest._combine import cauchy_pvalue, cauchy_statistic
-from sketchtest._compat import device
-from sketchtest._directions import directions_for
+from sketchtest._compat import array_namespace, device
+from sketchtest._directions import check_directions, directions_for
 from sketchtest._quadrature import ecf_sums, epps_pulley_from_sums, epps_pulley_knots
-from sketchtest._sliced_null import epps_pulley_asymptotic_pvalue
-from sketchtest._validation import check_bool, check_choice, check_int, check_positive_float, check_seed
+from sketchtest._validation import (
+    NAN_POLICIES, check_bool, check_choice, check_int, check_nan_policy, check_seed,
+)
 
 __all__ = ["SlicedEppsPulley"]
 
@@ -37,6 +38,12 @@ class SlicedEppsPulley:
     O(K T) whatever the number of samples. Sums are kept in float64 when the
     device has it (float32 otherwise), so merges are exact up to rounding.
 
+    An accumulator pickles and deep-copies exactly (NumPy, PyTorch and JAX
+    arrays), so partial sums can be computed in other processes and merged:
+    give every process the same `seed` (or `directions`). All its batches and
+    merged accumulators must come from one array library (``TypeError``
+    otherwise) and one device (``ValueError``).
+
     Parameters
     ----------
     num_slices : int, default 256
@@ -45,11 +52,16 @@ class SlicedEppsPulley:
         Seed of the directions (drawn on the host at the first batch, once D
         is known). Accumulators to be merged need the same seed.
     t_max : float, default 3.0
-        Last quadrature knot.
+        Last quadrature knot, in ``[0.1, 5 (n_points - 1)]`` (see
+        :func:`sketchtest.sliced_test`).
     n_points : int, default 17
-        Number of knots, ``linspace(0, t_max, n_points)``.
+        Number of knots, ``linspace(0, t_max, n_points)``, at least 2.
     directions : array, optional
         A ``(D, K)`` matrix of unit columns instead of random ones.
+        Validated, not normalized: a zero, non-unit (norm off 1 by more than
+        sqrt(eps) of its dtype, 2 eps for 16-bit dtypes), NaN or infinite
+        column raises ``ValueError``, a complex or non-numeric dtype
+        ``TypeError``.
     orthogonal : bool, default False
         Draw orthonormal blocks of directions.
     aggregate : {"cauchy", "mean", "max"}, default "cauchy"
@@ -60,6 +72,10 @@ class SlicedEppsPulley:
         Null replicates of the ``"mean"`` and ``"max"`` aggregates.
     mc_max_samples : int, default 2048
         Largest sample size simulated for their null.
+    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
+        What :meth:`update` does with samples (rows) holding a NaN or an
+        infinity: fold them in (the sums, and so every result, become NaN),
+        raise ``ValueError``, or drop those rows.
 
     Attributes
     ----------
@@ -87,22 +103,41 @@ class SlicedEppsPulley:
     """
 
     def __init__(self, num_slices=256, seed=0, *, t_max=3.0, n_points=17, directions=None,
-                 orthogonal=False, aggregate="cauchy", n_resamples=999, mc_max_samples=2048):
+                 orthogonal=False, aggregate="cauchy", n_resamples=999, mc_max_samples=2048,
+                 nan_policy="propagate"):
+        from sketchtest._sliced import check_knots
+
         self.num_slices = check_int(num_slices, name="num_slices", minimum=1)
         check_seed(seed)
         check_bool(orthogonal, name="orthogonal")
         check_choice(aggregate, name="aggregate", choices=("cauchy", "mean", "max"))
-        self.seed, self.orthogonal, self.aggregate = seed, orthogonal, aggregate
-        self.t_max = check_positive_float(t_max, name="t_max")
-        self.n_points = check_int(n_points, name="n_points", minimum=2)
+        check_choice(nan_policy, name="nan_policy", choices=NAN_POLICIES)
+        self.seed, self.orthogonal, self.aggregate, self.nan_policy = seed, orthogonal, aggregate, nan_policy
+        self.t_max, self.n_points = check_knots(t_max, n_points)
         self.n_resamples = check_int(n_resamples, name="n_resamples", minimum=1)
         self.mc_max_samples = check_int(mc_max_samples, name="mc_max_samples", minimum=2)
-        self._given_directions = directions
-        if directions is not None and getattr(directions, "ndim", None) == 2:
+        if directions is not None:
+            directions = check_directions(directions, getattr(directions, "shape", (None,))[0])
             self.num_slices = int(directions.shape[1])
+        self._given_directions = directions
         self.directions = self._host_directions = self.cos_sum = self.sin_sum = None
         self.count = 0
         self._xp = None
+
+    def __getstate__(self):
+        """Everything but the array namespace (a module), which is found again from the sums."""
+        state = dict(self.__dict__)
+        state["_xp"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.cos_sum is not None:
+            self._xp = array_namespace(self.cos_sum)
+
+    @property
+    def _sum_dtype(self):
+        return self.cos_sum.dtype
 
     def update(self, batch):
         """Fold a batch of samples of shape ``(n_b, D)`` into the sums; returns self."""
@@ -111,11 +146,16 @@ class SlicedEppsPulley:
         batch, xp, _ = _prepare(batch, name="batch", min_samples=1)
         if batch.ndim != 2:
             raise ValueError(f"`batch` must have shape (n_b, D); got {batch.ndim} dimensions")
+        check_nan_policy(self.nan_policy, batch, xp=xp, name="batch")
         if self.directions is None:
             self._start(batch, xp)
-        elif batch.shape[-1] != self.directions.shape[0]:
-            raise ValueError(
-                f"`batch` has D = {batch.shape[-1]} but earlier batches had D = {self.directions.shape[0]}")
+        else:
+            self._check_compatible(batch, xp, name="batch")
+            if batch.shape[-1] != self.directions.shape[0]:
+                raise ValueError(
+                    f"`batch` has D = {batch.shape[-1]} but earlier batches had D = {self.directions.shape[0]}")
+        if self.nan_policy == "omit":
+            batch = batch[xp.all(xp.isfinite(batch), axis=-1)]
         projections = xp.matmul(batch, xp.astype(self.directions, batch.dtype))
         if batch.dtype != self._sum_dtype:  # the recurrence in the accumulation dtype
             projections = xp.astype(projections, self._sum_dtype)
@@ -128,13 +168,24 @@ class SlicedEppsPulley:
     def _start(self, batch, xp):
         info = xp.__array_namespace_info__()
         has_float64 = xp.float64 in info.dtypes(device=device(batch)).values()
-        self._xp, self._sum_dtype = xp, (xp.float64 if has_float64 else xp.float32)
+        sum_dtype = xp.float64 if has_float64 else xp.float32
+        self._xp = xp
         self.directions, self._host_directions = directions_for(
             batch, xp=xp, dtype=batch.dtype, num_slices=self.num_slices, seed=self.seed,
             directions=self._given_directions, orthogonal=self.orthogonal)
         shape = (self.directions.shape[1], self.n_points)
-        self.cos_sum = xp.zeros(shape, dtype=self._sum_dtype, device=device(batch))
-        self.sin_sum = xp.zeros(shape, dtype=self._sum_dtype, device=device(batch))
+        self.cos_sum = xp.zeros(shape, dtype=sum_dtype, device=device(batch))
+        self.sin_sum = xp.zeros(shape, dtype=sum_dtype, device=device(batch))
+
+    def _check_compatible(self, array, xp, *, name):
+        """Refuse arrays of another library (``TypeError``) or device (``ValueError``) than the sums."""
+        if xp is not self._xp:
+            raise TypeError(
+                f"`{name}` is a {_library(array)} array but this accumulator holds {_library(self.cos_sum)} "
+                "arrays: update and merge with one array library")
+        if device(array) != device(self.cos_sum):
+            raise ValueError(
+                f"`{name}` is on device {device(array)} but this accumulator's sums are on {device(self.cos_sum)}")
 
     def merge(self, other):
         """Add the sums of `other` (same directions and knots) into self; returns self."""
@@ -146,6 +197,7 @@ class SlicedEppsPulley:
             return self
         if self.directions is None:
             raise ValueError("merge into an accumulator that has seen data (call update first)")
+        self._check_compatible(other.cos_sum, array_namespace(other.cos_sum), name="other")
         if not self._same_directions(other):
             raise ValueError("cannot merge accumulators with different directions (seed or directions differ)")
         self.cos_sum = self.cos_sum + self._xp.astype(other.cos_sum, self._sum_dtype)
@@ -163,7 +215,8 @@ class SlicedEppsPulley:
     def result(self):
         """The :class:`SlicedResult` of every sample seen so far."""
         from sketchtest._sliced import (
-            SlicedResult, _epps_pulley_slices, aggregate_mc_pvalue, directions_fingerprint, _aggregate)
+            SlicedResult, _aggregate, _epps_pulley_slices, aggregate_mc_pvalue, directions_fingerprint,
+            epps_pulley_slice_pvalues)
 
         if self.count < 2:
             raise ValueError(f"the test needs at least 2 samples; {self.count} seen")
@@ -171,7 +224,7 @@ class SlicedEppsPulley:
         _, phi, weights = epps_pulley_knots(
             self.t_max, self.n_points, xp=xp, dtype=self._sum_dtype, device=device(self.cos_sum))
         statistics = epps_pulley_from_sums(self.cos_sum, self.sin_sum, float(self.count), phi, weights, xp=xp)
-        pvalues = epps_pulley_asymptotic_pvalue(
+        pvalues = epps_pulley_slice_pvalues(
             statistics, t_max=self.t_max, n_points=self.n_points, null="standard", xp=xp)
         if self.aggregate == "cauchy":
             statistic = cauchy_statistic(pvalues, xp=xp)
@@ -194,3 +247,8 @@ class SlicedEppsPulley:
         return SlicedResult(
             cast(statistic), cast(pvalue), cast(statistics), cast(pvalues), self.directions,
             test="epps_pulley", aggregate=self.aggregate, null="standard", method=how)
+
+
+def _library(array) -> str:
+    """The top-level module of `array`'s type ("numpy", "torch", "jax", ...), for messages."""
+    return type(array).__module__.split(".")[0]
