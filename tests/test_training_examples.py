@@ -1,7 +1,11 @@
 """The LeJEPA training examples: tiny runs of both trainers, DDP and sharded smoke runs, the helpers.
 
 Each trainer runs in a fresh process (as a user runs it), with a model and a
-dataset small enough for a few seconds of training on one CPU core.
+dataset small enough for a few seconds of training on one CPU core: 320
+training and 160 test images of the digits, written once as a ``.npz`` (the
+trainers' own file format for user data), and the smallest encoders. What is
+left is mostly start-up and compilation, so the subprocess timeout is generous
+for a loaded machine.
 """
 
 from __future__ import annotations
@@ -22,7 +26,22 @@ TINY = [
     "--proj-hidden-dim", "64", "--proj-dim", "16", "--num-slices", "64", "--num-local-views", "2",
     "--warmup-epochs", "1", "--lr", "3e-3", "--no-progress",
 ]  # fmt: skip
+SUBPROCESS_TIMEOUT = 900  # seconds; a quiet 2-core machine takes under a minute per run
 OUTPUT_FILES = ("metrics.csv", "metrics.json", "loss_curve.png", "probe_accuracy_curve.png")
+
+
+@pytest.fixture(scope="module")
+def small_digits(tmp_path_factory) -> list[str]:
+    """``--data`` arguments for a 320/160 split of scikit-learn's digits, saved as a ``.npz``."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    order = np.random.default_rng(0).permutation(len(digits.target))
+    train, test = order[:320], order[320:480]
+    images = (digits.images / 16.0).astype(np.float32)  # floats in [0, 1] are taken as they are
+    path = tmp_path_factory.mktemp("data") / "small_digits.npz"
+    np.savez(path, x_train=images[train], y_train=digits.target[train], x_test=images[test], y_test=digits.target[test])
+    return ["--data", str(path)]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -46,7 +65,7 @@ JAX_CACHE_ENV = {
 }
 
 
-def run_module(args: list[str], extra_env: dict | None = None, timeout: float = 300):
+def run_module(args: list[str], extra_env: dict | None = None, timeout: float = SUBPROCESS_TIMEOUT):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), **(extra_env or {})}
     env.pop("JAX_ENABLE_X64", None)
     result = subprocess.run(
@@ -76,16 +95,17 @@ def check_run(out: pathlib.Path, epochs: int) -> dict:
 
 
 @pytest.mark.parametrize("framework", ["torch", "jax"])
-def test_tiny_run_learns_writes_files_and_resumes(framework, tmp_path):
+def test_tiny_run_learns_writes_files_and_resumes(framework, tmp_path, small_digits):
     pytest.importorskip(framework)
     module = f"training_examples.{framework}_lejepa"
-    run_module(["-m", module, *TINY, "--arch", "vit", "--out", str(tmp_path)])
+    run_module(["-m", module, *TINY, *small_digits, "--arch", "vit", "--out", str(tmp_path)])
     summary = check_run(tmp_path, epochs=3)
     assert summary["framework"] == framework
     checkpoint = tmp_path / ("checkpoint.pt" if framework == "torch" else "checkpoint.npz")
     assert checkpoint.exists()
     before = epoch_rows(tmp_path)
-    run_module(["-m", module, *TINY, "--arch", "vit", "--out", str(tmp_path), "--epochs", "4", "--resume"])
+    resume = ["--epochs", "4", "--resume"]
+    run_module(["-m", module, *TINY, *small_digits, "--arch", "vit", "--out", str(tmp_path), *resume])
     after = epoch_rows(tmp_path)
     assert len(after) == 4
     assert after[:3] == before  # the resumed run kept the history and went on from epoch 3
@@ -93,21 +113,21 @@ def test_tiny_run_learns_writes_files_and_resumes(framework, tmp_path):
 
 
 @pytest.mark.distributed
-def test_torch_ddp_two_processes_on_cpu(tmp_path):
+def test_torch_ddp_two_processes_on_cpu(tmp_path, small_digits):
     """Two gloo processes, with the ResNet encoder (the tiny run above covers the ViT)."""
     pytest.importorskip("torch")
     launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    args = [*TINY, "--arch", "resnet", "--depth", "2", "--out", str(tmp_path)]
+    args = [*TINY, *small_digits, "--arch", "resnet", "--depth", "1", "--out", str(tmp_path)]
     run_module([*launcher, "-m", "training_examples.torch_lejepa", *args])
     summary = check_run(tmp_path, epochs=3)
     assert summary["world_size"] == 2 and summary["config"]["arch"] == "resnet"
 
 
-def test_jax_data_parallel_over_two_host_devices(tmp_path):
+def test_jax_data_parallel_over_two_host_devices(tmp_path, small_digits):
     """The batch sharded over two host devices, with the ResNet encoder (the tiny run covers the ViT)."""
     pytest.importorskip("jax")
     flags = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    args = [*TINY, "--arch", "resnet", "--depth", "2", "--out", str(tmp_path)]
+    args = [*TINY, *small_digits, "--arch", "resnet", "--depth", "1", "--out", str(tmp_path)]
     run_module(["-m", "training_examples.jax_lejepa", *args], extra_env=flags)
     summary = check_run(tmp_path, epochs=3)
     assert summary["num_devices"] == 2 and summary["config"]["arch"] == "resnet"
