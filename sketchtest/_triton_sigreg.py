@@ -36,8 +36,8 @@ import torch
 
 __all__ = ["available", "backward_projections", "forward_sums", "supports"]
 
-_BLOCK_N = 64
-_BLOCK_K = 64
+# (BLOCK_N, BLOCK_K, num_warps) of each kernel; benchmarks/gpu/sigreg_gpu.py times alternatives.
+CONFIG = {"forward": (64, 64, 4), "backward": (64, 64, 4)}
 _PROGRAMS_PER_SM = 4
 
 
@@ -157,8 +157,12 @@ def _programs_along_samples(num_samples, other_programs, device, block_n):
     return math.ceil(num_samples / rows), rows
 
 
-def forward_sums(projections, knot_step: float, n_points: int, *, block_n=_BLOCK_N, block_k=_BLOCK_K):
-    """Float32 sums over axis -2 of ``cos(j h p)`` and ``sin(j h p)``, two ``(..., T, K)`` tensors."""
+def forward_sums(projections, knot_step: float, n_points: int, *, config=None):
+    """Float32 sums over axis -2 of ``cos(j h p)`` and ``sin(j h p)``, two ``(..., T, K)`` tensors.
+
+    `config` is ``(BLOCK_N, BLOCK_K, num_warps)`` (powers of two), ``CONFIG["forward"]`` by default.
+    """
+    block_n, block_k, num_warps = config or CONFIG["forward"]
     trig_sums_kernel, _ = _kernels()
     batched = _as_batched(projections)
     batch, num_samples, num_slices = batched.shape
@@ -169,14 +173,18 @@ def forward_sums(projections, knot_step: float, n_points: int, *, block_n=_BLOCK
         batched, partial, num_samples, num_slices, rows,
         *batched.stride(), *partial.stride()[:4], float(knot_step),
         N_POINTS=n_points, T_PAD=max(2, 1 << (n_points - 1).bit_length()), BLOCK_N=block_n, BLOCK_K=block_k,
+        num_warps=num_warps,
     )
     sums = partial.sum(dim=1).reshape(*projections.shape[:-2], 2, n_points, num_slices)
     return sums[..., 0, :, :], sums[..., 1, :, :]
 
 
-def backward_projections(projections, cos_grad, sin_grad, knot_step: float, n_points: int, *,
-                         block_n=_BLOCK_N, block_k=_BLOCK_K):
-    """Gradient of the sums with respect to `projections`, in the projections' dtype."""
+def backward_projections(projections, cos_grad, sin_grad, knot_step: float, n_points: int, *, config=None):
+    """Gradient of the sums with respect to `projections`, in the projections' dtype.
+
+    `config` is ``(BLOCK_N, BLOCK_K, num_warps)``, ``CONFIG["backward"]`` by default.
+    """
+    block_n, block_k, num_warps = config or CONFIG["backward"]
     _, trig_gradient_kernel = _kernels()
     batched = _as_batched(projections)
     batch, num_samples, num_slices = batched.shape
@@ -190,6 +198,6 @@ def backward_projections(projections, cos_grad, sin_grad, knot_step: float, n_po
     trig_gradient_kernel[(batch * k_blocks, splits)](
         batched, coefficients, gradient, num_samples, num_slices, rows,
         *batched.stride(), *coefficients.stride()[:3], *gradient.stride()[:2], float(knot_step),
-        N_POINTS=n_points, BLOCK_N=block_n, BLOCK_K=block_k,
+        N_POINTS=n_points, BLOCK_N=block_n, BLOCK_K=block_k, num_warps=num_warps,
     )
     return gradient.reshape(projections.shape)

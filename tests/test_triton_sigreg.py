@@ -33,7 +33,7 @@ from sketchtest.torch import sigreg  # noqa: E402
 
 KNOT_STEP = 3.0 / 16
 N_POINTS = 17
-BLOCKS = {"block_n": 16, "block_k": 16}
+CONFIG = (16, 16, 4)  # BLOCK_N, BLOCK_K, num_warps
 EPS32 = float(np.finfo(np.float32).eps)
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 SHAPES = {"N45-K21": (45, 21), "B2-N37-K33": (2, 37, 33), "N1-K5": (1, 5)}
@@ -50,12 +50,12 @@ cases = torch.load(sys.argv[1], weights_only=True)
 backend._triton_kernels = lambda p: kernels if kernels.supports(p) else None
 outputs = {}
 for name, case in cases.items():
-    blocks = {"block_n": case["block_n"], "block_k": case["block_k"]}
+    config = tuple(case["config"])
     if case["kind"] == "forward":
-        outputs[name] = kernels.forward_sums(case["p"], case["knot_step"], case["n_points"], **blocks)
+        outputs[name] = kernels.forward_sums(case["p"], case["knot_step"], case["n_points"], config=config)
     elif case["kind"] == "backward":
         outputs[name] = kernels.backward_projections(
-            case["p"], case["cos_grad"], case["sin_grad"], case["knot_step"], case["n_points"], **blocks)
+            case["p"], case["cos_grad"], case["sin_grad"], case["knot_step"], case["n_points"], config=config)
     else:
         leaf = case["z"].clone().requires_grad_()
         value = sigreg(leaf, directions=case["directions"], distributed=False)
@@ -70,7 +70,7 @@ def projections(shape, dtype, seed=0, scale=1.3):
 
 
 def _cases():
-    common = {"knot_step": KNOT_STEP, "n_points": N_POINTS, **BLOCKS}
+    common = {"knot_step": KNOT_STEP, "n_points": N_POINTS, "config": list(CONFIG)}
     cases = {}
     for dtype_name, dtype in DTYPES.items():
         for shape_name, shape in SHAPES.items():
@@ -84,7 +84,7 @@ def _cases():
         cases[f"sigreg-{dtype_name}"] = {
             "kind": "sigreg", "z": projections((2, 50, 7), dtype, seed=4, scale=1.2),
             "directions": torch.asarray(host_directions(7, 19, seed=5), dtype=torch.float32),
-            "block_n": 64, "block_k": 64,
+            "config": [64, 64, 4],
         }
     return cases
 
