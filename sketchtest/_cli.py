@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import warnings
+from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
@@ -115,6 +116,9 @@ def main(argv=None) -> int:
     except InputError as error:
         print(f"sketchtest check: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("sketchtest check: interrupted", file=sys.stderr)
+        return 130
     except MemoryError:
         print("sketchtest check: error: out of memory; lower --memory-budget or --slices",
               file=sys.stderr)
@@ -196,25 +200,44 @@ def run_check(args, *, tests, memory_budget) -> dict:
         "memory_budget": memory_budget, "rows_in_memory": plan.kept_rows,
     }
     report["diagnostics"] = moment_diagnostics(moments.mean(), moments.covariance(), source.samples)
-    subsample = kept.shape[0] if report["streamed"] else None
-    data = to_backend(kept)
+    rows = _Rows(kept=kept, on_backend=to_backend(kept), samples=source.samples,
+                 to_backend=to_backend)
     results = []
-    for name in tests:
-        if name == "epps_pulley" and streamed:
-            result = _combined([accumulator.result() for accumulator in streamed], directions)
-            entry = {"test": name, "kind": "sliced", "streamed": True}
-            results.append((_describe_result(entry, result, args), result))
-        elif name in SLICED_TESTS:
-            results.append(_run_test(name, data, args, subsample=subsample,
-                                     directions=directions, block=plan.test_block))
-        else:
-            rows = _multivariate_rows(kept, plan.multivariate_rows, args.seed)
-            results.append(_run_test(name, to_backend(rows), args,
-                                     subsample=rows.shape[0] if rows.shape[0] < source.samples else None))
+    with progress_bar(len(tests), enabled=not args.no_progress, description="testing",
+                      unit="tests") as progress:
+        for name in tests:
+            results.append(_run_named_test(name, rows, streamed, directions, plan, args))
+            progress.update(1)
     report["tests"] = [entry for entry, _ in results]
     if args.plot:
         report["plot"] = _plot(args, report, results, kept)
     return report
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The rows kept in memory (on the host and on the backend), out of `samples`."""
+
+    kept: np.ndarray
+    on_backend: object
+    samples: int
+    to_backend: object
+
+
+def _run_named_test(name, rows: _Rows, streamed, directions, plan, args):
+    """The report entry and result of test `name`: streamed, on the kept rows, or on a
+    subsample of them (multivariate tests)."""
+    if name == "epps_pulley" and streamed:
+        result = _combined([accumulator.result() for accumulator in streamed], directions)
+        entry = {"test": name, "kind": "sliced", "streamed": True}
+        return _describe_result(entry, result, args), result
+    if name in SLICED_TESTS:
+        subsample = rows.kept.shape[0] if rows.kept.shape[0] < rows.samples else None
+        return _run_test(name, rows.on_backend, args, subsample=subsample, directions=directions,
+                         block=plan.test_block)
+    chosen = _multivariate_rows(rows.kept, plan.multivariate_rows, args.seed)
+    return _run_test(name, rows.to_backend(chosen), args,
+                     subsample=chosen.shape[0] if chosen.shape[0] < rows.samples else None)
 
 
 def _read_once(source, plan, directions, args, to_backend):
@@ -236,9 +259,11 @@ def _read_once(source, plan, directions, args, to_backend):
             first = (first + where)[:3]
             if not first:  # nothing to compute once the input is known to be bad
                 moments.update(chunk)
+                on_backend = to_backend(chunk) if streamed else None
                 for accumulator in streamed:
-                    accumulator.update(to_backend(chunk))
-                picked = chunk[chosen.between(start, start + chunk.shape[0]) - start]
+                    accumulator.update(on_backend)
+                picked = chunk if plan.kept_rows == samples else \
+                    chunk[chosen.between(start, start + chunk.shape[0]) - start]
                 kept[filled:filled + picked.shape[0]] = picked
                 filled += picked.shape[0]
             progress.update(chunk.shape[0])

@@ -336,8 +336,8 @@ def _spectrum_axes(axes, diagnostics) -> None:
 PROGRESS_DELAY = 2.0
 
 
-def progress_bar(total: int, *, enabled: bool, description: str = "reading"):
-    """A progress bar on stderr counting rows: tqdm's when installed, a plain one otherwise.
+def progress_bar(total: int, *, enabled: bool, description: str = "reading", unit: str = "rows"):
+    """A progress bar on stderr counting `unit`: tqdm's when installed, a plain one otherwise.
 
     It shows only when `enabled`, stderr is a terminal, and the work has taken
     more than :data:`PROGRESS_DELAY` seconds. Use it as a context manager.
@@ -346,8 +346,8 @@ def progress_bar(total: int, *, enabled: bool, description: str = "reading"):
     try:
         from tqdm import tqdm
     except ImportError:
-        return _PlainProgress(total, enabled=enabled, description=description)
-    return tqdm(total=total, unit="rows", desc=description, disable=not enabled, file=sys.stderr,
+        return _PlainProgress(total, enabled=enabled, description=description, unit=unit)
+    return tqdm(total=total, unit=unit, desc=description, disable=not enabled, file=sys.stderr,
                 delay=PROGRESS_DELAY, leave=False)
 
 
@@ -361,8 +361,8 @@ def _stderr_is_terminal() -> bool:
 class _PlainProgress:
     """A minimal progress line on stderr, for when tqdm is not installed."""
 
-    def __init__(self, total: int, *, enabled: bool, description: str):
-        self.total, self.done, self.enabled = total, 0, enabled
+    def __init__(self, total: int, *, enabled: bool, description: str, unit: str):
+        self.total, self.done, self.enabled, self.unit = total, 0, enabled, unit
         self.description, self.percent, self.shown = description, -1, False
         self.started = time.monotonic()
 
@@ -381,7 +381,7 @@ class _PlainProgress:
             width = 30
             filled = width * self.done // max(self.total, 1)
             print(f"\r{self.description} [{'#' * filled}{'.' * (width - filled)}] "
-                  f"{self.done}/{self.total} rows", end="", file=sys.stderr, flush=True)
+                  f"{self.done}/{self.total} {self.unit}", end="", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.shown:
