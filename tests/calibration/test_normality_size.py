@@ -56,7 +56,7 @@ def _check_size(null, n, dim, replicates, seed):
     for name, parts in components.items():
         _check_rates(np.concatenate(parts), replicates, f"component {name!r}", conservative_ok=True)
     axes = np.concatenate(axes)
-    for label, column in (("top", -1), ("bottom", 0)):
+    for label, column in (("first", 0), ("last tested", -1)):
         distance = uniformity_distance(axes[:, column])
         # 1.95 / sqrt(R): the 0.1% critical value of the Kolmogorov distance; 0.01 for the asymptotic null
         assert distance < 1.95 / np.sqrt(replicates) + 0.01, f"{label} principal axis: KS distance {distance:.4f}"
