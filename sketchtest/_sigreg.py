@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sketchtest._compat import as_array, device
+from sketchtest._directions import check_direction_values
 from sketchtest._quadrature import ecf_sums, epps_pulley_knots
 from sketchtest._validation import check_int, check_positive_float, check_real, check_seed, float_dtypes
 
@@ -58,8 +59,12 @@ def sigreg(z, /, *, num_slices=256, seed=None, directions=None, t_max=3.0, n_poi
         that every backend sees the same numbers; ``None`` draws fresh ones.
         Arrays and tensors are refused (``TypeError``): pass ``int(seed)``.
     directions : array, optional
-        A ``(D, K)`` matrix of directions, used as given (normalize its
-        columns for LeJEPA's convention); overrides `num_slices` and `seed`.
+        A ``(D, K)`` matrix of unit columns; overrides `num_slices` and
+        `seed`. Validated, not normalized: a zero, non-unit (norm off 1 by
+        more than sqrt(eps) of its dtype, 2 eps for 16-bit dtypes), NaN or
+        infinite column raises ``ValueError``, a complex or non-numeric dtype
+        ``TypeError`` (value checks are skipped inside ``jax.jit`` and
+        ``torch.compile``).
     t_max : float, default 3.0
         Upper end of the integration range.
     n_points : int, default 17
@@ -161,6 +166,7 @@ def check_directions(directions, dimension, *, xp) -> None:
     if directions.shape[1] < 1:
         raise ValueError("`directions` needs at least one column (slice)")
     float_dtypes(directions, xp=xp, name="directions")
+    check_direction_values(directions)  # finite unit columns (eager only)
 
 
 def host_directions(dimension: int, num_slices: int, *, seed=None) -> np.ndarray:
