@@ -178,7 +178,8 @@ def check_direction_values(directions, *, name: str = "directions") -> None:
     norms = xp.linalg.vector_norm(wide, axis=0)
     finite = xp.all(xp.isfinite(wide), axis=0)
     good = finite & (xp.abs(norms - 1.0) <= unit_norm_tolerance(directions.dtype, xp=xp))
-    if bool(xp.all(good)):
+    every = xp.all(good)
+    if is_traced(every) or bool(every):  # traced: a concrete array captured inside jax.jit
         return
     column = int(xp.argmax(xp.astype(~good, xp.int32)))
     if not bool(finite[column]):

@@ -127,6 +127,6 @@ def test_directions_of_another_library_raise():
 def test_directions_on_another_device_raise():
     xs = pytest.importorskip("array_api_strict")
     z = xs.asarray(np.zeros((10, 3)), device=xs.Device("CPU_DEVICE"))
-    directions = xs.asarray(np.ones((3, 2)), device=xs.Device("device1"))
+    directions = xs.asarray(np.ones((3, 2)) / np.sqrt(3.0), device=xs.Device("device1"))  # unit columns
     with pytest.raises(ValueError, match="device"):
         st.sigreg(z, directions=directions)
