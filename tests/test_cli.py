@@ -401,3 +401,20 @@ def test_peak_memory_stays_within_the_budget(tmp_path):
     for entry in measured:
         assert entry["status"] == 0, entry
         assert entry["growth"] <= 4 * 2**20 + 6 * 2**20, entry
+
+
+def test_progress_shows_on_a_terminal_after_the_delay_only(monkeypatch, tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.random.default_rng(6).standard_normal((3000, 4)))
+    argv = ["check", str(tmp_path / "x.npy"), "--slices", "8", "--tests", "epps_pulley",
+            "--memory-budget", "256K"]
+    status, _, err = run(argv, capsys)  # not a terminal: nothing on stderr
+    assert status == 0 and err == ""
+    monkeypatch.setattr("sketchtest._report._stderr_is_terminal", lambda: True)
+    status, _, err = run(argv, capsys)  # a terminal, but faster than the delay
+    assert status == 0 and err == ""
+    monkeypatch.setattr("sketchtest._report.PROGRESS_DELAY", 0.0)
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # the plain bar
+    status, _, err = run(argv, capsys)
+    assert status == 0 and "reading [" in err and "3000/3000 rows" in err
+    status, _, err = run(argv + ["--no-progress"], capsys)
+    assert status == 0 and err == ""
