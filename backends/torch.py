@@ -97,18 +97,18 @@ def _unit_phasors(projections, start, stop, knot_step):
     return torch.polar(torch.ones_like(angle), angle)
 
 
-def _triton_kernels(projections):
+def _triton_kernels(device, dtype):
     """The fused Triton kernels (``sketchtest._triton_sigreg``) for eager CUDA tensors, else None.
 
-    Used for float32, bfloat16 and float16 projections on CUDA when Triton is
+    Used for float32, bfloat16 and float16 tensors on CUDA when Triton is
     installed; float64, CPU tensors and ``torch.compile`` (which fuses the
-    real-valued path itself) keep the torch path.
+    torch path itself; callers check first) keep the torch path.
     """
-    if projections.device.type != "cuda":
+    if torch.device(device).type != "cuda":
         return None
     from sketchtest import _triton_sigreg
 
-    if not (_triton_sigreg.supports(projections) and _triton_sigreg.available()):
+    if not (_triton_sigreg.supports(dtype) and _triton_sigreg.available()):
         return None
     return _triton_sigreg
 
@@ -121,7 +121,7 @@ def _forward_sums(projections, knot_step: float, n_points: int):
     """
     if torch.compiler.is_compiling():
         return _forward_sums_real(projections, knot_step, n_points)
-    if (kernels := _triton_kernels(projections)) is not None:
+    if (kernels := _triton_kernels(projections.device, projections.dtype)) is not None:
         return kernels.forward_sums(projections, knot_step, n_points)
     num_samples, num_slices = projections.shape[-2], projections.shape[-1]
     compute = _accumulation_dtype(projections.dtype)
@@ -148,7 +148,7 @@ def _backward_projections(projections, cos_grad, sin_grad, knot_step: float, n_p
     """
     if torch.compiler.is_compiling():
         return _backward_projections_real(projections, cos_grad, sin_grad, knot_step, n_points)
-    if (kernels := _triton_kernels(projections)) is not None:
+    if (kernels := _triton_kernels(projections.device, projections.dtype)) is not None:
         return kernels.backward_projections(projections, cos_grad, sin_grad, knot_step, n_points)
     num_samples, num_slices = projections.shape[-2], projections.shape[-1]
     compute = _accumulation_dtype(projections.dtype)
@@ -281,13 +281,16 @@ def counter_normal(shape, *, seed, dtype=torch.float32, device=None):
     Draws ``2m`` and ``2m + 1`` are the two outputs of the Box-Muller
     transform of pair m, whose two uniforms come from 32-bit hashes of
     (seed, m); the draws of a shape are a prefix of those of a larger one.
-    Eager CPU calls work through the pairs in cache-sized chunks.
+    Eager CPU calls work through the pairs in cache-sized chunks; eager CUDA
+    calls use one Triton kernel when Triton is installed.
     """
     count = 1
     for size in shape:
         count *= int(size)
     seed = torch.as_tensor(seed, dtype=torch.int64, device=device) if not torch.is_tensor(seed) else seed
     seed = seed.to(device=device, dtype=torch.int64)
+    if not torch.compiler.is_compiling() and (kernels := _triton_kernels(seed.device, dtype)) is not None:
+        return kernels.counter_normal(shape, seed, dtype)
     key = _mix32((seed & _MASK32) ^ 0x3C6EF372) ^ _mix32(((seed >> 32) & _MASK32) ^ 0x1B873593)
     second_key = _mix32(key ^ 0x5851F42D)
     num_pairs = max(1, (count + 1) // 2)

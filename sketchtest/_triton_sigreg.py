@@ -19,6 +19,9 @@ the sums must never be rounded to bfloat16). The forward kernel splits the
 samples among programs and writes one float32 partial sum per split, which
 torch then adds up: deterministic, no atomics.
 
+A third kernel draws the SIGReg module's Gaussian directions
+(:func:`counter_normal`) in one launch instead of some fifty eager ones.
+
 Triton is an optional dependency, imported on first use. ``sketchtest``
 calls these kernels only for CUDA tensors in eager mode (under
 ``torch.compile`` the compiler fuses the real-valued torch path instead);
@@ -34,7 +37,7 @@ import math
 
 import torch
 
-__all__ = ["available", "backward_projections", "forward_sums", "supports"]
+__all__ = ["available", "backward_projections", "counter_normal", "forward_sums", "supports"]
 
 # (BLOCK_N, BLOCK_K, num_warps) of each kernel; benchmarks/gpu/sigreg_gpu.py times alternatives.
 CONFIG = {"forward": (64, 64, 4), "backward": (64, 64, 4)}
@@ -51,92 +54,18 @@ def available() -> bool:
     return True
 
 
-def supports(projections) -> bool:
-    """Whether these kernels handle `projections` (float32, bfloat16 or float16)."""
-    return projections.dtype in (torch.float32, torch.bfloat16, torch.float16)
+def supports(dtype) -> bool:
+    """Whether these kernels handle tensors of `dtype` (float32, bfloat16 or float16)."""
+    return dtype in (torch.float32, torch.bfloat16, torch.float16)
 
 
 @functools.cache
 def _kernels():
-    """The two jitted kernels (decorated on first use, so Triton loads lazily)."""
-    import triton
-    import triton.language as tl
+    """The three jitted kernels (their module imports Triton on first use)."""
+    from sketchtest import _triton_kernels
 
-    @triton.jit
-    def trig_sums_kernel(
-        projections, partial_sums, num_samples, num_slices, rows_per_program,
-        stride_pb, stride_pn, stride_pk, stride_ob, stride_os, stride_op, stride_ot,
-        knot_step, N_POINTS: tl.constexpr, T_PAD: tl.constexpr,
-        BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    ):
-        block = tl.program_id(0)
-        split = tl.program_id(1)
-        k_blocks = tl.cdiv(num_slices, BLOCK_K)
-        batch = block // k_blocks
-        slices = (block % k_blocks) * BLOCK_K + tl.arange(0, BLOCK_K)
-        slice_mask = slices < num_slices
-        knots = tl.arange(0, T_PAD)[:, None]
-        cos_total = tl.zeros((T_PAD, BLOCK_K), dtype=tl.float32)
-        sin_total = tl.zeros((T_PAD, BLOCK_K), dtype=tl.float32)
-        first_row = split * rows_per_program
-        last_row = tl.minimum(first_row + rows_per_program, num_samples)
-        base = projections + batch * stride_pb + slices[None, :] * stride_pk
-        for start in range(first_row, last_row, BLOCK_N):
-            rows = start + tl.arange(0, BLOCK_N)
-            mask = (rows < last_row)[:, None] & slice_mask[None, :]
-            p = tl.load(base + rows[:, None] * stride_pn, mask=mask, other=0.0).to(tl.float32)
-            cos_step = tl.cos(p * knot_step)
-            sin_step = tl.sin(p * knot_step)
-            cos_j = tl.where(mask, 1.0, 0.0)  # padded rows stay 0 under the rotation
-            sin_j = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
-            for j in tl.static_range(N_POINTS):
-                if j > 0:
-                    cos_next = cos_j * cos_step - sin_j * sin_step
-                    sin_j = sin_j * cos_step + cos_j * sin_step
-                    cos_j = cos_next
-                cos_total += tl.where(knots == j, tl.sum(cos_j, axis=0)[None, :], 0.0)
-                sin_total += tl.where(knots == j, tl.sum(sin_j, axis=0)[None, :], 0.0)
-        out = partial_sums + batch * stride_ob + split * stride_os + knots * stride_ot + slices[None, :]
-        out_mask = (knots < N_POINTS) & slice_mask[None, :]
-        tl.store(out, cos_total, mask=out_mask)
-        tl.store(out + stride_op, sin_total, mask=out_mask)
-
-    @triton.jit
-    def trig_gradient_kernel(
-        projections, coefficients, gradient, num_samples, num_slices, rows_per_program,
-        stride_pb, stride_pn, stride_pk, stride_cb, stride_cp, stride_ct, stride_gb, stride_gn,
-        knot_step, N_POINTS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    ):
-        block = tl.program_id(0)
-        split = tl.program_id(1)
-        k_blocks = tl.cdiv(num_slices, BLOCK_K)
-        batch = block // k_blocks
-        slices = (block % k_blocks) * BLOCK_K + tl.arange(0, BLOCK_K)
-        slice_mask = slices < num_slices
-        first_row = split * rows_per_program
-        last_row = tl.minimum(first_row + rows_per_program, num_samples)
-        base = projections + batch * stride_pb + slices[None, :] * stride_pk
-        coefficient_base = coefficients + batch * stride_cb + slices
-        for start in range(first_row, last_row, BLOCK_N):
-            rows = start + tl.arange(0, BLOCK_N)
-            mask = (rows < last_row)[:, None] & slice_mask[None, :]
-            p = tl.load(base + rows[:, None] * stride_pn, mask=mask, other=0.0).to(tl.float32)
-            cos_step = tl.cos(p * knot_step)
-            sin_step = tl.sin(p * knot_step)
-            real = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
-            imag = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
-            for i in tl.static_range(N_POINTS):  # Horner, highest knot first
-                j = N_POINTS - 1 - i
-                if i > 0:
-                    real_next = real * cos_step - imag * sin_step
-                    imag = real * sin_step + imag * cos_step
-                    real = real_next
-                real += tl.load(coefficient_base + j * stride_ct, mask=slice_mask, other=0.0)[None, :]
-                imag += tl.load(coefficient_base + stride_cp + j * stride_ct, mask=slice_mask, other=0.0)[None, :]
-            out = gradient + batch * stride_gb + rows[:, None] * stride_gn + slices[None, :]
-            tl.store(out, real.to(gradient.dtype.element_ty), mask=mask)
-
-    return trig_sums_kernel, trig_gradient_kernel
+    return (_triton_kernels.trig_sums_kernel, _triton_kernels.trig_gradient_kernel,
+            _triton_kernels.counter_normal_kernel)
 
 
 def _as_batched(projections):
@@ -163,7 +92,7 @@ def forward_sums(projections, knot_step: float, n_points: int, *, config=None):
     `config` is ``(BLOCK_N, BLOCK_K, num_warps)`` (powers of two), ``CONFIG["forward"]`` by default.
     """
     block_n, block_k, num_warps = config or CONFIG["forward"]
-    trig_sums_kernel, _ = _kernels()
+    trig_sums_kernel, _, _ = _kernels()
     batched = _as_batched(projections)
     batch, num_samples, num_slices = batched.shape
     k_blocks = math.ceil(num_slices / block_k)
@@ -185,7 +114,7 @@ def backward_projections(projections, cos_grad, sin_grad, knot_step: float, n_po
     `config` is ``(BLOCK_N, BLOCK_K, num_warps)``, ``CONFIG["backward"]`` by default.
     """
     block_n, block_k, num_warps = config or CONFIG["backward"]
-    _, trig_gradient_kernel = _kernels()
+    _, trig_gradient_kernel, _ = _kernels()
     batched = _as_batched(projections)
     batch, num_samples, num_slices = batched.shape
     knots = torch.arange(n_points, dtype=torch.float32, device=batched.device) * float(knot_step)
@@ -201,3 +130,19 @@ def backward_projections(projections, cos_grad, sin_grad, knot_step: float, n_po
         N_POINTS=n_points, BLOCK_N=block_n, BLOCK_K=block_k, num_warps=num_warps,
     )
     return gradient.reshape(projections.shape)
+
+
+def counter_normal(shape, seed, dtype, *, block=1024):
+    """:func:`sketchtest_backends.torch.counter_normal` in one kernel launch.
+
+    The same integer hashes of (seed, pair index), bit for bit; the Box-Muller
+    transform in float32 (its logarithm, cosine and sine are Triton's, so the
+    draws agree with the torch version to a few units in the last place).
+    `seed` is a 0-d integer tensor on the device of the draws.
+    """
+    _, _, counter_normal_kernel = _kernels()
+    count = math.prod(int(size) for size in shape)
+    draws = torch.empty(count, dtype=dtype, device=seed.device)
+    num_pairs = (count + 1) // 2
+    counter_normal_kernel[(max(1, math.ceil(num_pairs / block)),)](seed, draws, count, BLOCK=block)
+    return draws.reshape(tuple(shape))

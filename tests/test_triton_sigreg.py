@@ -47,15 +47,17 @@ import sketchtest_backends.torch as backend
 from sketchtest.torch import sigreg
 assert all(isinstance(kernel, InterpretedFunction) for kernel in kernels._kernels())
 cases = torch.load(sys.argv[1], weights_only=True)
-backend._triton_kernels = lambda p: kernels if kernels.supports(p) else None
+backend._triton_kernels = lambda device, dtype: kernels if kernels.supports(dtype) else None
 outputs = {}
 for name, case in cases.items():
-    config = tuple(case["config"])
+    config = tuple(case.get("config", ()))
     if case["kind"] == "forward":
         outputs[name] = kernels.forward_sums(case["p"], case["knot_step"], case["n_points"], config=config)
     elif case["kind"] == "backward":
         outputs[name] = kernels.backward_projections(
             case["p"], case["cos_grad"], case["sin_grad"], case["knot_step"], case["n_points"], config=config)
+    elif case["kind"] == "draw":
+        outputs[name] = kernels.counter_normal(case["shape"], case["seed"], torch.float32, block=16)
     else:
         leaf = case["z"].clone().requires_grad_()
         value = sigreg(leaf, directions=case["directions"], distributed=False)
@@ -86,6 +88,8 @@ def _cases():
             "directions": torch.asarray(host_directions(7, 19, seed=5), dtype=torch.float32),
             "config": [64, 64, 4],
         }
+    cases["draw"] = {"kind": "draw", "shape": [7, 9], "seed": torch.tensor(5)}  # 63 draws: a lone cos branch
+    cases["draw-large-seed"] = {"kind": "draw", "shape": [40], "seed": torch.tensor(3 * 2**32 + 17)}
     return cases
 
 
@@ -159,10 +163,21 @@ def test_sigreg_value_and_gradient_equal_the_torch_path(interpreted, dtype_name)
     torch.testing.assert_close(gradient.float(), expected_gradient.float(), rtol=0, atol=spacing + 1e-6)
 
 
+@pytest.mark.parametrize("name", ["draw", "draw-large-seed"])
+def test_direction_draws_equal_the_torch_counter_normal(interpreted, name):
+    """Same integer hashes bit for bit; Box-Muller's log, cos and sin agree to float32 rounding."""
+    cases, outputs = interpreted
+    case = cases[name]
+    expected = backend.counter_normal(tuple(case["shape"]), seed=case["seed"])
+    draws = outputs[name]
+    assert draws.shape == expected.shape and draws.dtype == torch.float32
+    torch.testing.assert_close(draws, expected, rtol=0, atol=64 * EPS32)
+
+
 def test_dispatch_falls_back_off_cuda_and_in_float64():
-    assert backend._triton_kernels(torch.zeros(3, 2)) is None  # CPU tensors: today's torch path
+    assert backend._triton_kernels(torch.device("cpu"), torch.float32) is None  # today's torch path
     from sketchtest import _triton_sigreg
 
     assert _triton_sigreg.available()
-    assert not _triton_sigreg.supports(torch.zeros(3, 2, dtype=torch.float64))
-    assert _triton_sigreg.supports(torch.zeros(3, 2, dtype=torch.bfloat16))
+    assert not _triton_sigreg.supports(torch.float64)
+    assert _triton_sigreg.supports(torch.bfloat16)
