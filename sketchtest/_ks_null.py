@@ -111,12 +111,13 @@ def kolmogorov_smirnov_exact_sf(statistic, n: int, *, xp):
     """:math:`P(D_n > d)` for the two-sided statistic, as :func:`scipy.stats.kstwo.sf`."""
     d = statistic
     t = n * d
+    info = xp.finfo(d.dtype)  # clip bounds the dtype holds: no log(0) in float32
     log_factorial_ratio = math.lgamma(n + 1.0) - n * math.log(n)
     # Ruben & Gambino: 1/(2n) <= d <= 1/n
-    low_cdf = xp.exp(log_factorial_ratio + n * xp.log(xp.clip(2.0 * t - 1.0, 1e-300, 1.0)))
+    low_cdf = xp.exp(log_factorial_ratio + n * xp.log(xp.clip(2.0 * t - 1.0, float(info.smallest_normal), 1.0)))
     low = xp.where(t <= 0.5, 1.0, 1.0 - low_cdf)
     # Ruben & Gambino: d >= 1 - 1/n
-    high = 2.0 * xp.exp(n * xp.log1p(-xp.clip(d, 0.0, 1.0 - 1e-16)))
+    high = 2.0 * xp.exp(n * xp.log1p(-xp.clip(d, 0.0, 1.0 - float(info.eps))))
     sf = xp.where(t <= 1.0, low, high)
     table = _device_table(n, like=d, xp=xp) if n >= 3 else None
     if table is not None:

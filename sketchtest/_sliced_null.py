@@ -131,10 +131,12 @@ def _interpolate(table, position, index, fraction, *, xp, dtype, dev):
 
 
 def epps_pulley_asymptotic_pvalue(statistic, *, t_max, n_points, null, xp):
-    """Asymptotic p-value of Epps-Pulley statistics, on their device and dtype."""
+    """Asymptotic p-value of Epps-Pulley statistics, on their device and dtype (NaN for NaN)."""
     spacing, log_sf, log_cdf, tail_slope = _log_tables(float(t_max), int(n_points), null)
     dev, dtype = device(statistic), statistic.dtype
     last = _GRID_POINTS - 1
+    missing = xp.isnan(statistic)
+    statistic = xp.where(missing, xp.zeros_like(statistic), statistic)  # a NaN index is out of bounds
     position = xp.clip(xp.sqrt(xp.clip(statistic, 0.0, None)) / spacing, 0.0, float(last))
     index = xp.astype(xp.clip(xp.floor(position), 0.0, float(last - 1)), index_dtype(xp, dev))
     fraction = position - xp.astype(index, dtype)
@@ -143,4 +145,5 @@ def epps_pulley_asymptotic_pvalue(statistic, *, t_max, n_points, null, xp):
     beyond = xp.clip(statistic - (last * spacing) ** 2, 0.0, None)
     upper = xp.clip(upper + tail_slope * beyond, None, 0.0)
     sf = xp.exp(upper)
-    return xp.where(sf <= 0.5, sf, 1.0 - xp.exp(xp.clip(lower, None, 0.0)))
+    pvalue = xp.where(sf <= 0.5, sf, 1.0 - xp.exp(xp.clip(lower, None, 0.0)))
+    return xp.where(missing, xp.full_like(pvalue, float("nan")), pvalue)
