@@ -418,3 +418,20 @@ def test_progress_shows_on_a_terminal_after_the_delay_only(monkeypatch, tmp_path
     assert status == 0 and "reading [" in err and "3000/3000 rows" in err
     status, _, err = run(argv + ["--no-progress"], capsys)
     assert status == 0 and err == ""
+
+
+def test_eigen_solver_failure_is_a_sentence_not_a_crash(monkeypatch, capsys):
+    def fail(*args, **kwargs):
+        raise np.linalg.LinAlgError("Eigenvalues did not converge")
+
+    monkeypatch.setattr(np.linalg, "eigvalsh", fail)
+    monkeypatch.setattr("sketchtest.mardia", lambda x: fail())
+    status, out, err = run(["check", "--demo", "--json", "--slices", "4",
+                            "--tests", "jarque_bera,mardia"], capsys)
+    assert status == 0, err
+    report = json.loads(out)
+    assert report["diagnostics"]["spectrum_skipped"] == \
+        "the eigen-solver failed (Eigenvalues did not converge)"
+    assert report["tests"][1]["error"] == "Eigenvalues did not converge"
+    status, out, err = run(["check", "--demo", "--slices", "4", "--tests", "mardia"], capsys)
+    assert status == 0 and "not run: Eigenvalues did not converge" in out
