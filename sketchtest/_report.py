@@ -167,8 +167,11 @@ def render_text(report: dict) -> str:
              f"  samples N = {report['samples']}, dimensions D = {report['dimensions']}, "
              f"dtype {report['dtype']}, backend {report['backend']} ({report['device']})"]
     if report.get("streamed"):
+        every_row = [test["test"] for test in report["tests"] if test.get("streamed")]
         lines.append(f"  larger than --memory-budget: read in chunks of {report['chunk_rows']} rows; "
-                     f"Epps-Pulley streams every row, the other tests use a random subsample")
+                     + (f"{', '.join(every_row)} used every row, the other tests "
+                        if every_row else "the tests used ")
+                     + f"a random subsample of at most {report['rows_in_memory']} rows")
     lines += ["", *_render_diagnostics(report["diagnostics"]), "", *_render_tests(report)]
     with_slices = [test for test in report["tests"] if test.get("worst_slices")]
     if with_slices:  # the first sliced test's; --json lists every test's
