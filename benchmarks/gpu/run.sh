@@ -6,7 +6,8 @@
 #
 # Installs the carried wheels (if any) into /tmp/site, makes the repository importable
 # (sketchtest, and backends/ as sketchtest_backends) without installing it, then runs the
-# driver with a 7-minute section budget; the report lands in OUT (default ./gpu-out).
+# driver (torch timings start within 330 s, JAX within 100 s more, all killed at 470 s);
+# the report lands in OUT (default ./gpu-out).
 # On a machine without CUDA the same command is a dry run at toy sizes.
 set -uo pipefail
 out="${1:-${OUT:-gpu-out}}"
@@ -24,7 +25,7 @@ fi
 export PYTHONPATH="$path${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 python3 -c "import sketchtest, sketchtest_backends, torch; print('sketchtest', sketchtest.__file__, 'torch', torch.__version__)" || exit 1
 nvidia-smi 2>&1 | head -15 | tee "$out/nvidia-smi.txt"
-timeout 470 python3 "$root/benchmarks/gpu/sigreg_gpu.py" "$out" --budget-s "${BUDGET_S:-400}" 2>&1 | tee "$out/log.txt"
+timeout 470 python3 "$root/benchmarks/gpu/sigreg_gpu.py" "$out" --budget-s "${BUDGET_S:-330}" 2>&1 | tee "$out/log.txt"
 status=${PIPESTATUS[0]}
 echo "exit status $status; report: $out/report.md"
 exit "$status"
