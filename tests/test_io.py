@@ -456,3 +456,14 @@ def test_ragged_text_names_the_row(tmp_path):
     (tmp_path / "r.csv").write_text("1,2\n3,4\n5\n")
     with pytest.raises(InputError, match="ragged data: data row 2 has 1 values"):
         load_samples(tmp_path / "r.csv")
+
+
+def test_legacy_torch_files_are_read_when_small_and_refused_when_large(tmp_path):
+    torch = pytest.importorskip("torch")
+    x = torch.as_tensor(_samples((20, 3)))
+    torch.save({"x": x, "b": x.bfloat16()}, tmp_path / "old.pt", _use_new_zipfile_serialization=False)
+    np.testing.assert_array_equal(load_samples(tmp_path / "old.pt", key="x").data, x.numpy())
+    np.testing.assert_array_equal(load_samples(tmp_path / "old.pt", key="b").data,
+                                  x.bfloat16().float().numpy())
+    with pytest.raises(InputError, match="legacy-format .* --memory-budget"):
+        open_samples(tmp_path / "old.pt", key="x", memory_budget=1000)
