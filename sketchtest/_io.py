@@ -230,7 +230,9 @@ def _check_dtype(dtype, *, path) -> np.dtype:
                          "loaded (object arrays)")
     if dtype.kind == "c":
         raise InputError(f"{path}: complex data ({dtype}); expected real numbers")
-    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+    if dtype.kind == "b":
+        raise InputError(f"{path}: boolean data; expected real numbers (a mask, not samples?)")
+    if dtype.kind not in "iuf" or dtype.fields is not None or dtype.subdtype is not None:
         raise InputError(f"{path}: non-numeric data (dtype {dtype}); expected real numbers")
     return dtype
 
@@ -387,7 +389,7 @@ def _open_safetensors(path, key, whole_limit):
     name = _choose_key([name for name in header if name != "__metadata__"], key, path=path)
     code, shape, begin = _safetensors_entry(header[name], where=f"{path}: tensor {name!r}",
                                             data_bytes=size - 8 - header_bytes)
-    dtype = np.dtype(_SAFETENSORS_DTYPES[code])
+    dtype = _check_dtype(_SAFETENSORS_DTYPES[code], path=f"{path} (tensor {name!r})")
     samples, dimensions = _matrix_shape(shape, path=f"{path} (tensor {name!r})")
     read = partial(_file_rows, path, offset=8 + header_bytes + begin, shape=(samples, dimensions),
                    dtype=dtype, fortran=False)
@@ -484,7 +486,7 @@ def _torch_numpy_dtype(torch, tensor, *, where) -> np.dtype:
     code = _TORCH_DTYPES.get(str(tensor.dtype).removeprefix("torch."))
     if code is None:
         raise InputError(f"{where}: unsupported dtype {tensor.dtype}; expected a float or integer dtype")
-    return np.dtype(code)
+    return _check_dtype(code, path=where)
 
 
 def _torch_reader(torch, tensor, dtype, shape, *, path, where, whole_limit, legacy):

@@ -184,6 +184,7 @@ def test_unreadable_npy(tmp_path):
     (np.zeros((2, 2, 2)), r"expected an \(N, D\) or \(N,\) array; got shape \(2, 2, 2\)"),
     (np.zeros((1, 4)), "at least 2 samples; got 1"),
     (np.zeros((5, 0)), "no dimensions"),
+    (np.ones((5, 2), dtype=bool), "boolean data"),
 ])
 def test_arrays_that_cannot_be_checked(tmp_path, array, message):
     np.save(tmp_path / "x.npy", array)
@@ -398,6 +399,7 @@ def test_any_safetensors_header_reads_or_is_an_input_error(tmp_path_factory, dty
     (lambda torch: torch.empty(6, 3, device="meta"), "holds no data"),
     (lambda torch: torch.randn(6, 3, dtype=torch.complex64), "complex data"),
     (lambda torch: torch.randn(6, 3).to(torch.float8_e4m3fn), "unsupported dtype"),
+    (lambda torch: torch.ones(6, 3, dtype=torch.bool), "boolean data"),
 ])
 def test_torch_tensors_that_are_not_plain_dense_arrays(tmp_path, make, message):
     torch = pytest.importorskip("torch")
