@@ -56,13 +56,39 @@ def cauchy_term(pvalues, /, *, xp):
 
 @host_constant(maxsize=32)
 def _series_offsets(dof: int):
-    """``(powers, -log Gamma(powers + 1))`` of the finite chi-square tail series (host, float64)."""
+    r"""``(powers, offsets)`` of the finite chi-square tail series (host, float64).
+
+    The series terms are :math:`y^a / \Gamma(a + 1)` for the positive powers
+    `a` (:math:`a = 1, \dots, k/2 - 1` for even k; :math:`a = 1/2, \dots,
+    (k-2)/2` for odd k); `offsets` are :math:`a \log a - a - \log\Gamma(a + 1)`,
+    small numbers (Stirling's remainder) whatever `a`.
+    """
     if dof % 2 == 0:
-        powers = np.arange(dof // 2, dtype=np.float64)  # (x/2)^i / i!, i < dof/2
+        powers = np.arange(1, dof // 2, dtype=np.float64)
     else:
-        powers = np.arange(1, (dof - 1) // 2 + 1, dtype=np.float64) - 0.5  # (x/2)^(j - 1/2) / Gamma(j + 1/2)
-    offsets = np.asarray([-math.lgamma(power + 1.0) for power in powers])
+        powers = np.arange(1, (dof - 1) // 2 + 1, dtype=np.float64) - 0.5
+    offsets = np.asarray([a * math.log(a) - a - math.lgamma(a + 1.0) for a in powers])
     return powers, offsets
+
+
+def _log_series_terms(half, dof: int, *, xp):
+    r""":math:`\log(e^{-y} y^a / \Gamma(a + 1))` for every positive power `a` of the series.
+
+    Written as :math:`\text{offset}_a - a\,(\delta - \log(1 + \delta))` with
+    :math:`\delta = y/a - 1`: the large parts :math:`a \log y`, :math:`y` and
+    :math:`\log\Gamma(a + 1)` cancel analytically instead of in floating point,
+    so each term keeps an error of order :math:`\epsilon |y - a|` (the
+    conditioning of :math:`e^{-y}` itself) rather than :math:`\epsilon\, a \log y`.
+    """
+    powers, offsets = _series_offsets(int(dof))
+    dev = device(half)
+    powers = xp.asarray(powers, dtype=half.dtype, device=dev)
+    offsets = xp.asarray(offsets, dtype=half.dtype, device=dev)
+    ratio = half[..., None] / powers
+    relative = ratio - 1.0
+    near = relative > -0.5
+    log_ratio = xp.where(near, xp.log1p(xp.where(near, relative, 0.0)), xp.log(ratio))
+    return offsets - powers * (relative - log_ratio)
 
 
 def _log_sum_exp(terms, *, xp):
@@ -82,10 +108,11 @@ def log_chi2_sf(statistic, dof: int, *, xp):
         Q = 2\Phi(-\sqrt x) + e^{-y} \sum_{j=1}^{(k-1)/2} \frac{y^{j-1/2}}{\Gamma(j + 1/2)}
         \;(k \text{ odd});
 
-    each term's logarithm is formed directly, so no term underflows (a plain
-    sum gave 0 in float32 for Mardia's skewness at D >= 11, where every term
-    is below 1e-38 but their sum is near 1/2). Beyond, the Wilson-Hilferty
-    cube-root normal approximation.
+    each term's logarithm is formed directly (:func:`_log_series_terms`), so
+    no term underflows (a plain sum gave 0 in float32 for Mardia's skewness at
+    D >= 11, where every term is below 1e-38 but their sum is near 1/2), and
+    their log-sum-exp is taken. Beyond, the Wilson-Hilferty cube-root normal
+    approximation.
     """
     backend = sketchtest_backends.for_namespace(xp)
     info = xp.finfo(statistic.dtype)
@@ -94,15 +121,13 @@ def log_chi2_sf(statistic, dof: int, *, xp):
         k = float(dof)
         z = ((x / k) ** (1.0 / 3.0) - (1.0 - 2.0 / (9.0 * k))) / math.sqrt(2.0 / (9.0 * k))
         return backend.log_ndtr(-z)
-    half = x / 2.0
-    log_half = xp.log(xp.clip(half, float(info.smallest_normal), None))
-    powers, offsets = _series_offsets(int(dof))
-    dev = device(statistic)
-    terms = (log_half[..., None] * xp.asarray(powers, dtype=x.dtype, device=dev)
-             + xp.asarray(offsets, dtype=x.dtype, device=dev) - half[..., None])
-    if dof % 2 == 1:
-        normal_part = math.log(2.0) + backend.log_ndtr(-xp.sqrt(x))
-        terms = xp.concat([normal_part[..., None], terms], axis=-1)
+    half = xp.clip(x / 2.0, float(info.smallest_normal), None)
+    terms = _log_series_terms(half, dof, xp=xp)
+    if dof % 2 == 0:
+        first = -half  # the power 0 term, e^{-y}
+    else:
+        first = math.log(2.0) + backend.log_ndtr(-xp.sqrt(x))  # 2 Phi(-sqrt x)
+    terms = xp.concat([first[..., None], terms], axis=-1)
     return xp.clip(_log_sum_exp(terms, xp=xp), None, 0.0)
 
 
