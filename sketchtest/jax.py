@@ -52,7 +52,10 @@ def sigreg(z, *, key=None, directions=None, num_slices=256, t_max=3.0, n_points=
         PRNG key of the directions: ``jax.random.normal`` columns scaled to
         unit length. Required unless `directions` is given.
     directions : jax.Array, optional
-        ``(D, K)`` directions, used as given; overrides `key` and `num_slices`.
+        ``(D, K)`` unit directions; overrides `key` and `num_slices`.
+        Validated, not normalized: a zero, non-unit (norm off 1 by more than
+        sqrt(eps) of its dtype, 2 eps for 16-bit dtypes), NaN or infinite
+        column raises ``ValueError`` (eager calls only: not checked while tracing).
     num_slices : int, default 256
         Number K of directions drawn from `key`.
     t_max : float, default 3.0

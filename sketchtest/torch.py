@@ -50,7 +50,10 @@ def sigreg(z, *, directions=None, num_slices=256, seed=None, t_max=3.0, n_points
     z : torch.Tensor
         Samples ``(..., N, D)``; leading axes are a batch.
     directions : torch.Tensor, optional
-        ``(D, K)`` directions, used as given; overrides `num_slices` and `seed`.
+        ``(D, K)`` unit directions; overrides `num_slices` and `seed`.
+        Validated, not normalized: a zero, non-unit (norm off 1 by more than
+        sqrt(eps) of its dtype, 2 eps for 16-bit dtypes), NaN or infinite
+        column raises ``ValueError`` (eager calls only: not checked while tracing).
     num_slices : int, default 256
         Number K of random directions drawn when `directions` is None.
     seed : int or integer torch.Tensor, optional
