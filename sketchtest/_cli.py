@@ -316,7 +316,9 @@ def _combined(parts, directions):
     statistics = np.concatenate([_host(part.slice_statistics).reshape(-1) for part in parts])
     pvalues = np.concatenate([_host(part.slice_pvalues).reshape(-1) for part in parts])
     xp = array_namespace(pvalues)
-    statistic = cauchy_statistic(pvalues.astype(np.float64), xp=xp)
+    # in the p-values' own dtype, as one call would: a float32 p of 1 means 1 - p < 3e-8, not
+    # the 1e-16 a float64 cast claims (a -3e15 term that hides every other slice)
+    statistic = cauchy_statistic(pvalues, xp=xp)
     return SlicedResult(statistic, cauchy_pvalue(statistic, xp=xp), statistics, pvalues, directions,
                         test=parts[0].test, aggregate="cauchy", null=parts[0].null,
                         method="cauchy_combination")
