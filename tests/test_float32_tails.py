@@ -218,6 +218,9 @@ def test_cauchy_combination_in_float32_agrees_with_float64(pvalues):
     spread = math.fsum(abs(t) for t in terms) / len(terms)
     allowed = 8 * (len(terms) + 8) * EPS32 * spread / (math.pi * (1.0 + statistic * statistic))
     assert abs(got - expected) <= 4 * EPS32 * expected + allowed + 1e-45
+    if np.all((p32 >= TINY32) & (p32 < 1.0)):  # no clipping: float64 must agree as well
+        double = float(cauchy_combination(p32.astype(np.float64), xp=np))
+        assert abs(got - double) <= 4 * EPS32 * double + allowed + 1e-45
 
 
 def test_cauchy_combination_of_a_pvalue_of_one_is_not_a_false_alarm():
