@@ -156,6 +156,8 @@ class SlicedEppsPulley:
                     f"`batch` has D = {batch.shape[-1]} but earlier batches had D = {self.directions.shape[0]}")
         if self.nan_policy == "omit":
             batch = batch[xp.all(xp.isfinite(batch), axis=-1)]
+            if batch.shape[0] == 0:
+                return self
         projections = xp.matmul(batch, xp.astype(self.directions, batch.dtype))
         if batch.dtype != self._sum_dtype:  # the recurrence in the accumulation dtype
             projections = xp.astype(projections, self._sum_dtype)
