@@ -14,7 +14,10 @@ import math
 
 import numpy as np
 
-from sketchtest._compat import device, index_dtype
+from sketchtest._compat import device, host_constant, index_dtype
+from sketchtest._ecf_nulls import _lagrange4 as lagrange4
+from sketchtest._edf_limit_laws import TABLE_END
+from sketchtest._edf_limit_tables import LIMIT_TABLES
 
 __all__ = [
     "kolmogorov_limit_sf",
@@ -28,6 +31,7 @@ __all__ = [
     "lilliefors_sf",
     "anderson_darling_limit_sf",
     "watson_limit_sf",
+    "mixture_limit_sf",
 ]
 
 
@@ -64,6 +68,32 @@ def kolmogorov_limit_sf(s, *, xp):
     lower = 1.0 - lower_cdf
     sf = xp.where(s >= 1.0, upper, lower)
     return xp.clip(xp.where(s <= 0.05, _constant(1.0, s, xp), sf), 0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------
+# Limit laws as chi-square mixtures: Q = sum_j lambda_j chi2_1 + shift.
+# ---------------------------------------------------------------------------
+
+def mixture_limit_sf(statistic, law: str, *, xp):
+    r"""P(Q > statistic) for the limit law `law` (a chi-square mixture), on the statistic's device.
+
+    Reads the table of :mod:`sketchtest._edf_limit_laws`, the smooth residual
+    :math:`r(x) = \log P(Q > q) + x/2 + \tfrac12\log(1 + x)` at
+    :math:`x = (q - \text{shift})/\lambda_1`, by 4-point Lagrange
+    interpolation in :math:`\sqrt x`, and holds it constant beyond its last
+    node (:math:`x = 200`, p below 1e-44), where only the leading tail
+    :math:`C x^{-1/2} e^{-x/2}` matters. Everything stays in logarithms until
+    the final ``exp``, so float32 keeps its relative accuracy down to its
+    smallest numbers.
+    """
+    largest, shift, step, residuals = LIMIT_TABLES[law]
+    table = xp.asarray(residuals, dtype=statistic.dtype, device=device(statistic))
+    x = xp.clip(statistic - shift, 0.0, None) / largest
+    x = xp.where(xp.isnan(x), 0.0, x)
+    root = xp.sqrt(xp.clip(x, None, TABLE_END))
+    residual = xp.reshape(lagrange4(xp.reshape(root / step, (-1,)), table, xp=xp), x.shape)
+    sf = xp.clip(xp.exp(residual - x / 2.0 - 0.5 * xp.log1p(x)), None, 1.0)
+    return xp.where(xp.isnan(statistic), statistic, sf)
 
 
 # ---------------------------------------------------------------------------
@@ -211,22 +241,6 @@ def cvm_standard_sf(statistic, n: int, *, xp):
 # Anderson-Darling, H0 = N(0, 1): Marsaglia & Marsaglia (2004), J. Stat. Softw. 9(2).
 # ---------------------------------------------------------------------------
 
-def _ad_limit_cdf_and_sf(z, *, xp):
-    """Their ``ADinf(z)`` (the limiting CDF) and ``1 - ADinf(z)`` without cancellation."""
-    safe_low = xp.clip(z, 1e-3, 2.0)
-    low = xp.exp(-1.2337141 / safe_low) / xp.sqrt(safe_low) * _polynomial(
-        (2.00012, 0.247105, -0.0649821, 0.0347962, -0.011672, 0.00168691), safe_low
-    )
-    # the signs alternate: 2.00012 + (.247105 - (.0649821 - ...) z) z
-    high_exponent = xp.exp(_polynomial((1.0776, -2.30695, 0.43424, -0.082433, 0.008056, -0.0003146),
-                                       xp.maximum(z, _constant(2.0, z, xp))))
-    high_sf = -xp.expm1(-high_exponent)
-    cdf = xp.where(z < 2.0, low, 1.0 - high_sf)
-    sf = xp.where(z < 2.0, 1.0 - low, high_sf)
-    cdf = xp.where(z < 1e-3, 0.0, cdf)
-    return cdf, xp.where(z < 1e-3, 1.0, sf)
-
-
 def _ad_tail_about_one():
     """Coefficients in powers of (x - 1) of their errfix polynomial for x > 0.8.
 
@@ -261,15 +275,15 @@ def _ad_errfix(x, sf, n: int, *, xp):
 def anderson_darling_standard_sf(statistic, n: int, *, xp):
     r"""P-value of :math:`A^2` under a fully specified null at sample size n.
 
-    Marsaglia & Marsaglia (2004): :math:`p = 1 - (\mathrm{ADinf}(A^2) +
-    \mathrm{errfix}(n, \mathrm{ADinf}(A^2)))`; absolute error below about
-    2e-6 (their bound on ADinf; errfix is accurate to the 5th digit); see
-    :func:`_ad_tail_about_one` for the tail, where p now tends to 0 with
-    :math:`A^2`. Where the correction would still exceed the p-value, the
-    limiting p-value is returned.
+    The limit law (:func:`anderson_darling_limit_sf`) plus the finite-n
+    correction errfix of Marsaglia & Marsaglia (2004):
+    :math:`p = p_\infty - \mathrm{errfix}(n, 1 - p_\infty)`; see
+    :func:`_ad_tail_about_one` for the tail, where the correction is a
+    relative one, :math:`O(p_\infty / n)`. Where the correction would still
+    exceed the p-value, the limiting p-value is returned.
     """
-    cdf, sf = _ad_limit_cdf_and_sf(statistic, xp=xp)
-    corrected = sf - _ad_errfix(cdf, sf, n, xp=xp)
+    sf = anderson_darling_limit_sf(statistic, xp=xp)
+    corrected = sf - _ad_errfix(1.0 - sf, sf, n, xp=xp)
     return xp.clip(xp.where(corrected > 0.0, corrected, sf), 0.0, 1.0)
 
 
@@ -292,59 +306,56 @@ def watson_standard_sf(statistic, n: int, *, xp):
 
 
 # ---------------------------------------------------------------------------
-# Composite null N(mu, sigma^2): D'Agostino & Stephens (1986), Table 4.9.
+# Composite null N(mu, sigma^2): the limit laws (chi-square mixtures, Stephens 1976)
+# with a finite-n correction fitted to simulation.
 # ---------------------------------------------------------------------------
 
-def _piecewise_exponential(modified, pieces, *, xp):
-    """p from ``[(upper, lower_tail, (a, b, c, ...)), ...]``: exp(a + b w + c w^2 + ...) per piece.
+#: law -> (a, (c0, c1, c2, c3)) of :func:`_composite_sf`, fitted by weighted least squares
+#: to 1.4 million simulated N(0, 1) samples at n = 25 (2e5), 30 (1e6) and 100 (5e5)
+#: (numpy.random.default_rng(20261202 + n)), on n log(p_sim / p) at 110 levels of p_sim.
+_FINITE_N_CORRECTIONS = {
+    "anderson_darling_normal": (0.65, (-1.1442, 6.4819, -13.6421, 9.5261)),
+    "cvm_normal": (0.25, (-1.4785, 8.9197, -17.0426, 12.1549)),
+    "watson_normal": (0.2, (-1.3339, 9.7102, -18.8743, 13.7694)),
+}
 
-    Pieces flagged ``lower_tail`` give ``1 - exp(...)``; the last piece
-    applies above the last breakpoint.
+def _composite_sf(statistic, n: int, law: str, *, xp):
+    r"""Limit law at :math:`T(1 + a/n)`, times :math:`\exp(g(p_\infty)/n)`.
+
+    :math:`g(p) = (1 - p)(c_0 + c_1 p + c_2 p^2 + c_3 p^3)`: a relative
+    correction of order 1/n that vanishes at p = 1 and tends to
+    :math:`c_0/n` in the tail; the scale a carries the tail's finite-n
+    slope (both from :data:`_FINITE_N_CORRECTIONS`).
     """
-    pvalue = None
-    for upper, lower_tail, coefficients in reversed(pieces):
-        value = xp.exp(xp.clip(_polynomial(coefficients, modified), None, 0.0))
-        value = 1.0 - value if lower_tail else value
-        pvalue = value if pvalue is None else xp.where(modified < upper, value, pvalue)
-    return xp.clip(pvalue, 0.0, 1.0)
+    scale, coefficients = _FINITE_N_CORRECTIONS[law]
+    limit = mixture_limit_sf(statistic * (1.0 + scale / n), law, xp=xp)
+    correction = (1.0 - limit) * _polynomial(coefficients, limit) / n
+    return xp.clip(limit * xp.exp(correction), None, 1.0)
 
 
 def cvm_normal_sf(statistic, n: int, *, xp):
-    r"""P-value of :math:`W^2` with mean and variance estimated.
-
-    :math:`W^* = W^2 (1 + 0.5/n)` and the piecewise exponential formulas of
-    D'Agostino & Stephens (1986, Table 4.9); the last piece is held at its
-    minimum (:math:`W^* = 1.334`, p = 3.6e-10) beyond, so that p never
-    increases with W (p-values below about 1e-9 are not resolved).
-    """
-    modified = xp.clip(statistic * (1.0 + 0.5 / n), 0.0, 1.334)
-    return _piecewise_exponential(modified, [
-        (0.0275, True, (-13.953, 775.5, -12542.61)),
-        (0.051, True, (-5.903, 179.546, -1515.29)),
-        (0.092, False, (0.886, -31.62, 10.897)),
-        (math.inf, False, (1.111, -34.242, 12.832)),
-    ], xp=xp)
+    """P-value of :math:`W^2` with mean and variance estimated (see :func:`_composite_sf`)."""
+    return _composite_sf(statistic, n, "cvm_normal", xp=xp)
 
 
 def anderson_darling_normal_sf(statistic, n: int, *, xp):
-    r"""P-value of :math:`A^2` with mean and variance estimated.
+    """P-value of :math:`A^2` with mean and variance estimated (see :func:`_composite_sf`)."""
+    return _composite_sf(statistic, n, "anderson_darling_normal", xp=xp)
 
-    :math:`A^* = A^2 (1 + 0.75/n + 2.25/n^2)` and the piecewise exponential
-    formulas of D'Agostino & Stephens (1986, Table 4.9), held at the minimum
-    of the last piece (:math:`A^* = 153.467`, p below 1e-180) beyond.
-    """
-    modified = xp.clip(statistic * (1.0 + 0.75 / n + 2.25 / n**2), 0.0, 153.467)
-    return _piecewise_exponential(modified, [
-        (0.2, True, (-13.436, 101.14, -223.73)),
-        (0.34, True, (-8.318, 42.796, -59.938)),
-        (0.6, False, (0.9177, -4.279, -1.38)),
-        (math.inf, False, (1.2937, -5.709, 0.0186)),
-    ], xp=xp)
+
+def watson_normal_sf(statistic, n: int, *, xp):
+    """P-value of :math:`U^2` with mean and variance estimated (see :func:`_composite_sf`)."""
+    return _composite_sf(statistic, n, "watson_normal", xp=xp)
 
 
 def anderson_darling_limit_sf(statistic, *, xp):
-    """P-value of :math:`A^2` from Marsaglia & Marsaglia's limiting ``ADinf``."""
-    return xp.clip(_ad_limit_cdf_and_sf(statistic, xp=xp)[1], 0.0, 1.0)
+    r"""P-value of :math:`A^2` from its limit law :math:`\sum_j \chi^2_{1,j} / (j(j+1))`.
+
+    Tabulated from the eigenvalues (:func:`mixture_limit_sf`); relative error
+    below 1e-6 against the series of Anderson & Darling (1954) evaluated with
+    mpmath, from p = 1 down to p = 1e-40 (:math:`A^2 = 90`).
+    """
+    return mixture_limit_sf(statistic, "anderson_darling_standard", xp=xp)
 
 
 def watson_limit_sf(statistic, *, xp):
@@ -375,26 +386,3 @@ def lilliefors_sf(statistic, n: int, *, xp):
                  _polynomial((6.198765, -19.558097, 23.186922, -12.234627, 2.423045), k)))
     large = xp.where(k < 0.302, _constant(1.0, k, xp), quartic)
     return xp.clip(xp.where(small <= 0.1, small, large), 0.0, 1.0)
-
-
-def watson_normal_sf(statistic, n: int, *, xp):
-    r"""P-value of :math:`U^2` with mean and variance estimated.
-
-    :math:`U^* = U^2 (1 + 0.5/n)` (Stephens' modification for this case) and a
-    piecewise exponential formula in the style of D'Agostino & Stephens
-    (1986, Table 4.9), with cubic exponents below :math:`U^* = 0.096` and a
-    quadratic one above. We fitted the coefficients ourselves, by least
-    squares on the log of the empirical CDF (lower two pieces) and survival
-    function (upper two) of 400,000 simulated samples of n = 400
-    (``numpy.random.default_rng(20261124)``); the absolute error against
-    that simulation is below 0.003 everywhere and below 6e-4 for p < 0.1.
-    Beyond p of about 1e-4 the tail is an extrapolation of the fit; it is
-    held at its minimum (:math:`U^* = 22`) so that p never increases.
-    """
-    modified = xp.clip(statistic * (1.0 + 0.5 / n), 0.0, 22.0)
-    return _piecewise_exponential(modified, [
-        (0.02519, True, (-24.40021, 2374.161, -91296.6, 1266581.0)),
-        (0.04803, True, (-9.796944, 499.1493, -9696.8, 67735.49)),
-        (0.09601, False, (0.6369031, -22.5635, -128.6118, 467.6002)),
-        (math.inf, False, (0.9351677, -33.87316, 0.761804)),
-    ], xp=xp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from sketchtest._univariate import resolve_auto_method, run_univariate, shared_docs
+from sketchtest._univariate import resolve_auto_method, run_univariate, shared_docs, standardize
 from sketchtest._validation import check_choice, check_method
 
 __all__ = ["jarque_bera", "dagostino_pearson"]
@@ -74,7 +74,7 @@ def jarque_bera(
     def compute(y, *, xp):
         n = y.shape[-1]
         if null == "normal":  # products, not powers: x**3 is a slow generic pow on NumPy
-            centered = y - xp.mean(y, axis=-1, keepdims=True)
+            centered = standardize(y, xp=xp, ddof=0)  # scale-invariant; NaN if degenerate
             squares = centered * centered
             m2 = xp.mean(squares, axis=-1)
             skewness = xp.mean(squares * centered, axis=-1) / m2**1.5
@@ -182,7 +182,7 @@ def dagostino_pearson(
 
     def compute(y, *, xp):
         n = y.shape[-1]
-        centered = y - xp.mean(y, axis=-1, keepdims=True)
+        centered = standardize(y, xp=xp, ddof=0)  # scale-invariant; NaN if degenerate
         squares = centered * centered
         m2 = xp.mean(squares, axis=-1)
         skewness = xp.mean(squares * centered, axis=-1) / m2**1.5

@@ -18,7 +18,9 @@ import numpy as np
 import sketchtest_backends
 from sketchtest_backends import standard as _standard
 from sketchtest._compat import device, host_constant
-from sketchtest._univariate import resolve_auto_method, run_univariate, sample_count, shared_docs
+from sketchtest._univariate import (
+    resolve_auto_method, run_univariate, sample_count, shared_docs, standardize,
+)
 from sketchtest._validation import check_choice, check_method
 
 __all__ = ["shapiro_wilk", "shapiro_francia"]
@@ -123,13 +125,12 @@ def _one_minus_squared_correlation(y, weights, *, xp):
     (orthogonal to `weights`, so first-order errors in the projection cancel)
     keeps the relative precision of ``1 - W`` near W = 1, where the p-value
     lives (in float32 at n = 5000, p-values then agree with float64 to 2e-5;
-    computing ``1 - W`` by subtraction gave 4e-2). Scaled by the range (as
-    AS R94) so that float32 sums cannot overflow. Constant samples (zero
-    range) give NaN.
+    computing ``1 - W`` by subtraction gave 4e-2). The sample is standardized
+    first (:func:`sketchtest._univariate.standardize`), so no sum overflows
+    or underflows at any scale, and degenerate samples give NaN.
     """
     ordered = xp.sort(y, axis=-1, stable=False)  # ties are equal values: any order will do
-    spread = ordered[..., -1:] - ordered[..., :1]
-    centered = (ordered - xp.mean(ordered, axis=-1, keepdims=True)) / spread
+    centered = standardize(ordered, xp=xp)  # increasing: the order is kept
     weights = xp.asarray(weights, dtype=y.dtype, device=device(y))
     projection = xp.sum(centered * weights, axis=-1, keepdims=True)
     # c / p - w, then times p^2: the same residual without materializing the outer

@@ -171,18 +171,33 @@ def _compute_omitting_nan(y, evaluate, *, xp, min_samples):
     return statistic, pvalue
 
 
+#: A sample whose standard deviation is at most this many machine epsilons of its
+#: largest magnitude is degenerate: its deviations are rounding noise of its mean.
+DEGENERATE_SPREAD_EPS = 8.0
+
+
 def standardize(y, *, xp, ddof: int = 1):
     """Center and scale each batch element by its mean and standard deviation.
 
     The composite null (``null="normal"``) computes every statistic on these
     values; ``ddof=1`` (the unbiased variance) is the convention of
     :func:`scipy.stats.anderson` and of D'Agostino & Stephens (1986).
+
+    The samples are first divided by their largest magnitude, so the squares
+    neither overflow nor underflow: the result is scale-invariant over the
+    whole float range (x and c x + m standardize alike for 1e-300 <= |c| <= 1e300
+    in float64). A degenerate batch element, whose standard deviation is at most
+    :data:`DEGENERATE_SPREAD_EPS` machine epsilons of its largest magnitude
+    (a constant sample, or one whose spread is the rounding of its mean), comes
+    out all NaN, so every statistic and p-value computed from it is NaN.
     """
-    mean = xp.mean(y, axis=-1, keepdims=True)
-    centered = y - mean
+    magnitude = xp.max(xp.abs(y), axis=-1, keepdims=True)
+    scaled = y / xp.where(magnitude == 0.0, 1.0, magnitude)  # all zeros: degenerate below
+    centered = scaled - xp.mean(scaled, axis=-1, keepdims=True)
     n = y.shape[-1]
-    variance = xp.sum(centered * centered, axis=-1, keepdims=True) / (n - ddof)
-    return centered / xp.sqrt(variance)
+    spread = xp.sqrt(xp.sum(centered * centered, axis=-1, keepdims=True) / (n - ddof))
+    degenerate = spread <= DEGENERATE_SPREAD_EPS * xp.finfo(y.dtype).eps
+    return centered / xp.where(degenerate, xp.asarray(float("nan"), dtype=y.dtype, device=device(y)), spread)
 
 
 def sample_index(n: int, *, like, xp):
