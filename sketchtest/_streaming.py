@@ -38,8 +38,9 @@ class SlicedEppsPulley:
     O(K T) whatever the number of samples. Sums are kept in float64 when the
     device has it (float32 otherwise), so merges are exact up to rounding.
 
-    An accumulator pickles and deep-copies exactly (NumPy, PyTorch and JAX
-    arrays), so partial sums can be computed in other processes and merged:
+    An accumulator pickles and deep-copies exactly (NumPy, array-api-strict,
+    PyTorch and JAX arrays: the tested ones), so partial sums can be computed
+    in other processes and merged:
     give every process the same `seed` (or `directions`). All its batches and
     merged accumulators must come from one array library (``TypeError``
     otherwise) and one device (``ValueError``).
