@@ -17,12 +17,10 @@ data); text files are parsed a block of lines at a time. Every problem raises
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
 import stat
-import warnings
 import zipfile
 from dataclasses import dataclass, field
 from functools import partial
@@ -162,14 +160,23 @@ def open_samples(path, *, key=None, memory_budget=2**30) -> RowSource:
     """
     path = os.fspath(path)
     kind = _format_of(path, key)
-    opener = {"npy": _open_npy, "npz": _open_npz, "torch": _open_torch,
-              "safetensors": _open_safetensors, "text": _open_text}[kind]
+    opener = _opener(kind)
     try:
         return opener(path, key, memory_budget // 4)
     except InputError:
         raise
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
         raise InputError(f"{path}: cannot read the file: {_one_line(error)}") from None
+
+
+def _opener(kind):
+    if kind == "torch":
+        from sketchtest._io_torch import open_torch
+        return open_torch
+    if kind == "text":
+        from sketchtest._io_text import open_text
+        return open_text
+    return {"npy": _open_npy, "npz": _open_npz, "safetensors": _open_safetensors}[kind]
 
 
 def load_samples(path, *, key=None, memory_budget=2**30) -> LoadedArray:
@@ -425,186 +432,6 @@ def _is_count(value) -> bool:
 def _widen_bfloat16(read, rows):
     for block in read(rows):
         yield (block.astype(np.uint32) << 16).view(np.float32)
-
-
-# --- PyTorch ---------------------------------------------------------------------------------
-
-_TORCH_DTYPES = {"float64": "<f8", "float32": "<f4", "float16": "<f2", "bfloat16": "<u2",
-                 "int64": "<i8", "int32": "<i4", "int16": "<i2", "int8": "i1", "uint8": "u1",
-                 "uint16": "<u2", "uint32": "<u4", "uint64": "<u8", "bool": "?"}
-
-
-def _open_torch(path, key, whole_limit):
-    try:
-        import torch
-    except ImportError:
-        raise InputError(f"{path}: reading .pt/.pth files needs PyTorch (pip install torch)") from None
-    legacy = not zipfile.is_zipfile(path)
-    if legacy and os.path.getsize(path) > whole_limit:
-        raise InputError(f"{path}: a legacy-format (non-zip) PyTorch file larger than a quarter of "
-                         "--memory-budget cannot be streamed; raise --memory-budget or re-save it")
-    try:  # on "meta": shapes, dtypes, strides and file offsets, no data
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # torch's deprecation notes
-            loaded = torch.load(path, map_location="cpu" if legacy else "meta", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any refusal of the safe unpickler
-        raise InputError(f"{path}: refused or unreadable as plain dense tensors (read with "
-                         f"weights_only=True, nothing executed): {_one_line(error)}") from None
-    name, tensor = _pick_tensor(torch, loaded, key, path=path)
-    where = f"{path}: tensor {name!r}" if name is not None else f"{path}: the tensor"
-    dtype = _torch_numpy_dtype(torch, tensor, where=where)
-    samples, dimensions = _matrix_shape(tensor.shape, path=path)
-    read = _torch_reader(torch, tensor, dtype, (samples, dimensions), path=path, where=where,
-                         whole_limit=whole_limit, legacy=legacy)
-    if tensor.dtype == torch.bfloat16:
-        read, dtype = partial(_widen_bfloat16, read), np.dtype(np.float32)
-    return RowSource(path, "torch", samples, dimensions, dtype, read, key=name)
-
-
-def _pick_tensor(torch, loaded, key, *, path):
-    if isinstance(loaded, dict):
-        by_name = {str(k): v for k, v in loaded.items()}
-        candidates = by_name if key is not None else [
-            name for name, value in by_name.items() if isinstance(value, torch.Tensor)]
-        name = _choose_key(list(candidates), key, path=path)
-        if not isinstance(by_name[name], torch.Tensor):
-            raise InputError(f"{path}: entry {name!r} is not a tensor")
-        return name, by_name[name]
-    if key is not None:
-        raise InputError(f"{path}: holds a single tensor; --key does not apply")
-    if not isinstance(loaded, torch.Tensor):
-        raise InputError(f"{path}: holds a {type(loaded).__name__}, not a tensor or a dict of tensors")
-    return None, loaded
-
-
-def _torch_numpy_dtype(torch, tensor, *, where) -> np.dtype:
-    if tensor.layout != torch.strided or tensor.is_nested or tensor.is_quantized:
-        raise InputError(f"{where} is not a plain dense tensor (layout {tensor.layout}); "
-                         "save a dense copy (.to_dense()) first")
-    if tensor.is_complex():
-        raise InputError(f"{where}: complex data ({tensor.dtype}); expected real numbers")
-    code = _TORCH_DTYPES.get(str(tensor.dtype).removeprefix("torch."))
-    if code is None:
-        raise InputError(f"{where}: unsupported dtype {tensor.dtype}; expected a float or integer dtype")
-    return _check_dtype(code, path=where)
-
-
-def _torch_reader(torch, tensor, dtype, shape, *, path, where, whole_limit, legacy):
-    """A chunk reader of the tensor's rows: from the file at its storage offset when it can."""
-    if legacy:  # already in memory (small: checked by the caller)
-        values = tensor.detach().contiguous().reshape(shape)
-        values = values.view(torch.int16) if tensor.dtype == torch.bfloat16 else values
-        return partial(_array_rows, values.numpy().view(dtype))
-    storage = tensor.untyped_storage()
-    file_offset = getattr(storage, "_checkpoint_offset", None)
-    if file_offset is None:
-        raise InputError(f"{where} holds no data (a tensor on the meta device)")
-    storage_bytes = storage.nbytes()
-    if file_offset + storage_bytes > os.path.getsize(path):
-        raise InputError(f"{where}: its storage lies outside the file")
-    strides = tuple(tensor.stride()) if tensor.dim() == 2 else (tensor.stride()[0], 1)
-    last = tensor.storage_offset() + sum((n - 1) * s for n, s in zip(shape, strides))
-    if min(strides) < 0 or (last + 1) * dtype.itemsize > storage_bytes:
-        raise InputError(f"{where}: its strides reach outside its storage")
-    start = file_offset + tensor.storage_offset() * dtype.itemsize
-    if strides == (shape[1], 1) or shape[1] == 1 and strides[0] == 1:
-        return partial(_file_rows, path, offset=start, shape=shape, dtype=dtype, fortran=False)
-    if storage_bytes > whole_limit:
-        raise InputError(f"{where}: a non-contiguous tensor larger than a quarter of --memory-budget "
-                         "cannot be streamed; save a .contiguous() copy or raise --memory-budget")
-    whole = np.fromfile(path, dtype=dtype, count=storage_bytes // dtype.itemsize, offset=file_offset)
-    view = np.lib.stride_tricks.as_strided(
-        whole[tensor.storage_offset():], shape=shape, strides=[s * dtype.itemsize for s in strides],
-        writeable=False)
-    return partial(_array_rows, view)
-
-
-def _array_rows(array, rows):
-    for start in range(0, array.shape[0], rows):
-        yield np.array(array[start:start + rows])
-
-
-# --- text ------------------------------------------------------------------------------------
-
-def _open_text(path, key, whole_limit):
-    """A text file: one header row of names at most, then one sample per line."""
-    first, samples = _scan_text(path)
-    if first is None:
-        raise InputError(f"{path}: no data (the file is empty or only comments)")
-    delimiter = "," if "," in first else ("\t" if "\t" in first else None)
-    fields = [field.strip() for field in (first.split(delimiter) if delimiter else first.split())]
-    is_header = not all(_parses_as(float, f) for f in fields)
-    if is_header and all(_parses_as(complex, f) for f in fields):
-        bad = next(f for f in fields if not _parses_as(float, f))
-        raise InputError(f"{path}: complex value {bad!r} in data row 0; expected real numbers")
-    samples -= int(is_header)
-    samples, dimensions = _matrix_shape((samples, len(fields)), path=path)
-    line_bytes = os.path.getsize(path) // max(samples, 1) + 1
-    read = partial(_text_rows, path, delimiter=delimiter, dimensions=dimensions, skip=int(is_header))
-    return RowSource(path, "text", samples, dimensions, np.dtype(np.float64), read,
-                     read_overhead=4 * line_bytes + 120)
-
-
-def _scan_text(path):
-    """The first data line (decoded) and the number of data lines (not blank, not only a comment)."""
-    first, count = None, 0
-    with open(path, "rb") as stream:
-        for line in stream:
-            if line.split(b"#", 1)[0].strip():
-                if first is None:
-                    try:
-                        first = line.decode("utf-8").split("#", 1)[0].strip()
-                    except UnicodeDecodeError:
-                        raise InputError(f"{path}: not a UTF-8 text file") from None
-                count += 1
-    return first, count
-
-
-def _parses_as(kind, text) -> bool:
-    try:
-        kind(text.replace(" ", "")) if kind is complex else kind(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _text_rows(path, rows, *, delimiter, dimensions, skip):
-    """Blocks of `rows` data lines parsed as float64 (comments and blank lines skipped)."""
-    with open(path, encoding="utf-8") as stream:
-        lines = (text for text in (line.split("#", 1)[0].strip() for line in stream) if text)
-        for _ in range(skip):
-            next(lines)
-        start = 0
-        while True:
-            try:
-                block = list(itertools.islice(lines, rows))
-            except UnicodeDecodeError:
-                raise InputError(f"{path}: not a UTF-8 text file") from None
-            if not block:
-                return
-            yield _parse_lines(block, delimiter, dimensions, path=path, first_row=start)
-            start += len(block)
-
-
-def _parse_lines(block, delimiter, dimensions, *, path, first_row):
-    try:
-        values = np.loadtxt(block, delimiter=delimiter, ndmin=2, dtype=np.float64, comments=None)
-    except ValueError:
-        values = None
-    if values is not None and values.shape[1] == dimensions:
-        return values
-    for offset, line in enumerate(block):  # name the first bad line and why
-        fields = [f.strip() for f in (line.split(delimiter) if delimiter else line.split())]
-        row = first_row + offset
-        if len(fields) != dimensions:
-            raise InputError(f"{path}: ragged data: data row {row} has {len(fields)} values, "
-                             f"the first row {dimensions} (counting from 0)")
-        for value in fields:
-            if not _parses_as(float, value):
-                what = "complex value" if _parses_as(complex, value) else "non-numeric value"
-                raise InputError(f"{path}: {what} {value!r} in data row {row} (counting from 0); "
-                                 "expected real numbers")
-    raise InputError(f"{path}: cannot parse data rows {first_row} to {first_row + len(block) - 1}")
 
 
 # --- non-finite values -----------------------------------------------------------------------
