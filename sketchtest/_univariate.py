@@ -35,6 +35,9 @@ SHARED_PARAMETERS_DOC = """    n_resamples : int, default 9999
     -------
     NormalityResult
         ``statistic`` and ``pvalue`` in the input's namespace and on its device.
+        Tests of the composite null (any Gaussian) give NaN for a degenerate
+        sample (constant, or spread only by rounding; see
+        :func:`sketchtest._univariate.standardize`).
 """
 
 
