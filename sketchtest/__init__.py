@@ -13,6 +13,7 @@ from sketchtest._ecf import epps_pulley
 from sketchtest._edf import anderson_darling, cramer_von_mises, kolmogorov_smirnov, watson
 from sketchtest._moments import dagostino_pearson, jarque_bera
 from sketchtest._multivariate import bhep, henze_zirkler, mardia
+from sketchtest._mean_null import sigreg_pvalue
 from sketchtest._normality import NormalityTestResult, normality_test
 from sketchtest._regression import shapiro_francia, shapiro_wilk
 from sketchtest._result import NormalityResult
@@ -39,6 +40,7 @@ __all__ = [
     "shapiro_francia",
     "shapiro_wilk",
     "sigreg",
+    "sigreg_pvalue",
     "sliced_test",
     "watson",
 ]

@@ -135,7 +135,7 @@ _SIMULATION_FLOPS = 2e9
 
 @host_constant(maxsize=64)
 def composite_skewness_moments(n: int, dim: int, n_resamples: int, seed: int):
-    """Null mean and variance of the composite skewness: mean simulated on the host, cached.
+    r"""Null mean and variance of the composite skewness: mean simulated on the host, cached.
 
     The statistic is rotation invariant, so N(0, I) draws whitened by the
     Cholesky factor of their covariance stand for any Gaussian. At most
