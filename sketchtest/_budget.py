@@ -29,6 +29,7 @@ import numpy as np
 
 from sketchtest import _report
 from sketchtest._io import InputError, format_size
+from sketchtest._normality import PRINCIPAL_AXES
 
 __all__ = ["MemoryPlan", "plan_memory", "SubsampleRows"]
 
@@ -42,6 +43,14 @@ STREAM_CELL_BYTES = 24
 PAIR_BYTES = 48
 #: Bytes per slice of the streamed sums and their result (17 knots): measured 700; x2.
 SLICE_STATE_BYTES = 1400
+#: Bytes per (row, column) of ``normality_test`` over the columns of the samples, their random
+#: projections and principal scores: measured 10-20 (float64, tracemalloc, N = 1000..4000,
+#: D = 16..512, K = 16..256, both nulls); x2.
+NORMALITY_CELL_BYTES = 40
+#: ``normality_test`` with ``null="normal"`` simulates its skewness null on batches of about
+#: 2**22 float64 numbers (or one N x D draw), about four copies at once: measured 130-150 MB
+#: at N = 2000..4000, D = 64..256.
+NORMALITY_SIMULATION_BYTES = 5 * 8 * 2**22
 #: Smallest chunk worth streaming; below it, Epps-Pulley streams fewer slices per block.
 MIN_STREAM_CHUNK = 256
 
@@ -55,13 +64,17 @@ class MemoryPlan:
     test_block: int          #: slices per call of an in-memory sliced test
     stream_block: int        #: slices per streamed Epps-Pulley accumulator (0: none streamed)
     multivariate_rows: int   #: rows of the multivariate tests (their memory grows as N^2)
+    normality_rows: int      #: rows of ``normality_test`` (its memory grows as N x (D + K))
     full_covariance: bool    #: whether the D x D covariance is formed
 
 
-def plan_memory(source, *, num_slices, budget, stream_epps_pulley=True) -> MemoryPlan:
+def plan_memory(source, *, num_slices, budget, stream_epps_pulley=True,
+                normal_null=False) -> MemoryPlan:
     """The :class:`MemoryPlan` of `source` (a :class:`~sketchtest._io.RowSource`).
 
-    Raises :class:`~sketchtest._io.InputError` naming ``--slices`` or
+    `normal_null` says whether ``normality_test`` runs with ``null="normal"``
+    (its null simulation needs a fixed amount of memory). Raises
+    :class:`~sketchtest._io.InputError` naming ``--slices`` or
     ``--memory-budget`` when no plan fits.
 
     Examples
@@ -101,9 +114,20 @@ def plan_memory(source, *, num_slices, budget, stream_epps_pulley=True) -> Memor
         raise InputError(f"--memory-budget {format_size(budget)} cannot hold one row of "
                          f"D = {dimensions} while reading; raise it")
     multivariate_rows = min(kept, math.isqrt(2 * quarter // PAIR_BYTES))
+    normality = _normality_rows(dimensions, slices, 2 * quarter, normal_null)
     return MemoryPlan(chunk_rows=int(chunk_rows), kept_rows=int(kept), test_block=int(test_block),
                       stream_block=int(stream_block), multivariate_rows=int(multivariate_rows),
-                      full_covariance=full_covariance)
+                      normality_rows=int(min(kept, normality)), full_covariance=full_covariance)
+
+
+def _normality_rows(dimensions, slices, working, normal_null) -> int:
+    """Rows of ``normality_test`` whose working set fits in `working` bytes: a few N x (D + K)
+    arrays, a few D x D ones and, for ``null="normal"``, the simulation of its null."""
+    fixed = 6 * 8 * dimensions * dimensions
+    if normal_null:
+        fixed += NORMALITY_SIMULATION_BYTES  # larger draws are counted per row
+    per_row = NORMALITY_CELL_BYTES * (dimensions + slices + PRINCIPAL_AXES)
+    return max(0, (working - fixed) // per_row)
 
 
 class SubsampleRows:

@@ -1,8 +1,9 @@
 """``sketchtest check``: do the samples in a file look Gaussian?
 
 The command reads an ``(N, D)`` or ``(N,)`` array safely (:mod:`sketchtest._io`),
-runs sliced and multivariate tests on the chosen backend, and reports the
-moment diagnostics (:mod:`sketchtest._report`). Exit status: 0 when the
+runs :func:`sketchtest.normality_test` (by default) and any sliced and
+multivariate tests asked for on the chosen backend, and reports each
+component's verdict and the moment diagnostics (:mod:`sketchtest._report`). Exit status: 0 when the
 check ran, whatever the verdict; 2 for usage and input errors, with one line
 on stderr.
 """
@@ -28,7 +29,8 @@ from sketchtest._io import (
     InputError, count_nonfinite, describe_nonfinite, open_samples, parse_size,
 )
 from sketchtest._report import (
-    MomentAccumulator, draw_plots, moment_diagnostics, plot_path, progress_bar, render_text,
+    MomentAccumulator, draw_plots, moment_diagnostics, overall_verdict, plot_path, progress_bar,
+    render_text,
 )
 from sketchtest._sliced import SlicedResult
 
@@ -38,7 +40,8 @@ SLICED_TESTS = ("epps_pulley", "cramer_von_mises", "anderson_darling", "watson",
                 "kolmogorov_smirnov", "shapiro_wilk", "shapiro_francia", "jarque_bera")
 MULTIVARIATE_TESTS = ("henze_zirkler", "mardia", "bhep")
 COMPOSITE_ONLY = ("shapiro_wilk", "shapiro_francia")  # no N(0, 1) null: run with null="normal"
-DEFAULT_TESTS = "epps_pulley,anderson_darling,jarque_bera"
+NORMALITY = "normality_test"
+DEFAULT_TESTS = NORMALITY
 BACKENDS = ("numpy", "torch", "jax", "cupy")
 QQ_POINTS = 4000
 
@@ -69,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--key", metavar="NAME",
                        help="which array of an .npz, .pt/.pth or .safetensors file")
     check.add_argument("--tests", default=DEFAULT_TESTS, metavar="LIST",
-                       help=f"comma-separated tests; sliced: {', '.join(SLICED_TESTS)}; "
+                       help=f"comma-separated tests, reported in this order: {NORMALITY} "
+                            "(one p-value from several components, each reported); "
+                            f"sliced: {', '.join(SLICED_TESTS)}; "
                             f"multivariate: {', '.join(MULTIVARIATE_TESTS)} "
                             f"(default {DEFAULT_TESTS})")
     check.add_argument("--slices", type=int, default=256, metavar="K",
@@ -77,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0, metavar="S",
                        help="seed of the directions (default 0)")
     check.add_argument("--null", choices=("standard", "normal"), default="standard",
-                       help="H0 of each slice: N(0, 1) (standard, default) or any Gaussian (normal)")
+                       help="H0: N(0, I) (standard, default) or any Gaussian (normal); for a "
+                            "sliced test, of each slice")
     check.add_argument("--alpha", type=float, default=0.05, help="level of the verdicts (0.05)")
     check.add_argument("--backend", choices=BACKENDS, default="numpy",
                        help="array library that runs the tests (default numpy)")
@@ -147,7 +153,7 @@ def _validate_options(args) -> dict:
     if args.demo == (args.path is not None):
         raise InputError("give either a PATH or --demo (exactly one)")
     tests = [name.strip() for name in args.tests.split(",") if name.strip()]
-    known = SLICED_TESTS + MULTIVARIATE_TESTS
+    known = (NORMALITY,) + SLICED_TESTS + MULTIVARIATE_TESTS
     unknown = [name for name in tests if name not in known]
     if unknown or not tests:
         raise InputError(f"--tests: unknown test {', '.join(unknown) or '(none given)'}; "
@@ -186,7 +192,7 @@ def run_check(args, *, tests, memory_budget) -> dict:
     source = open_samples(path, key=args.key, memory_budget=memory_budget)
     stream_epps = "epps_pulley" in tests and args.null == "standard"
     plan = plan_memory(source, num_slices=args.slices, budget=memory_budget,
-                       stream_epps_pulley=stream_epps)
+                       stream_epps_pulley=stream_epps, normal_null=args.null == "normal")
     to_backend, device_name = _backend_converter(args.backend, args.device, source.compute_dtype)
     directions = draw_directions(source.dimensions, args.slices, seed=args.seed)
     kept, moments, streamed = _read_once(source, plan, directions, args, to_backend)
@@ -209,6 +215,8 @@ def run_check(args, *, tests, memory_budget) -> dict:
             results.append(_run_named_test(name, rows, streamed, directions, plan, args))
             progress.update(1)
     report["tests"] = [entry for entry, _ in results]
+    if results[0][0]["test"] == NORMALITY and "verdict" in results[0][0]:
+        report["verdict"] = results[0][0]["verdict"]
     if args.plot:
         report["plot"] = _plot(args, report, results, kept)
     return report
@@ -227,6 +235,9 @@ class _Rows:
 def _run_named_test(name, rows: _Rows, streamed, directions, plan, args):
     """The report entry and result of test `name`: streamed, on the kept rows, or on a
     subsample of them (multivariate tests)."""
+    if name == NORMALITY:
+        chosen = _multivariate_rows(rows.kept, plan.normality_rows, args.seed)
+        return _run_normality(rows.to_backend(chosen), chosen, args, samples=rows.samples)
     if name == "epps_pulley" and streamed:
         result = _combined([accumulator.result() for accumulator in streamed], directions)
         entry = {"test": name, "kind": "sliced", "streamed": True}
@@ -238,6 +249,65 @@ def _run_named_test(name, rows: _Rows, streamed, directions, plan, args):
     chosen = _multivariate_rows(rows.kept, plan.multivariate_rows, args.seed)
     return _run_test(name, rows.to_backend(chosen), args,
                      subsample=chosen.shape[0] if chosen.shape[0] < rows.samples else None)
+
+
+def _run_normality(data, host, args, *, samples):
+    """Run ``normality_test`` on `data` (`host` on the host); its report entry and result."""
+    import sketchtest as st
+
+    entry = {"test": NORMALITY, "kind": "combined", "null": args.null}
+    if host.shape[0] < samples:
+        entry["subsample"] = int(host.shape[0])
+    try:
+        if host.shape[0] < 4:
+            raise ValueError(f"--memory-budget holds {host.shape[0]} rows of D = {host.shape[1]} "
+                             "for it (4 at least); raise it or lower --slices")
+        result = st.normality_test(data, null=args.null, seed=args.seed, num_slices=args.slices)
+    except (ValueError, TypeError, NotImplementedError, ArithmeticError, RuntimeError) as error:
+        entry["error"] = _one_line(error)
+        return entry, None
+    pvalue = _scalar(result.pvalue)
+    entry.update(statistic=_scalar(result.statistic), pvalue=pvalue, method=result.method)
+    entry["components"] = [_component_entry(name, part, host, args)
+                           for name, part in result.components.items()]
+    entry["reject"] = pvalue is not None and pvalue < args.alpha
+    entry["verdict"] = overall_verdict(entry, null=args.null)
+    return entry, result
+
+
+def _component_entry(name, part, host, args) -> dict:
+    """One component of ``normality_test``: its numbers, and in words what was not computed."""
+    dimensions = host.shape[1]
+    entry = {"component": name, "statistic": _scalar(part.statistic), "pvalue": _scalar(part.pvalue),
+             "method": part.method}
+    expected = {"covariance": dimensions * (dimensions + 1) / 2, "mean": float(dimensions)}.get(name)
+    if "null_mean" in part.extras:
+        expected = float(_host(part.extras["null_mean"]))
+    if expected is not None:
+        entry["expected_under_h0"] = expected
+    if "pvalues" in part.extras:
+        entry["columns"] = int(part.extras["pvalues"].shape[-1])
+        if entry["pvalue"] is not None:
+            entry["most_significant"] = int(_host(part.extras["most_significant"]).reshape(-1)[0])
+    entry["reject"] = entry["pvalue"] is not None and entry["pvalue"] < args.alpha
+    if entry["pvalue"] is None:
+        entry["not_computed"] = _why_undefined(host)
+    return entry
+
+
+def _why_undefined(host) -> str:
+    """Why a component of ``normality_test`` is NaN on the rows `host`, in words."""
+    x = np.asarray(host, dtype=np.float64)
+    constant = np.flatnonzero(np.ptp(x, axis=0) == 0)
+    if constant.size:
+        more = f" (and {constant.size - 1} more)" if constant.size > 1 else ""
+        return f"not computed: coordinate {constant[0]} is constant{more}"
+    if not np.all(np.isfinite(x * x)):
+        return "not computed: values too large to square in float64"
+    eigenvalues = np.linalg.eigvalsh(np.atleast_2d(np.cov(x, rowvar=False)))
+    if not eigenvalues[0] > 1e-12 * x.shape[1] * eigenvalues[-1]:
+        return "not computed: the covariance is singular (collinear coordinates)"
+    return "not computed: the statistic is undefined for these data"
 
 
 def _read_once(source, plan, directions, args, to_backend):

@@ -15,12 +15,32 @@ import time
 import numpy as np
 
 __all__ = ["MomentAccumulator", "moment_diagnostics", "render_text", "draw_plots", "plot_path",
-           "progress_bar"]
+           "progress_bar", "format_pvalue", "overall_verdict"]
 
 #: Relative slack around the Marchenko-Pastur bulk before an eigenvalue counts as an outlier.
 BULK_SLACK = 0.1
 #: Above this dimension the D x D covariance is not formed (memory D^2, eigenvalues D^3).
 MAX_COVARIANCE_DIMENSIONS = 4096
+#: p-values below this print as "< 1e-16" (their digits say nothing a person acts on).
+SMALLEST_PRINTED_PVALUE = 1e-16
+#: What each component of ``normality_test`` looks at, for the text report.
+COMPONENT_WORDS = {
+    "random_slices": ("random directions", "{columns} random slices (Epps-Pulley)"),
+    "principal_axes": ("principal axes", "first {columns} principal axes, shape only"),
+    "coordinates": ("coordinates", "each of the {columns} coordinates"),
+    "skewness": ("skewness", "skewness (Mori-Rohatgi-Szekely)"),
+    "kurtosis": ("kurtosis", "kurtosis (Mardia)"),
+    "covariance": ("covariance = I", "|covariance - I|^2 (U-statistic)"),
+    "mean": ("mean = 0", "N |mean|^2 (chi-square, D dof)"),
+}
+#: Rejecting components named in the verdict line (the table lists them all).
+VERDICT_NAMES = 3
+#: Where the most significant column of a per-column component is, in words (1-based).
+COLUMN_WORDS = {"random_slices": "slice {index}", "principal_axes": "axis {number}",
+                "coordinates": "coordinate {index}"}
+#: Components whose departure says the shape is not Gaussian under either null (the others,
+#: under N(0, I), may also react to a shifted or scaled Gaussian).
+SHAPE_COMPONENTS = ("principal_axes", "skewness", "kurtosis")
 
 
 class MomentAccumulator:
@@ -161,6 +181,50 @@ def _effective_rank(eigenvalues) -> float:
     return float(np.exp(-np.sum(p * np.log(p))))
 
 
+def format_pvalue(pvalue) -> str:
+    """A p-value as a person reads it: 3 significant digits, "< 1e-16" when tiny, "-" for None.
+
+    Examples
+    --------
+    >>> format_pvalue(0.012345), format_pvalue(3e-40), format_pvalue(None)
+    ('0.0123', '< 1e-16', '-')
+    """
+    if pvalue is None:
+        return "-"
+    if pvalue < SMALLEST_PRINTED_PVALUE:
+        return f"< {SMALLEST_PRINTED_PVALUE:.0e}"
+    return f"{pvalue:.3g}"
+
+
+def _with_p(pvalue) -> str:
+    text = format_pvalue(pvalue)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def overall_verdict(entry: dict, *, null: str) -> str:
+    """The verdict of a ``normality_test`` report entry, naming the components that reject."""
+    if entry["pvalue"] is None:
+        return "undefined: " + _undefined_reason(entry)
+    gaussian = "N(0, I)" if null == "standard" else "a Gaussian"
+    if not entry["reject"]:
+        return f"consistent with {gaussian} ({_with_p(entry['pvalue'])})"
+    rejecting = sorted((part for part in entry["components"] if part["reject"]),
+                       key=lambda part: part["pvalue"])
+    shape = null == "normal" or any(part["component"] in SHAPE_COMPONENTS for part in rejecting)
+    verdict = f"{'not Gaussian' if shape else 'not N(0, I)'} ({_with_p(entry['pvalue'])})"
+    if not rejecting:
+        return verdict + ": no single component rejects, their combination does"
+    named = ", ".join(f"{COMPONENT_WORDS[part['component']][0]} ({_with_p(part['pvalue'])})"
+                      for part in rejecting[:VERDICT_NAMES])
+    more = len(rejecting) - VERDICT_NAMES
+    return verdict + ": departure in " + named + (f" and {more} more" if more > 0 else "")
+
+
+def _undefined_reason(entry: dict) -> str:
+    reasons = [part["not_computed"] for part in entry["components"] if "not_computed" in part]
+    return reasons[0].removeprefix("not computed: ") if reasons else "a component is undefined"
+
+
 def render_text(report: dict) -> str:
     """The report a person reads, from the same dictionary ``--json`` prints."""
     lines = [f"sketchtest check: {report['source']}",
@@ -172,7 +236,13 @@ def render_text(report: dict) -> str:
                      + (f"{', '.join(every_row)} used every row, the other tests "
                         if every_row else "the tests used ")
                      + f"a random subsample of at most {report['rows_in_memory']} rows")
-    lines += ["", *_render_diagnostics(report["diagnostics"]), "", *_render_tests(report)]
+    combined = [test for test in report["tests"] if test["kind"] == "combined"]
+    others = [test for test in report["tests"] if test["kind"] != "combined"]
+    for test in combined:
+        lines += ["", *_render_normality(test, report)]
+    lines += ["", *_render_diagnostics(report["diagnostics"])]
+    if others:
+        lines += ["", *_render_tests(report, others, heading="Other tests" if combined else "Tests")]
     with_slices = [test for test in report["tests"] if test.get("worst_slices")]
     if with_slices:  # the first sliced test's; --json lists every test's
         lines += ["", *_render_worst(with_slices[0])]
@@ -207,12 +277,44 @@ def _render_diagnostics(d: dict) -> list[str]:
     ]
 
 
-def _render_tests(report: dict) -> list[str]:
+def _render_normality(test: dict, report: dict) -> list[str]:
+    null = "N(0, I)" if test["null"] == "standard" else "some Gaussian (any mean and covariance)"
+    rows = f", on a random subsample of {test['subsample']} rows" if test.get("subsample") else ""
+    lines = [f"Is it Gaussian? normality_test (H0: {null}; alpha = {report['alpha']:g}, "
+             f"seed {report['seed']}{rows})"]
+    if "error" in test:
+        return lines + [f"  not run: {test['error']}"]
+    lines += [f"  verdict: {test['verdict']}",
+              f"  {'component':<19}{'looks at':<38}{'value (H0 mean)':>17}{'p-value':>10}   verdict"]
+    for part in test["components"]:
+        name, looks_at = COMPONENT_WORDS.get(part["component"], (part["component"], ""))
+        looks_at = looks_at.format(columns=part.get("columns", "all"))
+        value = ""
+        if part.get("expected_under_h0") is not None and part["statistic"] is not None:
+            value = f"{part['statistic']:.4g} ({part['expected_under_h0']:.4g})"
+        if "not_computed" in part:
+            verdict = part["not_computed"]
+        elif part["reject"]:
+            verdict = "departure"
+            if "most_significant" in part:
+                where = COLUMN_WORDS[part["component"]].format(
+                    index=part["most_significant"], number=part["most_significant"] + 1)
+                verdict += f", strongest on {where}"
+        else:
+            verdict = "consistent"
+        lines.append(f"  {name:<19}{looks_at:<38}{value:>17}{format_pvalue(part['pvalue']):>10}"
+                     f"   {verdict}")
+    lines += ["  (verdict: the Cauchy combination of the components' p-values, valid although they",
+              "   are dependent; value: a component's statistic, and its mean under H0)"]
+    return lines
+
+
+def _render_tests(report: dict, tests: list, heading: str = "Tests") -> list[str]:
     null = "N(0, I)" if report["null"] == "standard" else "a Gaussian with any mean and scale"
-    lines = [f"Tests at alpha = {report['alpha']:g} (sliced: {report['num_slices']} random "
+    lines = [f"{heading} at alpha = {report['alpha']:g} (sliced: {report['num_slices']} random "
              f"directions, seed {report['seed']}, H0: every slice of {null})",
              f"  {'test':<36}{'statistic':>12}{'p-value':>12}   verdict"]
-    for test in report["tests"]:
+    for test in tests:
         how = ", ".join(part for part in ("sliced", test.get("aggregate")) if part)
         name = test["test"] + (f" ({how})" if test["kind"] == "sliced" else "")
         if "error" in test:
@@ -221,16 +323,18 @@ def _render_tests(report: dict) -> list[str]:
         note = f" [on a subsample of {test['subsample']} rows]" if test.get("subsample") else ""
         if test.get("null", report["null"]) != report["null"]:
             note += f" [H0 of each slice: any Gaussian (null={test['null']!r})]"
-        lines.append(f"  {name:<36}{_number(test['statistic']):>12}{_number(test['pvalue']):>12}"
+        statistic = "-" if test.get("aggregate") == "cauchy" else _number(test["statistic"])
+        lines.append(f"  {name:<36}{statistic:>12}{format_pvalue(test['pvalue']):>12}"
                      f"   {test['verdict']}{note}")
         for part in test.get("parts", []):
             lines.append(f"    {part['part']:<34}{_number(part['statistic']):>12}"
-                         f"{_number(part['pvalue']):>12}")
-    aggregates = sorted({test["aggregate"] for test in report["tests"] if test.get("aggregate")})
-    meanings = {"cauchy": "the Cauchy combination of the slice p-values",
+                         f"{format_pvalue(part['pvalue']):>12}")
+    aggregates = sorted({test["aggregate"] for test in tests if test.get("aggregate")})
+    meanings = {"cauchy": "the slice p-values' Cauchy combination (its statistic has no scale a "
+                          "person reads: -)",
                 "mean": "the mean slice statistic", "max": "the largest slice statistic"}
     if aggregates:
-        lines.append("  (statistic of a sliced test: " + "; ".join(
+        lines.append("  (sliced: " + "; ".join(
             f"{name}: {meanings.get(name, name)}" for name in aggregates) + ")")
     return lines
 
@@ -240,12 +344,12 @@ def _render_worst(test: dict) -> list[str]:
              f"  {'slice':>7}{'statistic':>12}{'p-value':>12}"]
     for entry in test["worst_slices"]:
         lines.append(f"  {entry['slice']:>7}{_number(entry['statistic']):>12}"
-                     f"{_number(entry['pvalue']):>12}")
+                     f"{format_pvalue(entry['pvalue']):>12}")
     return lines
 
 
 def _number(value) -> str:
-    return "nan" if value is None else f"{value:.4g}"
+    return "-" if value is None else f"{value:.4g}"
 
 
 def plot_path(path) -> str:
