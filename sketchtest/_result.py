@@ -33,7 +33,10 @@ class NormalityResult:
     null : str
         ``"standard"`` (H0: N(0, 1)) or ``"normal"`` (H0: some N(mu, sigma^2)).
     method : str
-        How `pvalue` was obtained (``"asymptotic"``, ``"exact"``, ...).
+        How `pvalue` was really obtained, also under ``method="auto"``:
+        ``"asymptotic"`` (the limit law), ``"exact"``, ``"finite_n"`` (an
+        approximation at this sample size), ``"royston"``, ``"lognormal"``
+        or ``"monte_carlo"``.
     """
 
     statistic: object
