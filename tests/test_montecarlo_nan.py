@@ -80,3 +80,16 @@ def test_monte_carlo_pvalue_is_nan_exactly_where_the_statistic_is(values, larger
     # +inf is the most extreme value there is on the upper side, -inf on the lower
     most_extreme = np.inf if larger_is_extreme else -np.inf
     assert np.all(pvalue[statistic == most_extreme] == 1.0 / 100.0)
+
+
+@pytest.mark.parametrize("name", ["bhep", "henze_zirkler"])
+def test_multivariate_monte_carlo_never_gives_a_confident_pvalue_to_infinite_data(name):
+    x = np.random.default_rng(5).standard_normal((50, 3))
+    x[3, 1] = np.inf
+    try:
+        with np.errstate(invalid="ignore", over="ignore"):
+            result = getattr(st, name)(x, method="monte_carlo", n_resamples=19, seed=0)
+    except ValueError as error:  # refusing the input is fine, if it names it
+        assert "`x`" in str(error)
+        return
+    assert np.isnan(float(result.pvalue))
