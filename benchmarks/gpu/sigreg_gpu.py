@@ -21,15 +21,17 @@ when it ends (a run cut short keeps what it measured):
    float32 and bfloat16 autocast: naive eager, naive ``torch.compile``, ours
    eager (torch path), ours eager with the Triton kernels (default and tuned
    blocks), the ``SIGReg`` module (draws its directions each step), ours
-   ``torch.compile``; median of CUDA-event timings after warm-up, peak memory
-   from ``torch.cuda.max_memory_allocated``, the roofline of
+   ``torch.compile`` (default and ``mode="reduce-overhead"``); median of
+   CUDA-event timings after warm-up, peak memory from
+   ``torch.cuda.max_memory_allocated``, the roofline of
    ``docs/benchmarks/sigreg.rst`` with the measured ceilings next to each;
 6. JAX (naive and ours, jitted value-and-grad) in a child process.
 
 Torch timings stop being started once `--budget-s` seconds have passed, JAX
-gets at most 100 s more (the run must end within 8 minutes). Without CUDA (``--dry-run`` or no GPU) the same
-code runs at toy sizes on the CPU, with Triton's interpreter standing in for
-the GPU (its timings mean nothing), and the report says so.
+gets at most 100 s more (the run must end within 8 minutes). Without CUDA
+(``--dry-run`` or no GPU) the same code runs at toy sizes on the CPU, with
+Triton's interpreter standing in for the GPU (its timings mean nothing), and
+the report says so.
 """
 
 from __future__ import annotations
@@ -235,7 +237,8 @@ def check_draws(kernels, backend, device, cuda):
     seed = torch.tensor(12345, device=device)
     with triton_dispatch(backend, None, cuda):
         expected = backend.counter_normal(shape, seed=seed)
-        torch_path = timed(lambda: backend.counter_normal(shape, seed=seed), warmup=2, repeats=10 if cuda else 1, cuda=cuda)
+        torch_path = timed(lambda: backend.counter_normal(shape, seed=seed), warmup=2,
+                           repeats=10 if cuda else 1, cuda=cuda)
     draws = kernels.counter_normal(shape, seed, torch.float32)
     triton_time = timed(lambda: kernels.counter_normal(shape, seed, torch.float32), warmup=2,
                         repeats=10 if cuda else 1, cuda=cuda)
@@ -253,7 +256,8 @@ def sweep_kernels(kernels, device, cuda, size):
     cos_grad, sin_grad = torch.randn(T, k, device=device), torch.randn(T, k, device=device)
     rows = []
     for config in SWEEP if cuda else SWEEP[:2]:
-        forward = timed(lambda: kernels.forward_sums(p, KNOT_STEP, T, config=config), warmup=3, repeats=20 if cuda else 1, cuda=cuda)
+        forward = timed(lambda: kernels.forward_sums(p, KNOT_STEP, T, config=config), warmup=3,
+                        repeats=20 if cuda else 1, cuda=cuda)
         backward = timed(lambda: kernels.backward_projections(p, cos_grad, sin_grad, KNOT_STEP, T, config=config),
                          warmup=3, repeats=20 if cuda else 1, cuda=cuda)
         rows.append({"config": list(config), "forward_ms": forward["median_ms"], "backward_ms": backward["median_ms"],
@@ -298,6 +302,8 @@ def variants(bench, sketchtest_torch, backend, kernels, cuda, compile_backend, t
         ("ours SIGReg module, Triton", module),
         ("ours torch.compile", compiled(ours, fullgraph=True)),
     ]
+    if cuda:  # CUDA graphs: no launch gaps between the small kernels around the matmuls
+        rows.append(("ours torch.compile reduce-overhead", compiled(ours, fullgraph=True, mode="reduce-overhead")))
     return rows if kernels is not None else [row for row in rows if "Triton" not in row[0]]
 
 
@@ -456,6 +462,40 @@ def environment(cuda):
     return info
 
 
+def kernel_sections(report, kernels, backend, sketchtest_torch, device, cuda, sizes):
+    """Sections 3 and 4: the kernels' checks and block sweep; returns the best configurations."""
+    report.add("## Triton kernels against float64 on the device (relative 2-norm error)", "",
+               "| shape | dtype | cos sums | sin sums | gradient | gradient vs ref rounded to dtype |",
+               "|---|---|---|---|---|---|")
+    checks = check_kernels(kernels, device, cuda)
+    report.results["kernel_checks"] = checks
+    for row in checks:
+        report.add(f"| {row['shape']} | {row['dtype']} | {row['cos_sums']:.1e} | {row['sin_sums']:.1e} | "
+                   f"{row['gradient']:.1e} | {row['gradient_vs_rounded_ref']:.1e} |")
+    losses = check_loss(sketchtest_torch, backend, kernels, device, cuda)
+    report.results["loss_checks"] = losses
+    report.add("", "Whole loss against float64: " + "; ".join(
+        f"{row['case']}: value {row['value_rel']:.1e}, gradient {row['grad_rel']:.1e}" for row in losses), "")
+    draws = check_draws(kernels, backend, device, cuda)
+    report.results["draw_check"] = draws
+    report.add(f"Direction draw {draws['shape']}: Triton vs torch counter_normal max |diff| "
+               f"{draws['max_abs_diff']:.1e} (mean {draws['mean']:.4f}, std {draws['std']:.4f}); "
+               f"{draws['triton_ms']:.3f} ms vs {draws['torch_path_ms']:.3f} ms", "")
+    report.save()
+    sweep = sweep_kernels(kernels, device, cuda, (sizes["n"], sizes["k"]))
+    report.results["sweep"] = sweep
+    report.add("## Kernel block sweep (bf16 P of N x K; GB/s of the bytes each must move)", "",
+               "| BLOCK_N, BLOCK_K, warps | forward ms | GB/s | backward ms | GB/s |", "|---|---|---|---|---|",
+               *(f"| {row['config']} | {row['forward_ms']:.4f} | {row['forward_gb_s']:.0f} | "
+                 f"{row['backward_ms']:.4f} | {row['backward_gb_s']:.0f} |" for row in sweep), "")
+    tuned = {"forward": tuple(min(sweep, key=lambda row: row["forward_ms"])["config"]),
+             "backward": tuple(min(sweep, key=lambda row: row["backward_ms"])["config"])}
+    report.results["tuned"] = tuned
+    report.add(f"Tuned: forward {tuned['forward']}, backward {tuned['backward']} (default {kernels.CONFIG})", "")
+    report.save()
+    return tuned
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="folder for report.md, results.json, jax.json")
@@ -500,51 +540,26 @@ def main(argv=None):
     peaks = ceilings(device, cuda)
     report.results["ceilings"] = peaks
     report.add("## Ceilings (measured, random data)", "",
-               f"- device copy of {peaks['copy_gib']:.2f} GiB: {peaks['copy_bytes_per_s'] / 1e12:.3f} TB/s (read + write)",
+               f"- device copy of {peaks['copy_gib']:.2f} GiB: "
+               f"{peaks['copy_bytes_per_s'] / 1e12:.3f} TB/s (read + write)",
                f"- bf16 matmul {peaks['matmul_size']}^3: "
                f"{peaks['bf16_flops'] / 1e12:.1f} TFLOP/s; fp32: {peaks['fp32_flops'] / 1e12:.1f} TFLOP/s", "")
     peaks_for_roofline = {"bf16_flops": peaks["bf16_flops"], "fp32_flops": peaks["fp32_flops"],
                           "bytes_per_s": peaks["copy_bytes_per_s"]}
     report.save()
 
-    tuned = None
-    if kernels is not None:
-        report.add("## Triton kernels against float64 on the device (relative 2-norm error)", "",
-                   "| shape | dtype | cos sums | sin sums | gradient | gradient vs ref rounded to dtype |",
-                   "|---|---|---|---|---|---|")
-        checks = check_kernels(kernels, device, cuda)
-        report.results["kernel_checks"] = checks
-        for row in checks:
-            report.add(f"| {row['shape']} | {row['dtype']} | {row['cos_sums']:.1e} | {row['sin_sums']:.1e} | "
-                       f"{row['gradient']:.1e} | {row['gradient_vs_rounded_ref']:.1e} |")
-        losses = check_loss(sketchtest_torch, backend, kernels, device, cuda)
-        report.results["loss_checks"] = losses
-        report.add("", "Whole loss against float64: " + "; ".join(
-            f"{row['case']}: value {row['value_rel']:.1e}, gradient {row['grad_rel']:.1e}" for row in losses), "")
-        draws = check_draws(kernels, backend, device, cuda)
-        report.results["draw_check"] = draws
-        report.add(f"Direction draw {draws['shape']}: Triton vs torch counter_normal max |diff| "
-                   f"{draws['max_abs_diff']:.1e} (mean {draws['mean']:.4f}, std {draws['std']:.4f}); "
-                   f"{draws['triton_ms']:.3f} ms vs {draws['torch_path_ms']:.3f} ms", "")
-        report.save()
-        sweep = sweep_kernels(kernels, device, cuda, (sizes["n"], sizes["k"]))
-        report.results["sweep"] = sweep
-        report.add("## Kernel block sweep (bf16 P of N x K; GB/s of the bytes each must move)", "",
-                   "| BLOCK_N, BLOCK_K, warps | forward ms | GB/s | backward ms | GB/s |", "|---|---|---|---|---|",
-                   *(f"| {row['config']} | {row['forward_ms']:.4f} | {row['forward_gb_s']:.0f} | "
-                     f"{row['backward_ms']:.4f} | {row['backward_gb_s']:.0f} |" for row in sweep), "")
-        tuned = {"forward": tuple(min(sweep, key=lambda row: row["forward_ms"])["config"]),
-                 "backward": tuple(min(sweep, key=lambda row: row["backward_ms"])["config"])}
-        report.results["tuned"] = tuned
-        report.add(f"Tuned: forward {tuned['forward']}, backward {tuned['backward']} (default {kernels.CONFIG})", "")
-        report.save()
+    tuned = None if kernels is None else kernel_sections(report, kernels, backend, sketchtest_torch, device,
+                                                         cuda, sizes)
 
     clock = "CUDA events" if cuda else "host clock, dry run"
     report.add(f"## Forward+backward ({clock}, median after warm-up)", "",
                "| precision | D | variant | median ms | p10-p90 | peak MiB | roofline ms | x roofline |",
                "|---|---|---|---|---|---|---|---|")
     compile_backend = "inductor" if cuda else "aot_eager"
-    make_variants = lambda: variants(bench, sketchtest_torch, backend, kernels, cuda, compile_backend, tuned)  # noqa: E731
+
+    def make_variants():
+        return variants(bench, sketchtest_torch, backend, kernels, cuda, compile_backend, tuned)
+
     time_variants(report, bench, make_variants, device, cuda, sizes, peaks_for_roofline, deadline)
 
     remaining = deadline + 100 - time.perf_counter()  # JAX may run past the torch budget
