@@ -260,8 +260,10 @@ def _run_normality(data, host, args, *, samples):
         entry["subsample"] = int(host.shape[0])
     try:
         if host.shape[0] < 4:
-            raise ValueError(f"--memory-budget holds {host.shape[0]} rows of D = {host.shape[1]} "
-                             "for it (4 at least); raise it or lower --slices")
+            needs = " (null='normal' simulates its null in about 160 MiB)" \
+                if args.null == "normal" else ""
+            raise ValueError(f"--memory-budget is too small for it at D = {host.shape[1]} with "
+                             f"--slices {args.slices}{needs}: raise it")
         result = st.normality_test(data, null=args.null, seed=args.seed, num_slices=args.slices)
     except (ValueError, TypeError, NotImplementedError, ArithmeticError, RuntimeError) as error:
         entry["error"] = _one_line(error)

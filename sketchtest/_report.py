@@ -26,8 +26,8 @@ SMALLEST_PRINTED_PVALUE = 1e-16
 #: What each component of ``normality_test`` looks at, for the text report.
 COMPONENT_WORDS = {
     "random_slices": ("random directions", "{columns} random slices (Epps-Pulley)"),
-    "principal_axes": ("principal axes", "first {columns} principal axes, shape only"),
-    "coordinates": ("coordinates", "each of the {columns} coordinates"),
+    "principal_axes": ("principal axes", "top {columns} principal axes, shape only"),
+    "coordinates": ("coordinates", "each coordinate ({columns})"),
     "skewness": ("skewness", "skewness (Mori-Rohatgi-Szekely)"),
     "kurtosis": ("kurtosis", "kurtosis (Mardia)"),
     "covariance": ("covariance = I", "|covariance - I|^2 (U-statistic)"),
@@ -258,7 +258,7 @@ def _render_diagnostics(d: dict) -> list[str]:
                 f"(about {d['mean_norm_expected']:.3g} for N(0, I) at this N, D)",
                 f"  average variance            {d['average_variance']:.4g}   (1 for N(0, I))",
                 f"  covariance spectrum         skipped: {d['spectrum_skipped']}"]
-    ratio = "inf (singular)" if d["eigenvalue_ratio"] is None else f"{d['eigenvalue_ratio']:.3g}"
+    ratio = "infinite (singular)" if d["eigenvalue_ratio"] is None else f"{d['eigenvalue_ratio']:.3g}"
     lower, upper = d["marchenko_pastur_range"]
     verdict = ("yes" if d["isotropic"] else
                f"no: {d['eigenvalues_outside_range']} of {len(d['eigenvalues'])} eigenvalues "
@@ -294,6 +294,8 @@ def _render_normality(test: dict, report: dict) -> list[str]:
             value = f"{part['statistic']:.4g} ({part['expected_under_h0']:.4g})"
         if "not_computed" in part:
             verdict = part["not_computed"]
+        elif part["reject"] and not test["reject"]:  # one of several small p-values: chance
+            verdict = "p below alpha alone, not once combined"
         elif part["reject"]:
             verdict = "departure"
             if "most_significant" in part:
@@ -323,7 +325,8 @@ def _render_tests(report: dict, tests: list, heading: str = "Tests") -> list[str
         note = f" [on a subsample of {test['subsample']} rows]" if test.get("subsample") else ""
         if test.get("null", report["null"]) != report["null"]:
             note += f" [H0 of each slice: any Gaussian (null={test['null']!r})]"
-        statistic = "-" if test.get("aggregate") == "cauchy" else _number(test["statistic"])
+        combined = test.get("aggregate") == "cauchy" or "parts" in test  # no scale of its own
+        statistic = "-" if combined else _number(test["statistic"])
         lines.append(f"  {name:<36}{statistic:>12}{format_pvalue(test['pvalue']):>12}"
                      f"   {test['verdict']}{note}")
         for part in test.get("parts", []):

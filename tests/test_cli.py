@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -135,7 +136,8 @@ def test_moment_accumulator_matches_numpy_far_from_zero():
 
 
 def test_demo_json_schema_and_verdict(capsys):
-    status, out, err = run(["check", "--demo", "--json", "--slices", "64"], capsys)
+    status, out, err = run(["check", "--demo", "--json", "--slices", "64",
+                            "--tests", "epps_pulley,anderson_darling,jarque_bera"], capsys)
     assert status == 0, err
     report = json.loads(out)
     assert {"samples", "dimensions", "tests", "diagnostics", "alpha"} <= set(report)
@@ -158,6 +160,139 @@ def test_demo_text_report(capsys):
     for needle in ("N = 2048", "D = 16", "alpha = 0.05", "epps_pulley (sliced",
                    "Worst slices", "effective rank", "isotropic?"):
         assert needle in out
+
+
+# --- the default check: normality_test and its components, in words ------------------------------
+
+COMPONENTS = ["random_slices", "principal_axes", "coordinates", "skewness", "kurtosis",
+              "covariance", "mean"]
+
+
+def strict_json(text):
+    """``json.loads`` that refuses NaN and Infinity (invalid JSON that Python writes by default)."""
+    def refuse(constant):
+        raise ValueError(f"invalid JSON constant {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def assert_reads_well(out):
+    """No nan/inf and no statistic like 1e+27 in the text report (small p-values: 2.76e-06)."""
+    assert not re.search(r"\b(nan|inf|infinity)\b", out, flags=re.IGNORECASE), out
+    assert not re.search(r"\de\+\d", out), out
+
+
+def check_file(tmp_path, capsys, x, *options):
+    np.save(tmp_path / "x.npy", x)
+    status, out, err = run(["check", str(tmp_path / "x.npy"), *options], capsys)
+    assert status == 0 and err == "", err
+    return out
+
+
+def test_default_check_runs_normality_test(capsys):
+    status, out, err = run(["check", "--demo"], capsys)
+    assert status == 0 and err == "", err
+    assert out.index("Is it Gaussian? normality_test") < out.index("Mean and covariance")
+    assert "Other tests" not in out and "Worst slices" not in out  # normality_test only
+    for words in ("random directions", "principal axes", "coordinates", "skewness", "kurtosis",
+                  "covariance = I", "mean = 0"):
+        assert f"\n  {words} " in out, words
+    # the demo is skewed and bimodal along two collapsed directions
+    assert "verdict: not Gaussian (p < 1e-16): departure in" in out
+    assert "skewness (p < 1e-16)" in out and "principal axes (p < 1e-16)" in out
+    assert_reads_well(out)
+
+
+def test_default_json_is_strict_and_holds_the_components(capsys):
+    status, out, err = run(["check", "--demo", "--json"], capsys)
+    assert status == 0, err
+    report = strict_json(out)
+    (test,) = report["tests"]
+    assert test["test"] == "normality_test" and test["kind"] == "combined"
+    assert [part["component"] for part in test["components"]] == COMPONENTS
+    x = np.load(DEMO)
+    direct = sketchtest.normality_test(x, seed=0, num_slices=256)
+    assert test["pvalue"] == pytest.approx(float(direct.pvalue), rel=1e-6, abs=1e-300)
+    for part in test["components"]:
+        expected = float(direct.components[part["component"]].pvalue)
+        assert part["pvalue"] == pytest.approx(expected, rel=1e-6, abs=1e-300)
+        assert part["reject"] == (part["pvalue"] < 0.05)
+    assert report["verdict"] == test["verdict"] and test["reject"] is True
+    # Mardia's kurtosis mean under N(0, I) is D(D + 2) (Mardia 1970): 288 at D = 16
+    kurtosis = test["components"][COMPONENTS.index("kurtosis")]
+    assert kurtosis["expected_under_h0"] == 16 * 18
+
+
+def test_uniform_cube_is_not_gaussian_and_names_kurtosis(tmp_path, capsys):
+    cube = np.random.default_rng(0).uniform(-3**0.5, 3**0.5, size=(2000, 16))  # mean 0, covariance I
+    out = check_file(tmp_path, capsys, cube, "--slices", "64")
+    verdict = next(line for line in out.splitlines() if "verdict:" in line)
+    assert "not Gaussian" in verdict and "kurtosis (p < 1e-16)" in verdict, verdict
+    assert re.search(r"\n  mean = 0 .* consistent\n", out)  # the moments it matches are not blamed
+    assert_reads_well(out)
+
+
+def test_two_clusters_are_not_gaussian_and_name_the_principal_axes(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    axis = rng.standard_normal(16)
+    axis /= np.linalg.norm(axis)
+    x = rng.standard_normal((2000, 16)) + np.outer(rng.choice([-1.5, 1.5], size=2000), axis)
+    out = check_file(tmp_path, capsys, x, "--slices", "64", "--null", "normal")
+    verdict = next(line for line in out.splitlines() if "verdict:" in line)
+    assert "not Gaussian" in verdict and "principal axes (p < 1e-16)" in verdict, verdict
+    assert "departure, strongest on axis 1" in out  # the clusters lie along the top axis
+    assert_reads_well(out)
+
+
+@pytest.mark.parametrize("seed", [10, 11, 12])
+def test_standard_normal_data_raise_no_alarm(tmp_path, capsys, seed):
+    x = np.random.default_rng(seed).standard_normal((1000, 16))
+    out = check_file(tmp_path, capsys, x, "--slices", "64")
+    assert "verdict: consistent with N(0, I) (p = " in out
+    assert "departure" not in out
+    assert_reads_well(out)
+
+
+def test_a_nan_component_says_why(tmp_path, capsys):
+    x = np.random.default_rng(2).standard_normal((500, 4))
+    x[:, 2] = 3.0
+    out = check_file(tmp_path, capsys, x, "--slices", "16")
+    assert "verdict: undefined: coordinate 2 is constant" in out
+    assert "not computed: coordinate 2 is constant" in out
+    assert_reads_well(out)
+    report = strict_json(check_file(tmp_path, capsys, x, "--slices", "16", "--json"))
+    parts = report["tests"][0]["components"]
+    assert all(part["pvalue"] is None and "not computed" in part["not_computed"] for part in parts)
+    x[:, 2] = x[:, 0] + x[:, 1]  # collinear: singular, no constant column
+    out = check_file(tmp_path, capsys, x, "--slices", "16", "--null", "normal")
+    assert "not computed: the covariance is singular (collinear coordinates)" in out
+
+
+def test_normality_test_on_a_subsample_when_the_budget_is_small(tmp_path, capsys):
+    from sketchtest._budget import plan_memory
+    from sketchtest._io import open_samples
+
+    x = np.random.default_rng(3).standard_normal((3000, 8))
+    np.save(tmp_path / "x.npy", x)
+    plan = plan_memory(open_samples(str(tmp_path / "x.npy")), num_slices=16, budget=2**20)
+    assert 4 <= plan.normality_rows < 3000
+    status, out, err = run(["check", str(tmp_path / "x.npy"), "--json", "--slices", "16",
+                            "--memory-budget", "1M", "--no-progress"], capsys)
+    assert status == 0, err
+    test = strict_json(out)["tests"][0]
+    assert test["subsample"] == plan.normality_rows and "error" not in test
+    status, out, err = run(["check", str(tmp_path / "x.npy"), "--slices", "16",
+                            "--memory-budget", "1M", "--no-progress"], capsys)
+    assert f"on a random subsample of {plan.normality_rows} rows" in out
+
+
+def test_sliced_tests_still_run_after_normality_test(capsys):
+    status, out, err = run(["check", "--demo", "--slices", "32",
+                            "--tests", "normality_test,epps_pulley,mardia"], capsys)
+    assert status == 0, err
+    assert out.index("Is it Gaussian?") < out.index("Other tests at alpha") < out.index("Worst slices")
+    assert re.search(r"epps_pulley \(sliced, cauchy\) +- +\d\.\d\de-\d\d +reject", out), out
+    assert re.search(r"\n  mardia +- +< 1e-16 +reject", out), out
+    assert_reads_well(out)
 
 
 @pytest.mark.parametrize("given, written", [("check.png", "check.png"), ("check", "check.png"),
