@@ -76,6 +76,23 @@ class NormalityTestResult:
         """Unpack as ``statistic, pvalue``."""
         return iter((self.statistic, self.pvalue))
 
+    def explain(self) -> list:
+        """One sentence per component for an unbatched result: what it checks, its p-value, where.
+
+        Meant for reports (``sketchtest check``): no raw statistics, which
+        mean little to a reader (a Cauchy statistic of 1e+27 is a p-value of 3e-28).
+        """
+        if tuple(getattr(self.pvalue, "shape", ())) != ():
+            raise ValueError("explain() describes one sample set; index the batch first (result.pvalue has shape "
+                             f"{tuple(self.pvalue.shape)})")
+        lines = []
+        for name, part in self.components.items():
+            where = ""
+            if "most_significant" in part.extras:
+                where = f" (smallest at {_AXIS_WORDS[name]} {int(part.extras['most_significant'])})"
+            lines.append(f"{_COMPONENT_WORDS[name]}: p = {float(part.pvalue):.3g}{where}")
+        return lines
+
     def __repr__(self) -> str:
         lines = [f"NormalityTestResult(null={self.null!r}, pvalue={_describe(self.pvalue)}, "
                  f"statistic={_describe(self.statistic)}, method={self.method!r}, components:"]
@@ -84,6 +101,18 @@ class NormalityTestResult:
             lines.append(f"  {name:<{width}}  statistic={_describe(part.statistic)}, "
                          f"pvalue={_describe(part.pvalue)}")
         return "\n".join(lines) + ")"
+
+
+_COMPONENT_WORDS = {
+    "random_slices": "random 1-D projections Gaussian",
+    "principal_axes": "principal axes Gaussian in shape",
+    "coordinates": "each coordinate Gaussian",
+    "skewness": "no multivariate skewness",
+    "kurtosis": "multivariate kurtosis as Gaussian",
+    "covariance": "covariance is the identity",
+    "mean": "mean is zero",
+}
+_AXIS_WORDS = {"random_slices": "direction", "principal_axes": "principal axis", "coordinates": "coordinate"}
 
 
 # --- whitening by principal axes ----------------------------------------------
