@@ -21,7 +21,7 @@ import numpy as np
 from sketchtest._compat import array_namespace, device as device_of, host_constant, is_traced
 from sketchtest._validation import check_bool, check_int, check_seed, float_dtypes
 
-__all__ = ["draw_directions", "directions_for", "check_directions", "unit_norm_tolerance"]
+__all__ = ["draw_directions", "directions_for", "check_directions", "check_direction_values", "unit_norm_tolerance"]
 
 #: Machine epsilon of the 16-bit floating dtypes, by name (NumPy has no finfo for ml_dtypes' bfloat16).
 _SIXTEEN_BIT_EPS = {"bfloat16": 2.0**-7, "float16": 2.0**-10}
