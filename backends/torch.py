@@ -97,14 +97,15 @@ def _unit_phasors(projections, start, stop, knot_step):
     return torch.polar(torch.ones_like(angle), angle)
 
 
-def _triton_kernels(device, dtype):
+def _triton_kernels(device, dtype, numel=0):
     """The fused Triton kernels (``sketchtest._triton_sigreg``) for eager CUDA tensors, else None.
 
     Used for float32, bfloat16 and float16 tensors on CUDA when Triton is
-    installed; float64, CPU tensors and ``torch.compile`` (which fuses the
-    torch path itself; callers check first) keep the torch path.
+    installed; float64, CPU tensors, tensors of 2**31 elements or more (the
+    kernels index in 32 bits) and ``torch.compile`` (which fuses the torch
+    path itself; callers check first) keep the torch path.
     """
-    if torch.device(device).type != "cuda":
+    if torch.device(device).type != "cuda" or numel >= 2**31:
         return None
     from sketchtest import _triton_sigreg
 
@@ -121,7 +122,7 @@ def _forward_sums(projections, knot_step: float, n_points: int):
     """
     if torch.compiler.is_compiling():
         return _forward_sums_real(projections, knot_step, n_points)
-    if (kernels := _triton_kernels(projections.device, projections.dtype)) is not None:
+    if (kernels := _triton_kernels(projections.device, projections.dtype, projections.numel())) is not None:
         return kernels.forward_sums(projections, knot_step, n_points)
     num_samples, num_slices = projections.shape[-2], projections.shape[-1]
     compute = _accumulation_dtype(projections.dtype)
@@ -148,7 +149,7 @@ def _backward_projections(projections, cos_grad, sin_grad, knot_step: float, n_p
     """
     if torch.compiler.is_compiling():
         return _backward_projections_real(projections, cos_grad, sin_grad, knot_step, n_points)
-    if (kernels := _triton_kernels(projections.device, projections.dtype)) is not None:
+    if (kernels := _triton_kernels(projections.device, projections.dtype, projections.numel())) is not None:
         return kernels.backward_projections(projections, cos_grad, sin_grad, knot_step, n_points)
     num_samples, num_slices = projections.shape[-2], projections.shape[-1]
     compute = _accumulation_dtype(projections.dtype)

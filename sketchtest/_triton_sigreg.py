@@ -27,8 +27,8 @@ calls these kernels only for CUDA tensors in eager mode (under
 ``torch.compile`` the compiler fuses the real-valued torch path instead);
 with ``TRITON_INTERPRET=1`` set before this module is imported, Triton's
 interpreter runs them on CPU tensors, which is how the tests check them.
-Written against Triton 3.6 (no newer API). Indices are 32-bit: the
-projections must hold fewer than 2**31 elements.
+Written against Triton 3.6 (no newer API). Indices are 32-bit: projections
+of 2**31 elements or more keep the torch path.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ import sketchtest_backends.torch as backend
 from sketchtest.torch import sigreg
 assert all(isinstance(kernel, InterpretedFunction) for kernel in kernels._kernels())
 cases = torch.load(sys.argv[1], weights_only=True)
-backend._triton_kernels = lambda device, dtype: kernels if kernels.supports(dtype) else None
+backend._triton_kernels = lambda device, dtype, numel=0: kernels if kernels.supports(dtype) else None
 outputs = {}
 for name, case in cases.items():
     config = tuple(case.get("config", ()))
@@ -176,6 +176,7 @@ def test_direction_draws_equal_the_torch_counter_normal(interpreted, name):
 
 def test_dispatch_falls_back_off_cuda_and_in_float64():
     assert backend._triton_kernels(torch.device("cpu"), torch.float32) is None  # today's torch path
+    assert backend._triton_kernels(torch.device("cuda"), torch.float32, numel=2**31) is None  # 32-bit indices
     from sketchtest import _triton_sigreg
 
     assert _triton_sigreg.available()

@@ -220,9 +220,9 @@ def triton_dispatch(backend, kernels, cuda):
     """Route the trig sums to `kernels` (CPU tensors too, for the interpreter) or, with None, to torch."""
     original = backend._triton_kernels
     if kernels is None:
-        backend._triton_kernels = lambda device, dtype: None
+        backend._triton_kernels = lambda device, dtype, numel=0: None
     elif not cuda:
-        backend._triton_kernels = lambda device, dtype: kernels if kernels.supports(dtype) else None
+        backend._triton_kernels = lambda device, dtype, numel=0: kernels if kernels.supports(dtype) else None
     try:
         yield
     finally:
