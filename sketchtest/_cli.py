@@ -30,7 +30,7 @@ from sketchtest._io import (
 )
 from sketchtest._report import (
     MomentAccumulator, draw_plots, moment_diagnostics, overall_verdict, plot_path, progress_bar,
-    render_text,
+    pvalue_phrase, render_text,
 )
 from sketchtest._sliced import SlicedResult
 
@@ -428,30 +428,40 @@ def _worst_slices(result, count: int) -> list[dict]:
 
 def _plot(args, report, results, host) -> str:
     """Draw the plots; return the path really written."""
-    sliced = [(entry, result) for entry, result in results
-              if result is not None and entry["kind"] == "sliced"]
     qq_samples, slice_pvalues = [], None
-    if sliced:
-        entry, result = sliced[0]
-        slice_pvalues = _host(result.slice_pvalues).reshape(-1)
-        directions = getattr(result, "directions", None)
+    with_slices = [(entry, result) for entry, result in results
+                   if result is not None and entry["kind"] in ("sliced", "combined")]
+    if with_slices:
+        entry, result = with_slices[0]
+        slice_pvalues, directions, worst, name = _slices_to_plot(entry, result)
         rows = host
         if host.shape[0] > QQ_POINTS:
             picked = np.random.default_rng(args.seed).choice(host.shape[0], QQ_POINTS, replace=False)
             rows = host[np.sort(picked)]
         if directions is not None:
-            directions = _host(directions).reshape(host.shape[1], -1)
-            for worst in entry.get("worst_slices", [])[:4]:
-                k = worst["slice"]
+            directions = directions.reshape(host.shape[1], -1)
+            for k, pvalue in worst[:4]:
                 values = np.asarray(rows, dtype=np.float64) @ directions[:, k]
-                label = f"{entry['test']} slice {k}: p = {worst['pvalue']:.3g}"
-                qq_samples.append((label, values))
+                qq_samples.append((f"{name} slice {k}: {pvalue_phrase(pvalue)}", values))
     try:
         return draw_plots(args.plot, qq_samples=qq_samples, slice_pvalues=slice_pvalues,
                           diagnostics=report["diagnostics"],
                           title=f"sketchtest check: {report['source']}")
     except (OSError, ValueError) as error:
         raise InputError(f"--plot: cannot write {plot_path(args.plot)}: {_one_line(error)}") from None
+
+
+def _slices_to_plot(entry, result):
+    """Slice p-values, directions (host), worst ``(slice, p-value)`` pairs and the name to
+    plot, of a sliced test or of ``normality_test``'s random slices."""
+    if entry["kind"] == "sliced":
+        directions = getattr(result, "directions", None)
+        worst = [(item["slice"], item["pvalue"]) for item in entry.get("worst_slices", [])]
+        return (_host(result.slice_pvalues).reshape(-1),
+                None if directions is None else _host(directions), worst, entry["test"])
+    pvalues = _host(result.components["random_slices"].extras["pvalues"]).reshape(-1)
+    worst = [(int(k), _scalar(pvalues[k])) for k in np.argsort(pvalues)[:4]]  # NaN sort last
+    return pvalues, _host(result.extras["directions"]), worst, "random"
 
 
 def _backend_converter(backend, device, dtype):

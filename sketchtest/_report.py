@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 __all__ = ["MomentAccumulator", "moment_diagnostics", "render_text", "draw_plots", "plot_path",
-           "progress_bar", "format_pvalue", "overall_verdict"]
+           "progress_bar", "format_pvalue", "pvalue_phrase", "overall_verdict"]
 
 #: Relative slack around the Marchenko-Pastur bulk before an eigenvalue counts as an outlier.
 BULK_SLACK = 0.1
@@ -196,7 +196,7 @@ def format_pvalue(pvalue) -> str:
     return f"{pvalue:.3g}"
 
 
-def _with_p(pvalue) -> str:
+def pvalue_phrase(pvalue) -> str:
     text = format_pvalue(pvalue)
     return f"p {text}" if text.startswith("<") else f"p = {text}"
 
@@ -207,14 +207,14 @@ def overall_verdict(entry: dict, *, null: str) -> str:
         return "undefined: " + _undefined_reason(entry)
     gaussian = "N(0, I)" if null == "standard" else "a Gaussian"
     if not entry["reject"]:
-        return f"consistent with {gaussian} ({_with_p(entry['pvalue'])})"
+        return f"consistent with {gaussian} ({pvalue_phrase(entry['pvalue'])})"
     rejecting = sorted((part for part in entry["components"] if part["reject"]),
                        key=lambda part: part["pvalue"])
     shape = null == "normal" or any(part["component"] in SHAPE_COMPONENTS for part in rejecting)
-    verdict = f"{'not Gaussian' if shape else 'not N(0, I)'} ({_with_p(entry['pvalue'])})"
+    verdict = f"{'not Gaussian' if shape else 'not N(0, I)'} ({pvalue_phrase(entry['pvalue'])})"
     if not rejecting:
         return verdict + ": no single component rejects, their combination does"
-    named = ", ".join(f"{COMPONENT_WORDS[part['component']][0]} ({_with_p(part['pvalue'])})"
+    named = ", ".join(f"{COMPONENT_WORDS[part['component']][0]} ({pvalue_phrase(part['pvalue'])})"
                       for part in rejecting[:VERDICT_NAMES])
     more = len(rejecting) - VERDICT_NAMES
     return verdict + ": departure in " + named + (f" and {more} more" if more > 0 else "")
@@ -284,7 +284,11 @@ def _render_normality(test: dict, report: dict) -> list[str]:
              f"seed {report['seed']}{rows})"]
     if "error" in test:
         return lines + [f"  not run: {test['error']}"]
-    lines += [f"  verdict: {test['verdict']}",
+    verdict, _, departures = test["verdict"].partition(": departure in ")
+    lines += [f"  verdict: {verdict}" + (":" if departures else "")]
+    if departures:
+        lines += [f"    departure in {departures}"]
+    lines += [
               f"  {'component':<19}{'looks at':<38}{'value (H0 mean)':>17}{'p-value':>10}   verdict"]
     for part in test["components"]:
         name, looks_at = COMPONENT_WORDS.get(part["component"], (part["component"], ""))

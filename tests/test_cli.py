@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sketchtest
+import sketchtest._cli
 from sketchtest._cli import main
 from sketchtest._report import MomentAccumulator, moment_diagnostics
 
@@ -181,6 +182,12 @@ def assert_reads_well(out):
     assert not re.search(r"\de\+\d", out), out
 
 
+def verdict_of(out):
+    """The verdict of the text report, on one line (it may be printed on two)."""
+    text = out[out.index("verdict: "):out.index("\n  component ")]
+    return " ".join(text.split())
+
+
 def check_file(tmp_path, capsys, x, *options):
     np.save(tmp_path / "x.npy", x)
     status, out, err = run(["check", str(tmp_path / "x.npy"), *options], capsys)
@@ -197,8 +204,9 @@ def test_default_check_runs_normality_test(capsys):
                   "covariance = I", "mean = 0"):
         assert f"\n  {words} " in out, words
     # the demo is skewed and bimodal along two collapsed directions
-    assert "verdict: not Gaussian (p < 1e-16): departure in" in out
-    assert "skewness (p < 1e-16)" in out and "principal axes (p < 1e-16)" in out
+    verdict = verdict_of(out)
+    assert verdict.startswith("verdict: not Gaussian (p < 1e-16): departure in "), verdict
+    assert "skewness (p < 1e-16)" in verdict and "principal axes (p < 1e-16)" in verdict
     assert_reads_well(out)
 
 
@@ -225,7 +233,7 @@ def test_default_json_is_strict_and_holds_the_components(capsys):
 def test_uniform_cube_is_not_gaussian_and_names_kurtosis(tmp_path, capsys):
     cube = np.random.default_rng(0).uniform(-3**0.5, 3**0.5, size=(2000, 16))  # mean 0, covariance I
     out = check_file(tmp_path, capsys, cube, "--slices", "64")
-    verdict = next(line for line in out.splitlines() if "verdict:" in line)
+    verdict = verdict_of(out)
     assert "not Gaussian" in verdict and "kurtosis (p < 1e-16)" in verdict, verdict
     assert re.search(r"\n  mean = 0 .* consistent\n", out)  # the moments it matches are not blamed
     assert_reads_well(out)
@@ -237,7 +245,7 @@ def test_two_clusters_are_not_gaussian_and_name_the_principal_axes(tmp_path, cap
     axis /= np.linalg.norm(axis)
     x = rng.standard_normal((2000, 16)) + np.outer(rng.choice([-1.5, 1.5], size=2000), axis)
     out = check_file(tmp_path, capsys, x, "--slices", "64", "--null", "normal")
-    verdict = next(line for line in out.splitlines() if "verdict:" in line)
+    verdict = verdict_of(out)
     assert "not Gaussian" in verdict and "principal axes (p < 1e-16)" in verdict, verdict
     assert "departure, strongest on axis 1" in out  # the clusters lie along the top axis
     assert_reads_well(out)
@@ -283,6 +291,24 @@ def test_normality_test_on_a_subsample_when_the_budget_is_small(tmp_path, capsys
     status, out, err = run(["check", str(tmp_path / "x.npy"), "--slices", "16",
                             "--memory-budget", "1M", "--no-progress"], capsys)
     assert f"on a random subsample of {plan.normality_rows} rows" in out
+
+
+def test_plot_of_the_default_check_shows_the_worst_random_slices(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    drawn = {}
+    original = sketchtest._cli.draw_plots
+
+    def spy(path, **kwargs):
+        drawn.update(kwargs)
+        return original(path, **kwargs)
+
+    monkeypatch.setattr(sketchtest._cli, "draw_plots", spy)
+    status, out, err = run(["check", "--demo", "--slices", "64", "--plot", str(tmp_path / "p.png")],
+                           capsys)
+    assert status == 0, err
+    assert len(drawn["qq_samples"]) == 4 and drawn["slice_pvalues"].shape == (64,)
+    assert drawn["qq_samples"][0][0].startswith("random slice ")
+    assert (tmp_path / "p.png").stat().st_size > 20_000
 
 
 def test_sliced_tests_still_run_after_normality_test(capsys):
