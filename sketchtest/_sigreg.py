@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from sketchtest._compat import array_namespace, as_array, device
+from sketchtest._compat import as_array, device
 from sketchtest._directions import check_direction_values
 from sketchtest._quadrature import ecf_sums, epps_pulley_knots
 from sketchtest._validation import check_int, check_positive_float, check_real, check_seed, float_dtypes
@@ -224,11 +224,11 @@ class LeJEPAOutput(NamedTuple):
     invariance: Any
 
 
-def check_lejepa_options(projections, *, num_global_views, lamb) -> int:
+def check_lejepa_options(projections, *, num_global_views, lamb, xp) -> int:
     """Validate the LeJEPA loss's input and options; return `num_global_views`."""
     if not hasattr(projections, "ndim"):
         raise TypeError(f"`projections` must be an array of shape (V, N, K); got {type(projections).__name__}")
-    float_dtypes(projections, xp=array_namespace(projections), name="projections")
+    float_dtypes(projections, xp=xp, name="projections")
     if projections.ndim < 3:
         raise ValueError(
             "`projections` must have shape (V, N, K): views first; "

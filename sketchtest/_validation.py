@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-from sketchtest._compat import array_namespace, device, is_traced
+from sketchtest._compat import array_namespace, is_traced
 
 NAN_POLICIES = ("propagate", "raise", "omit")
 
@@ -92,6 +92,8 @@ def _range_words(minimum, maximum, positive) -> str:
         return f"number in [{minimum}, {maximum}]"
     if positive:
         return "positive number"
+    if maximum is not None:
+        return f"number <= {maximum}"
     return "number" if minimum is None else f"number >= {minimum}"
 
 
@@ -129,7 +131,8 @@ def float_dtypes(x, *, xp, name: str = "x"):
         raise TypeError(f"`{name}` must be real-valued; got complex dtype {dtype}")
     if kind == "integer":
         info = xp.__array_namespace_info__()
-        default = info.default_dtypes(device=device(x))["real floating"]
+        # x.device, not array-api-compat's device(): torch.compile traces it without warnings
+        default = info.default_dtypes(device=_plain_device(x))["real floating"]
         return default, default
     if kind == "float" and dtype in (xp.float32, xp.float64):
         return dtype, dtype
@@ -141,6 +144,12 @@ def float_dtypes(x, *, xp, name: str = "x"):
         f"`{name}` must have a real numeric dtype (bool, integer, float16, bfloat16, float32, "
         f"float64 or longdouble); got {dtype}"
     )
+
+
+def _plain_device(x):
+    """``x.device`` where it is the standard's attribute (None for traced JAX arrays)."""
+    value = getattr(x, "device", None)
+    return None if callable(value) else value
 
 
 def _dtype_kind(dtype, *, xp) -> str | None:

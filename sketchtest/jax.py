@@ -154,7 +154,7 @@ def lejepa_loss(
     (True, ())
     """
     projections, _ = _check_input(projections, name="projections")
-    num_global_views = check_lejepa_options(projections, num_global_views=num_global_views, lamb=lamb)
+    num_global_views = check_lejepa_options(projections, num_global_views=num_global_views, lamb=lamb, xp=jnp)
     value = sigreg(
         projections, key=key, directions=directions, num_slices=num_slices, t_max=t_max,
         n_points=n_points, axis_name=axis_name,

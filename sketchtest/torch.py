@@ -162,7 +162,7 @@ def lejepa_loss(
     >>> bool(out.invariance > 0), out.loss.shape
     (True, torch.Size([]))
     """
-    num_global_views = check_lejepa_options(projections, num_global_views=num_global_views, lamb=lamb)
+    num_global_views = check_lejepa_options(projections, num_global_views=num_global_views, lamb=lamb, xp=_xp)
     value = sigreg(
         projections, directions=directions, num_slices=num_slices, seed=seed, t_max=t_max,
         n_points=n_points, distributed=distributed,
@@ -257,7 +257,7 @@ class LeJEPALoss(torch.nn.Module):
 
     def forward(self, projections):
         num_global_views = check_lejepa_options(
-            projections, num_global_views=self.num_global_views, lamb=self.lamb
+            projections, num_global_views=self.num_global_views, lamb=self.lamb, xp=_xp
         )
         value = self.sigreg(projections)
         return lejepa_combine(

@@ -256,3 +256,18 @@ def test_jax_lamb_accepts_numpy_scalars():
 def test_the_spy_is_armed():
     with pytest.raises(ComputationStarted):
         st.sigreg(spy(_gaussian((20, 3))), seed=0)
+
+
+@pytest.mark.slow  # two torch.compile runs: tens of seconds
+def test_torch_validation_compiles_without_graph_breaks_or_warnings():
+    torch = _torch()
+    import warnings
+
+    from sketchtest.torch import LeJEPALoss, SIGReg
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # dynamo's warning on array-api-compat's cached helpers
+        loss = torch.compile(LeJEPALoss(num_slices=4, lamb=np.float32(0.5)), fullgraph=True)
+        assert loss(torch.as_tensor(_gaussian((3, 16, 2)), dtype=torch.float32)).loss.dtype == torch.float32
+        small_integers = torch.as_tensor(np.round(_gaussian((16, 2))), dtype=torch.int8)
+        assert torch.compile(SIGReg(num_slices=4), fullgraph=True)(small_integers).dtype == torch.float32
