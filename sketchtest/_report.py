@@ -38,9 +38,9 @@ VERDICT_NAMES = 3
 #: Where the most significant column of a per-column component is, in words (1-based).
 COLUMN_WORDS = {"random_slices": "slice {index}", "principal_axes": "axis {number}",
                 "coordinates": "coordinate {index}"}
-#: Components whose departure says the shape is not Gaussian under either null (the others,
-#: under N(0, I), may also react to a shifted or scaled Gaussian).
-SHAPE_COMPONENTS = ("principal_axes", "skewness", "kurtosis")
+#: Under N(0, I), the component that sees shape only (any Gaussian passes it), and those that
+#: see location and scale: the others react to shape and to a shifted or scaled Gaussian alike.
+SHAPE_ONLY, LOCATION_SCALE = ("principal_axes",), ("mean", "covariance")
 
 
 class MomentAccumulator:
@@ -202,7 +202,13 @@ def pvalue_phrase(pvalue) -> str:
 
 
 def overall_verdict(entry: dict, *, null: str) -> str:
-    """The verdict of a ``normality_test`` report entry, naming the components that reject."""
+    """The verdict of a ``normality_test`` report entry, naming the components that reject.
+
+    Under N(0, I) it says "not Gaussian" when the departure is in the shape:
+    the shape-only component rejects, or the mean and covariance match N(0, I)
+    (so the other components' departures are not a shift or a scale);
+    otherwise "not N(0, I)" (a Gaussian with another mean or covariance is one).
+    """
     if entry["pvalue"] is None:
         return "undefined: " + _undefined_reason(entry)
     gaussian = "N(0, I)" if null == "standard" else "a Gaussian"
@@ -210,7 +216,8 @@ def overall_verdict(entry: dict, *, null: str) -> str:
         return f"consistent with {gaussian} ({pvalue_phrase(entry['pvalue'])})"
     rejecting = sorted((part for part in entry["components"] if part["reject"]),
                        key=lambda part: part["pvalue"])
-    shape = null == "normal" or any(part["component"] in SHAPE_COMPONENTS for part in rejecting)
+    names = {part["component"] for part in rejecting}
+    shape = null == "normal" or bool(names & set(SHAPE_ONLY)) or not names & set(LOCATION_SCALE)
     verdict = f"{'not Gaussian' if shape else 'not N(0, I)'} ({pvalue_phrase(entry['pvalue'])})"
     if not rejecting:
         return verdict + ": no single component rejects, their combination does"
@@ -288,6 +295,9 @@ def _render_normality(test: dict, report: dict) -> list[str]:
     lines += [f"  verdict: {verdict}" + (":" if departures else "")]
     if departures:
         lines += [f"    departure in {departures}"]
+    if verdict.startswith("not N(0, I)"):
+        lines += ["    (the mean or covariance differ from N(0, I); --null normal asks whether the "
+                  "shape is Gaussian)"]
     lines += [
               f"  {'component':<19}{'looks at':<38}{'value (H0 mean)':>17}{'p-value':>10}   verdict"]
     for part in test["components"]:
@@ -295,7 +305,7 @@ def _render_normality(test: dict, report: dict) -> list[str]:
         looks_at = looks_at.format(columns=part.get("columns", "all"))
         value = ""
         if part.get("expected_under_h0") is not None and part["statistic"] is not None:
-            value = f"{part['statistic']:.4g} ({part['expected_under_h0']:.4g})"
+            value = f"{_readable(part['statistic'])} ({_readable(part['expected_under_h0'])})"
         if "not_computed" in part:
             verdict = part["not_computed"]
         elif part["reject"] and not test["reject"]:  # one of several small p-values: chance
@@ -313,6 +323,13 @@ def _render_normality(test: dict, report: dict) -> list[str]:
     lines += ["  (verdict: the Cauchy combination of the components' p-values, valid although they",
               "   are dependent; value: a component's statistic, and its mean under H0)"]
     return lines
+
+
+def _readable(value) -> str:
+    """4 significant digits; thousands separators instead of an exponent up to 1e9."""
+    if 1e4 <= abs(value) < 1e9:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
 
 
 def _render_tests(report: dict, tests: list, heading: str = "Tests") -> list[str]:

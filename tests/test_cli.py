@@ -260,6 +260,19 @@ def test_standard_normal_data_raise_no_alarm(tmp_path, capsys, seed):
     assert_reads_well(out)
 
 
+def test_a_scaled_gaussian_is_not_standard_but_gaussian(tmp_path, capsys):
+    x = 2.0 * np.random.default_rng(5).standard_normal((2000, 16))
+    out = check_file(tmp_path, capsys, x, "--slices", "64")
+    verdict = verdict_of(out)
+    assert verdict.startswith("verdict: not N(0, I) (p < 1e-16)") and "--null normal asks" in verdict
+    assert re.search(r"\n  covariance = I .* [\d,]+ \(136\) +< 1e-16 +departure\n", out), out
+    assert re.search(r"\n  principal axes .* consistent\n", out), out  # the shape is Gaussian
+    assert_reads_well(out)
+    out = check_file(tmp_path, capsys, x, "--slices", "64", "--null", "normal")
+    assert verdict_of(out).startswith("verdict: consistent with a Gaussian (p = ")
+    assert "covariance = I" not in out and "mean = 0" not in out  # shape only
+
+
 def test_a_nan_component_says_why(tmp_path, capsys):
     x = np.random.default_rng(2).standard_normal((500, 4))
     x[:, 2] = 3.0
