@@ -291,7 +291,7 @@ def _component_entry(name, part, host, args) -> dict:
         entry["expected_under_h0"] = expected
     if "pvalues" in part.extras:
         entry["columns"] = int(part.extras["pvalues"].shape[-1])
-        if entry["pvalue"] is not None:
+        if entry["pvalue"] is not None and "most_significant" in part.extras:
             entry["most_significant"] = int(_host(part.extras["most_significant"]).reshape(-1)[0])
     entry["reject"] = entry["pvalue"] is not None and entry["pvalue"] < args.alpha
     if entry["pvalue"] is None:
@@ -463,7 +463,8 @@ def _slices_to_plot(entry, result):
                 None if directions is None else _host(directions), worst, entry["test"])
     pvalues = _host(result.components["random_slices"].extras["pvalues"]).reshape(-1)
     worst = [(int(k), _scalar(pvalues[k])) for k in np.argsort(pvalues)[:4]]  # NaN sort last
-    return pvalues, _host(result.extras["directions"]), worst, "random"
+    directions = result.extras.get("directions")
+    return pvalues, None if directions is None else _host(directions), worst, "random"
 
 
 def _backend_converter(backend, device, dtype):

@@ -221,10 +221,14 @@ def overall_verdict(entry: dict, *, null: str) -> str:
     verdict = f"{'not Gaussian' if shape else 'not N(0, I)'} ({pvalue_phrase(entry['pvalue'])})"
     if not rejecting:
         return verdict + ": no single component rejects, their combination does"
-    named = ", ".join(f"{COMPONENT_WORDS[part['component']][0]} ({pvalue_phrase(part['pvalue'])})"
+    named = ", ".join(f"{_component_name(part)} ({pvalue_phrase(part['pvalue'])})"
                       for part in rejecting[:VERDICT_NAMES])
     more = len(rejecting) - VERDICT_NAMES
     return verdict + ": departure in " + named + (f" and {more} more" if more > 0 else "")
+
+
+def _component_name(part: dict) -> str:
+    return COMPONENT_WORDS.get(part["component"], (part["component"],))[0]
 
 
 def _undefined_reason(entry: dict) -> str:
@@ -313,7 +317,7 @@ def _render_normality(test: dict, report: dict) -> list[str]:
         elif part["reject"]:
             verdict = "departure"
             if "most_significant" in part:
-                where = COLUMN_WORDS[part["component"]].format(
+                where = COLUMN_WORDS.get(part["component"], "column {index}").format(
                     index=part["most_significant"], number=part["most_significant"] + 1)
                 verdict += f", strongest on {where}"
         else:
