@@ -18,7 +18,8 @@ import numpy as np
 from sketchtest._compat import as_array, device
 from sketchtest._directions import check_direction_values
 from sketchtest._quadrature import ecf_sums, epps_pulley_knots
-from sketchtest._validation import check_int, check_positive_float, check_real, check_seed, float_dtypes
+from sketchtest._sliced import MAX_KNOT_SPACING
+from sketchtest._validation import check_int, check_real, check_seed, float_dtypes
 
 __all__ = ["LeJEPAOutput", "sigreg"]
 
@@ -66,7 +67,8 @@ def sigreg(z, /, *, num_slices=256, seed=None, directions=None, t_max=3.0, n_poi
         ``TypeError`` (value checks are skipped inside ``jax.jit`` and
         ``torch.compile``).
     t_max : float, default 3.0
-        Upper end of the integration range.
+        Upper end of the integration range: positive, with a knot spacing
+        ``t_max / (n_points - 1)`` of at most 5 (the loss vanishes beyond).
     n_points : int, default 17
         Number T of knots (at least 2).
 
@@ -134,14 +136,16 @@ def sigreg(z, /, *, num_slices=256, seed=None, directions=None, t_max=3.0, n_poi
 def check_sigreg_options(*, t_max, n_points, num_slices):
     """Return ``(t_max, n_points, num_slices)`` checked, or raise naming the argument.
 
-    `num_slices` is checked even where `directions` overrides it, so a typo
-    never waits for the day directions are dropped.
+    `t_max` is positive with a knot spacing ``t_max / (n_points - 1)`` of at
+    most :data:`sketchtest._sliced.MAX_KNOT_SPACING` (5): beyond it every knot
+    but t = 0 weighs less than exp(-12.5) and the loss vanishes whatever the
+    data (and in float32 the knots overflow). `num_slices` is checked even
+    where `directions` overrides it, so a typo never waits for the day
+    directions are dropped.
     """
-    return (
-        check_positive_float(t_max, name="t_max"),
-        check_int(n_points, name="n_points", minimum=2),
-        check_int(num_slices, name="num_slices", minimum=1),
-    )
+    n_points = check_int(n_points, name="n_points", minimum=2)
+    t_max = check_real(t_max, name="t_max", positive=True, maximum=MAX_KNOT_SPACING * (n_points - 1))
+    return t_max, n_points, check_int(num_slices, name="num_slices", minimum=1)
 
 
 def check_samples_shape(z, *, name: str = "z"):

@@ -91,7 +91,7 @@ def _range_words(minimum, maximum, positive) -> str:
     if minimum is not None and maximum is not None:
         return f"number in [{minimum}, {maximum}]"
     if positive:
-        return "positive number"
+        return "positive number" if maximum is None else f"number in (0, {maximum}]"
     if maximum is not None:
         return f"number <= {maximum}"
     return "number" if minimum is None else f"number >= {minimum}"

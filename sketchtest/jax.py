@@ -59,7 +59,8 @@ def sigreg(z, *, key=None, directions=None, num_slices=256, t_max=3.0, n_points=
     num_slices : int, default 256
         Number K of directions drawn from `key`.
     t_max : float, default 3.0
-        Upper end of the integration range.
+        Upper end of the integration range: positive, with a knot spacing
+        ``t_max / (n_points - 1)`` of at most 5 (the loss vanishes beyond).
     n_points : int, default 17
         Number T of knots.
     axis_name : hashable, optional

@@ -23,7 +23,7 @@ from sketchtest._sigreg import (
     check_sigreg_options, lejepa_combine, statistic_from_sums,
 )
 from sketchtest._quadrature import epps_pulley_knots
-from sketchtest._validation import check_bool, check_int, check_positive_float, check_seed, float_dtypes
+from sketchtest._validation import check_bool, check_int, check_seed, float_dtypes
 from sketchtest_backends import torch as _backend
 
 __all__ = ["LeJEPALoss", "LeJEPAOutput", "SIGReg", "lejepa_loss", "sigreg"]
@@ -66,7 +66,8 @@ def sigreg(z, *, directions=None, num_slices=256, seed=None, t_max=3.0, n_points
         rank: pass a seed in distributed training). These directions differ
         from those :func:`sketchtest.sigreg` draws with NumPy for the same seed.
     t_max : float, default 3.0
-        Upper end of the integration range.
+        Upper end of the integration range: positive, with a knot spacing
+        ``t_max / (n_points - 1)`` of at most 5 (the loss vanishes beyond).
     n_points : int, default 17
         Number T of knots.
     distributed : bool, default True
@@ -204,9 +205,9 @@ class SIGReg(torch.nn.Module):
 
     def __init__(self, num_slices=256, t_max=3.0, n_points=17, directions=None, distributed=True):
         super().__init__()
-        self.num_slices = check_int(num_slices, name="num_slices", minimum=1)
-        self.t_max = check_positive_float(t_max, name="t_max")
-        self.n_points = check_int(n_points, name="n_points", minimum=2)
+        self.t_max, self.n_points, self.num_slices = check_sigreg_options(
+            t_max=t_max, n_points=n_points, num_slices=num_slices
+        )
         check_bool(distributed, name="distributed")
         self.distributed = distributed
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))

@@ -43,9 +43,14 @@ SCRIPT = textwrap.dedent("""
         "jax.sigreg": lambda a: sigreg(a, key=key, num_slices=8),
         "jax.lejepa_loss": lambda a: lejepa_loss(a[None].reshape(3, 20, 3), key=key, num_slices=8).loss,
     }
-    for name in ("cramer_von_mises", "anderson_darling", "watson", "kolmogorov_smirnov", "epps_pulley"):
+    for name in ("cramer_von_mises", "anderson_darling", "watson", "kolmogorov_smirnov", "epps_pulley",
+                 "jarque_bera"):
         for null in ("standard", "normal"):
             calls[f"{name}-{null}"] = lambda a, f=getattr(st, name), null=null: f(a, null=null).pvalue
+    for name in ("dagostino_pearson", "shapiro_wilk", "shapiro_francia", "henze_zirkler", "bhep", "mardia"):
+        calls[name] = lambda a, f=getattr(st, name): f(a).pvalue
+    if hasattr(st, "normality_test"):
+        calls["normality_test"] = lambda a: st.normality_test(a, seed=0, num_slices=8).pvalue
     with_integers = {"sigreg", "jax.sigreg", "cramer_von_mises-standard", "sliced_test"}
     chosen = set(sys.argv[1:]) or set(calls)
     seen = []
@@ -82,5 +87,5 @@ def test_no_warning_and_float32_results_without_x64():
 
 
 @pytest.mark.slow
-def test_every_edf_test_and_loss_without_x64():
+def test_every_public_function_without_x64():
     run_without_x64()

@@ -25,7 +25,8 @@ SEED_BOUND = 2**63
 BAD_OPTIONS = [
     ("t_max", 0.0, ValueError), ("t_max", -1.0, ValueError), ("t_max", math.nan, ValueError),
     ("t_max", math.inf, ValueError), ("t_max", True, TypeError), ("t_max", "3", TypeError),
-    ("t_max", 1j, TypeError), ("t_max", np.complex128(3.0), TypeError),
+    ("t_max", 1j, TypeError), ("t_max", np.complex128(3.0), TypeError), ("t_max", 1e10, ValueError),
+    ("t_max", 80.5, ValueError),  # knot spacing above 5 with the default 17 knots: the loss vanishes
     ("n_points", 1, ValueError), ("n_points", 0, ValueError), ("n_points", 2.5, TypeError),
     ("n_points", True, TypeError), ("n_points", "17", TypeError),
     ("num_slices", 0, ValueError), ("num_slices", -2, ValueError), ("num_slices", 2.5, TypeError),
@@ -48,6 +49,14 @@ def _gaussian(shape, seed=0):
 def test_array_api_sigreg_options_are_checked_first(option, value, error):
     with pytest.raises(error, match=f"`{option}`"):
         st.sigreg(spy(_gaussian((20, 3))), **{option: value, "seed": 0})
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_points=st_.integers(2, 40), fraction=st_.floats(1e-6, 1.0), dtype=st_.sampled_from(["float32", "float64"]))
+def test_every_accepted_knot_range_gives_a_finite_loss(n_points, fraction, dtype):
+    t_max = fraction * 5.0 * (n_points - 1)  # the largest spacing accepted is 5
+    value = st.sigreg(_gaussian((50, 3)).astype(dtype), t_max=t_max, n_points=n_points, seed=0, num_slices=4)
+    assert value.dtype == dtype and np.isfinite(value) and value >= 0
 
 
 @settings(max_examples=30, deadline=None)
