@@ -18,6 +18,7 @@ from sketchtest._compat import device, host_constant, index_dtype
 from sketchtest._ecf_nulls import _lagrange4 as lagrange4
 from sketchtest._edf_limit_laws import TABLE_END
 from sketchtest._edf_limit_tables import LIMIT_TABLES
+from sketchtest._tails import wide_dtype
 
 __all__ = [
     "kolmogorov_limit_sf",
@@ -213,6 +214,9 @@ def _cvm_limit_and_correction(x, *, xp):
 
 def cvm_limit_sf(statistic, *, xp):
     """P-value of :math:`W^2` from its limiting distribution (Csörgő & Faraway eq. 1.2)."""
+    wide = wide_dtype(statistic, xp=xp)
+    if statistic.dtype != wide:  # p = 1 - F: float32 keeps no digit below p ~ 1e-6
+        return xp.astype(cvm_limit_sf(xp.astype(statistic, wide), xp=xp), statistic.dtype)
     x = xp.clip(statistic, 1e-3, _CVM_X_MAX)
     limit, _ = _cvm_limit_and_correction(x, xp=xp)
     pvalue = xp.clip(1.0 - limit, 0.0, 1.0)
@@ -228,6 +232,9 @@ def cvm_standard_sf(statistic, n: int, *, xp):
     :math:`\psi_1` truncated as :func:`scipy.stats.cramervonmises` does (each
     after its first term below 1e-7); :math:`p = \max(1 - F_n, 0)`.
     """
+    wide = wide_dtype(statistic, xp=xp)
+    if statistic.dtype != wide:  # p = 1 - F_n: float32 keeps no digit below p ~ 1e-6
+        return xp.astype(cvm_standard_sf(xp.astype(statistic, wide), n, xp=xp), statistic.dtype)
     x = xp.clip(statistic, 1.0 / (12.0 * n), _CVM_X_MAX)
     inside = (statistic > 1.0 / (12.0 * n)) & (statistic < n / 3.0)
     limit, correction = _cvm_limit_and_correction(x, xp=xp)
