@@ -137,7 +137,31 @@ def _tail_paths():
                               lambda d, xp, n=n: kolmogorov_smirnov_exact_sf(d, n, xp=xp),
                               (0.3 / math.sqrt(n), min(0.99, 10.0 / math.sqrt(n)), 400),
                               _ks_reference(n), "scipy.stats.kstwo", 5e-5, 1e-19 if n == 10 else 1e-30))
-    return paths
+    return paths + _edf_paths()
+
+
+def _edf_paths(n: int = 50):
+    """The EDF nulls of ``sketchtest._edf_nulls`` at n = 50 (reference: the path in float64)."""
+    from sketchtest import _edf_nulls as nulls
+
+    # the simple-null Cramer-von Mises p-value is 0 from W^2 = 8 on (p < 1e-11 there)
+    table = [
+        ("cvm_standard_sf", lambda s, xp: nulls.cvm_standard_sf(s, n, xp=xp), (1e-2, 8.0), 1e-11),
+        ("cvm_limit_sf", lambda s, xp: nulls.cvm_limit_sf(s, xp=xp), (1e-2, 8.0), 1e-11),
+        ("anderson_darling_standard_sf", lambda s, xp: nulls.anderson_darling_standard_sf(s, n, xp=xp),
+         (0.1, 90.0), 1e-30),
+        ("anderson_darling_limit_sf", lambda s, xp: nulls.anderson_darling_limit_sf(s, xp=xp), (0.1, 90.0), 1e-30),
+        ("watson_standard_sf", lambda s, xp: nulls.watson_standard_sf(s, n, xp=xp), (1e-2, 8.0), 1e-30),
+        ("watson_limit_sf", lambda s, xp: nulls.watson_limit_sf(s, xp=xp), (1e-2, 8.0), 1e-30),
+        ("cvm_normal_sf", lambda s, xp: nulls.cvm_normal_sf(s, n, xp=xp), (1e-2, 8.0), 1e-30),
+        ("anderson_darling_normal_sf", lambda s, xp: nulls.anderson_darling_normal_sf(s, n, xp=xp),
+         (0.1, 90.0), 1e-30),
+        ("watson_normal_sf", lambda s, xp: nulls.watson_normal_sf(s, n, xp=xp), (1e-2, 8.0), 1e-30),
+        ("lilliefors_sf", lambda s, xp: nulls.lilliefors_sf(s, n, xp=xp), (1e-2, 0.9), 1e-30),
+        ("kolmogorov_limit_sf", lambda s, xp: nulls.kolmogorov_limit_sf(s, xp=xp), (0.2, 9.5), 1e-30),
+    ]
+    return [TailPath(f"{name} n={n}", function, (*bounds, 400), rtol=1e-4, reaches=reaches)
+            for name, function, bounds, reaches in table]
 
 
 TAIL_PATHS = _tail_paths()
