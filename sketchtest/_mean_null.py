@@ -40,7 +40,7 @@ import numpy as np
 
 from sketchtest._compat import as_array, device, index_dtype
 from sketchtest._directions import draw_directions
-from sketchtest._validation import check_int, check_positive_float, check_seed
+from sketchtest._validation import check_int, check_positive_float, check_seed, float_dtypes
 
 __all__ = ["sigreg_pvalue", "mean_null_moments"]
 
@@ -197,6 +197,7 @@ def sigreg_pvalue(value, /, *, directions=None, dim=None, num_slices=256, seed=N
     t_max = check_positive_float(t_max, name="t_max")
     n_points = check_int(n_points, name="n_points", minimum=2)
     value, xp = as_array(value, name="value")
+    dtype, _ = float_dtypes(value, xp=xp, name="value")  # the dtype policy, before any work
     host = _host_directions(directions, dim, num_slices, seed)
     key = (hashlib.sha1(np.ascontiguousarray(host).tobytes()).hexdigest(), host.shape, t_max, n_points)
     if key not in _TABLES:
@@ -204,12 +205,11 @@ def sigreg_pvalue(value, /, *, directions=None, dim=None, num_slices=256, seed=N
             _TABLES.clear()
         _TABLES[key] = _table(host, t_max, n_points)
     spacing, log_sf, tail_slope = _TABLES[key]
-    return _interpolate_log_sf(value, spacing, log_sf, tail_slope, xp=xp)
+    return _interpolate_log_sf(xp.astype(value, dtype), spacing, log_sf, tail_slope, xp=xp)
 
 
 def _interpolate_log_sf(value, spacing, log_sf, tail_slope, *, xp):
-    dtype = value.dtype if xp.isdtype(value.dtype, "real floating") else xp.float64
-    value = xp.astype(value, dtype)
+    dtype = value.dtype
     dev, last = device(value), len(log_sf) - 1
     position = xp.clip(value / spacing, 0.0, float(last))
     index = xp.astype(xp.clip(xp.floor(position), 0.0, float(last - 1)), index_dtype(xp, dev))

@@ -137,6 +137,8 @@ PUBLIC.update({
     "mardia": ("x", lambda x: _result_arrays(st.mardia(x)), (60, 3)),
     "sigreg": ("z", lambda x: [st.sigreg(x, num_slices=4, seed=0)], (60, 3)),
 })
+if hasattr(st, "sigreg_pvalue"):
+    PUBLIC["sigreg_pvalue"] = ("value", lambda v: [st.sigreg_pvalue(v, dim=3, num_slices=4, seed=0)], (5,))
 if hasattr(st, "normality_test"):
     PUBLIC["normality_test"] = ("x", lambda x: [st.normality_test(x, seed=0, num_slices=4).pvalue], (60, 3))
 
