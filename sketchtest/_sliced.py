@@ -322,9 +322,10 @@ def sliced_test(
         fewer than 2 samples remain).
     **test_options
         Options of the univariate test, e.g. ``t_max=3.0, n_points=17`` for
-        Epps-Pulley: ``n_points >= 2`` and ``t_max`` in
-        ``[0.1, 5 (n_points - 1)]``, the range where the null of a slice is
-        tabulated (beyond it every knot but 0 has a weight below 1e-5).
+        Epps-Pulley: ``n_points >= 3`` and ``t_max`` in
+        ``[0.1, 2 (n_points - 1)]`` (``[1, 2 (n_points - 1)]`` under
+        ``null="normal"``), where the asymptotic null of a slice was measured
+        calibrated (see :data:`NULL_MAX_KNOT_SPACING`).
 
     Returns
     -------
@@ -357,7 +358,7 @@ def sliced_test(
     True
     """
     _validate_options(test, aggregate, null, method, num_slices, seed, n_resamples, mc_seed, orthogonal)
-    options = _test_options(test, test_options)
+    options = _test_options(test, test_options, null)
     x, xp, result_dtype = _prepare(x)
     check_nan_policy(nan_policy, x, xp=xp)
     directions, host = directions_for(
@@ -389,28 +390,36 @@ def sliced_test(
     )
 
 
-def _test_options(test, options):
+def _test_options(test, options, null):
     """Validated options of the univariate test (Epps-Pulley: ``t_max``, ``n_points``)."""
     if test != "epps_pulley":
         return dict(options)
     unknown = set(options) - {"t_max", "n_points"}
     if unknown:
         raise TypeError(f"sliced Epps-Pulley got unexpected option(s) {sorted(unknown)}; it takes t_max, n_points")
-    t_max, n_points = check_knots(options.get("t_max", 3.0), options.get("n_points", 17))
+    t_max, n_points = check_knots(options.get("t_max", 3.0), options.get("n_points", 17), null=null)
     return {"t_max": t_max, "n_points": n_points}
 
 
-#: The knots' range where the asymptotic null of a slice statistic is tabulated: below
-#: T_MAX_MIN its kernel (about t^2 s^2 / 2, t^6 under null="normal") cancels in float64; beyond a spacing of
-#: MAX_KNOT_SPACING every knot but t = 0 has a weight below exp(-12.5) ~ 4e-6 and the null
-#: degenerates (``_sliced_null._log_tables`` fails beyond a spacing of about 10).
-T_MAX_MIN, MAX_KNOT_SPACING = 0.1, 5.0
+#: SIGReg's knots: beyond a spacing of MAX_KNOT_SPACING every knot but t = 0 has a weight
+#: below exp(-12.5) ~ 4e-6 and the loss vanishes whatever the data.
+MAX_KNOT_SPACING = 5.0
+
+#: Where the asymptotic null of a slice statistic was measured calibrated (2000 Gaussian
+#: slices of N = 400: P(p < 0.05), P(p < 0.01) within binomial error of the level): at least
+#: N_POINTS_MIN knots, spacing t_max / (n_points - 1) at most NULL_MAX_KNOT_SPACING, t_max at
+#: least T_MAX_MIN[null]. Outside, the tables are wrong or fail: a single non-zero knot
+#: (n_points = 2) or a spacing of 3.1 gave P(p < 0.01) = 0.18; null="normal" at t_max = 0.3
+#: gave P(p < 0.05) = 0.17 (0.5 with 3 knots: 0.098); t_max = 1e-3 or a spacing of 8 fail to build.
+N_POINTS_MIN, NULL_MAX_KNOT_SPACING = 3, 2.0
+T_MAX_MIN = {"standard": 0.1, "normal": 1.0}
 
 
-def check_knots(t_max, n_points):
+def check_knots(t_max, n_points, *, null="standard"):
     """Return ``(t_max, n_points)`` checked for the sliced Epps-Pulley test and its null."""
-    n_points = check_int(n_points, name="n_points", minimum=2)
-    t_max = check_real(t_max, name="t_max", minimum=T_MAX_MIN, maximum=MAX_KNOT_SPACING * (n_points - 1))
+    n_points = check_int(n_points, name="n_points", minimum=N_POINTS_MIN)
+    t_max = check_real(t_max, name="t_max", minimum=T_MAX_MIN[null],
+                       maximum=NULL_MAX_KNOT_SPACING * (n_points - 1))
     return t_max, n_points
 
 

@@ -53,10 +53,10 @@ class SlicedEppsPulley:
         Seed of the directions (drawn on the host at the first batch, once D
         is known). Accumulators to be merged need the same seed.
     t_max : float, default 3.0
-        Last quadrature knot, in ``[0.1, 5 (n_points - 1)]`` (see
+        Last quadrature knot, in ``[0.1, 2 (n_points - 1)]`` (see
         :func:`sketchtest.sliced_test`).
     n_points : int, default 17
-        Number of knots, ``linspace(0, t_max, n_points)``, at least 2.
+        Number of knots, ``linspace(0, t_max, n_points)``, at least 3.
     directions : array, optional
         A ``(D, K)`` matrix of unit columns instead of random ones.
         Validated, not normalized: a zero, non-unit (norm off 1 by more than
