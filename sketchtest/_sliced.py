@@ -33,6 +33,11 @@ UNIVARIATE_TESTS = (
     "shapiro_wilk", "shapiro_francia", "jarque_bera",
 )
 AGGREGATES = ("mean", "max", "cauchy")
+AGGREGATE_METHODS = ("auto", "asymptotic", "monte_carlo")
+#: Below this many samples ``aggregate_method="auto"`` simulates the mean's null: the asymptotic
+#: law of :func:`sketchtest.sigreg_pvalue` was measured slightly liberal at N = 256 with K >> D
+#: (7% rejections at alpha = 0.05) and within its binomial band from N = 512 (tests/calibration).
+ASYMPTOTIC_MEAN_MIN_SAMPLES = 500
 
 
 @dataclass(frozen=True, repr=False)
@@ -160,10 +165,16 @@ def aggregate_mc_pvalue(statistic, slice_function, directions, *, xp, n, aggrega
 
 # --- the public function -----------------------------------------------------
 
-def _validate_options(test, aggregate, null, method, num_slices, seed, n_resamples, mc_seed, orthogonal):
+def _validate_options(test, aggregate, null, method, num_slices, seed, n_resamples, mc_seed, orthogonal,
+                      aggregate_method="auto"):
     if not callable(test):
         check_choice(test, name="test", choices=UNIVARIATE_TESTS)
     check_choice(aggregate, name="aggregate", choices=AGGREGATES)
+    check_choice(aggregate_method, name="aggregate_method", choices=AGGREGATE_METHODS)
+    if aggregate_method == "asymptotic" and not _has_asymptotic_mean(test, aggregate, null):
+        raise ValueError(
+            "`aggregate_method='asymptotic'` exists only for aggregate='mean' of test='epps_pulley' "
+            f"under null='standard' (the SIGReg null); got aggregate={aggregate!r}, test={test!r}, null={null!r}")
     check_choice(null, name="null", choices=("standard", "normal"))
     if test == "epps_pulley" and method not in (None, "asymptotic"):
         raise ValueError(f"`method` for sliced Epps-Pulley slices must be 'asymptotic'; got {method!r}")
@@ -172,6 +183,20 @@ def _validate_options(test, aggregate, null, method, num_slices, seed, n_resampl
     check_int(n_resamples, name="n_resamples", minimum=1)
     check_seed(mc_seed, name="mc_seed")
     check_bool(orthogonal, name="orthogonal")
+
+
+def _has_asymptotic_mean(test, aggregate, null) -> bool:
+    """Whether the aggregate has the closed-form asymptotic null of :func:`sketchtest.sigreg_pvalue`."""
+    return isinstance(test, str) and test == "epps_pulley" and aggregate == "mean" and null == "standard"
+
+
+def _aggregate_method(aggregate_method, *, test, aggregate, null, num_samples) -> str:
+    """The method ``"auto"`` resolves to for a mean or max aggregate of `num_samples` samples."""
+    if aggregate_method != "auto":
+        return aggregate_method
+    if _has_asymptotic_mean(test, aggregate, null) and num_samples >= ASYMPTOTIC_MEAN_MIN_SAMPLES:
+        return "asymptotic"
+    return "monte_carlo"
 
 
 def _prepare(x, *, name="x", min_samples=2):
@@ -239,7 +264,7 @@ def _omitting_rows(x, compute, *, xp, min_samples):
 def sliced_test(
     x, /, test="epps_pulley", *, num_slices=256, seed=None, directions=None, orthogonal=False,
     aggregate="cauchy", null="standard", method=None, n_resamples=999, mc_seed=0, nan_policy="propagate",
-    **test_options,
+    aggregate_method="auto", **test_options,
 ):
     r"""Sliced test of Gaussianity: a univariate test on K random projections.
 
@@ -259,7 +284,11 @@ def sliced_test(
     The mean and max get a Monte Carlo p-value: the same statistic on
     `n_resamples` N(0, I_D) samples of the same shape projected on the same
     directions (simulated on the caller's device, cached per directions);
-    the test is exact at this N. The Cauchy combination (Liu & Xie 2020) has
+    the test is exact at this N. The mean of Epps-Pulley slices under
+    ``null="standard"`` (SIGReg's value) also has an asymptotic null, the
+    weighted chi-square law of :func:`sketchtest.sigreg_pvalue`, which
+    ``aggregate_method="auto"`` uses from N = 500 samples on (no simulation).
+    The Cauchy combination (Liu & Xie 2020) has
     the analytic p-value :math:`\tfrac12 - \arctan(T)/\pi`, valid under
     arbitrary dependence for small levels. For ``test="epps_pulley"`` the
     slice statistic is the quadrature form of LeJEPA,
@@ -315,6 +344,13 @@ def sliced_test(
         Null replicates for the ``"mean"`` and ``"max"`` aggregates.
     mc_seed : int, default 0
         Seed of those null replicates.
+    aggregate_method : {"auto", "asymptotic", "monte_carlo"}, default "auto"
+        p-value of the ``"mean"`` and ``"max"`` aggregates. ``"asymptotic"``
+        (only the mean of Epps-Pulley slices under ``null="standard"``): the
+        law of :func:`sketchtest.sigreg_pvalue` for the same directions.
+        ``"monte_carlo"``: the simulation above. ``"auto"``: asymptotic where
+        it exists and N >= 500 (measured within its binomial band there),
+        Monte Carlo otherwise. ``result.method`` says which was used.
     nan_policy : {"propagate", "raise", "omit"}, default "propagate"
         What to do with samples (rows) holding a NaN or an infinity: NaN
         results for the affected batch elements, raise ``ValueError``, or
@@ -357,7 +393,8 @@ def sliced_test(
     >>> bool(st.sliced_test(skewed, num_slices=64, seed=0).pvalue < 0.01)
     True
     """
-    _validate_options(test, aggregate, null, method, num_slices, seed, n_resamples, mc_seed, orthogonal)
+    _validate_options(test, aggregate, null, method, num_slices, seed, n_resamples, mc_seed, orthogonal,
+                      aggregate_method)
     options = _test_options(test, test_options, null)
     x, xp, result_dtype = _prepare(x)
     check_nan_policy(nan_policy, x, xp=xp)
@@ -368,12 +405,20 @@ def sliced_test(
     def slice_function(projections):
         return _slice_results(projections, xp=xp, test=test, null=null, method=method, options=options)
 
+    resolved_method = _aggregate_method(
+        aggregate_method, test=test, aggregate=aggregate, null=null, num_samples=x.shape[-2])
+
     def compute(samples):
         slice_statistics, slice_pvalues = slice_function(xp.matmul(samples, directions))
         if aggregate == "cauchy":
             statistic = cauchy_statistic(slice_pvalues, xp=xp)
             return statistic, cauchy_pvalue(statistic, xp=xp), slice_statistics, slice_pvalues
         statistic = _aggregate(slice_statistics, aggregate, xp=xp)
+        if resolved_method == "asymptotic":
+            from sketchtest._mean_null import sigreg_pvalue
+
+            pvalue = sigreg_pvalue(statistic, directions=directions, **options)
+            return statistic, pvalue, slice_statistics, slice_pvalues
         name = test if isinstance(test, str) else getattr(test, "__qualname__", repr(test))
         key = (name, null, method, tuple(sorted(options.items())), directions_fingerprint(directions, host, xp=xp))
         pvalue = aggregate_mc_pvalue(
@@ -386,7 +431,7 @@ def sliced_test(
     return SlicedResult(
         *(cast(output) for output in outputs), directions,
         test=test if isinstance(test, str) else getattr(test, "__name__", "custom"),
-        aggregate=aggregate, null=null, method="cauchy_combination" if aggregate == "cauchy" else "monte_carlo",
+        aggregate=aggregate, null=null, method="cauchy_combination" if aggregate == "cauchy" else resolved_method,
     )
 
 

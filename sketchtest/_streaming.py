@@ -66,9 +66,11 @@ class SlicedEppsPulley:
     orthogonal : bool, default False
         Draw orthonormal blocks of directions.
     aggregate : {"cauchy", "mean", "max"}, default "cauchy"
-        Aggregation of :meth:`result`. ``"mean"`` and ``"max"`` simulate the
-        null at ``min(n, mc_max_samples)`` samples (exact up to that size,
-        an asymptotic approximation beyond).
+        Aggregation of :meth:`result`. From n = 500 samples on, ``"mean"``
+        uses the asymptotic law of :func:`sketchtest.sigreg_pvalue` (as
+        :func:`sketchtest.sliced_test` does); below, and for ``"max"``, the
+        null is simulated at ``min(n, mc_max_samples)`` samples (exact up to
+        that size, an asymptotic approximation beyond).
     n_resamples : int, default 999
         Null replicates of the ``"mean"`` and ``"max"`` aggregates.
     mc_max_samples : int, default 2048
@@ -217,9 +219,10 @@ class SlicedEppsPulley:
 
     def result(self):
         """The :class:`SlicedResult` of every sample seen so far."""
+        from sketchtest._mean_null import sigreg_pvalue
         from sketchtest._sliced import (
-            SlicedResult, _aggregate, _epps_pulley_slices, aggregate_mc_pvalue, directions_fingerprint,
-            epps_pulley_slice_pvalues)
+            SlicedResult, _aggregate, _aggregate_method, _epps_pulley_slices, aggregate_mc_pvalue,
+            directions_fingerprint, epps_pulley_slice_pvalues)
 
         if self.count < 2:
             raise ValueError(f"the test needs at least 2 samples; {self.count} seen")
@@ -235,17 +238,21 @@ class SlicedEppsPulley:
         else:
             statistic = _aggregate(statistics, self.aggregate, xp=xp)
             options = {"t_max": self.t_max, "n_points": self.n_points}
+            how = _aggregate_method(
+                "auto", test="epps_pulley", aggregate=self.aggregate, null="standard", num_samples=self.count)
 
             def slice_function(projections):
                 return _epps_pulley_slices(projections, xp=xp, null="standard", **options)
 
             key = ("epps_pulley", "standard", None, tuple(sorted(options.items())),
                    directions_fingerprint(self.directions, self._host_directions, xp=xp))
-            pvalue = aggregate_mc_pvalue(
-                xp.astype(statistic, dtype), slice_function, self.directions, xp=xp,
-                n=min(self.count, self.mc_max_samples), aggregate=self.aggregate,
-                n_resamples=self.n_resamples, mc_seed=0, key=key)
-            how = "monte_carlo"
+            if how == "asymptotic":
+                pvalue = sigreg_pvalue(xp.astype(statistic, dtype), directions=self.directions, **options)
+            else:
+                pvalue = aggregate_mc_pvalue(
+                    xp.astype(statistic, dtype), slice_function, self.directions, xp=xp,
+                    n=min(self.count, self.mc_max_samples), aggregate=self.aggregate,
+                    n_resamples=self.n_resamples, mc_seed=0, key=key)
         cast = lambda a: xp.astype(a, dtype)  # noqa: E731
         return SlicedResult(
             cast(statistic), cast(pvalue), cast(statistics), cast(pvalues), self.directions,

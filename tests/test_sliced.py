@@ -260,3 +260,29 @@ def test_cauchy_aggregate_stays_finite_when_slice_pvalues_underflow():
     # closed form for the second row: mean of cot(p pi), then atan2(1, T) / pi
     expected = np.arctan2(1.0, np.mean(1.0 / np.tan(np.pi * pvalues[1]))) / np.pi
     np.testing.assert_allclose(pvalue[1], expected, rtol=1e-12)
+
+
+def test_mean_aggregate_method_asymptotic_agrees_with_the_simulated_null():
+    """The asymptotic p-value of the mean aggregate against its Monte Carlo p-value (the exact null at N)."""
+    rng = np.random.default_rng(11)
+    samples = np.concatenate([rng.standard_normal((2, 500, 6)), rng.standard_t(8, (1, 500, 6))])
+    common = dict(num_slices=16, seed=2, aggregate="mean")
+    asymptotic = st.sliced_test(samples, aggregate_method="asymptotic", **common)
+    simulated = st.sliced_test(samples, aggregate_method="monte_carlo", n_resamples=400, **common)
+    assert asymptotic.method == "asymptotic" and simulated.method == "monte_carlo"
+    np.testing.assert_array_equal(np.asarray(asymptotic.statistic), np.asarray(simulated.statistic))
+    p = np.asarray(simulated.pvalue)
+    tolerance = 4.0 * np.sqrt(p * (1.0 - p) / 400) + 0.02  # Monte Carlo error of 400 replicates, plus N = 500
+    np.testing.assert_array_less(np.abs(np.asarray(asymptotic.pvalue) - p), tolerance)
+
+
+def test_mean_aggregate_method_auto_and_refusals():
+    x = np.random.default_rng(0).standard_normal((100, 4))
+    assert st.sliced_test(x, num_slices=8, seed=0, aggregate="mean", n_resamples=50).method == "monte_carlo"
+    assert st.sliced_test(x, num_slices=8, seed=0, aggregate="max", n_resamples=50).method == "monte_carlo"
+    with pytest.raises(ValueError, match="aggregate_method"):
+        st.sliced_test(x, num_slices=8, seed=0, aggregate="max", aggregate_method="asymptotic")
+    with pytest.raises(ValueError, match="aggregate_method"):
+        st.sliced_test(x, num_slices=8, seed=0, aggregate="mean", null="normal", aggregate_method="asymptotic")
+    with pytest.raises(ValueError, match="aggregate_method"):
+        st.sliced_test(x, num_slices=8, seed=0, aggregate="mean", aggregate_method="exact")

@@ -46,6 +46,15 @@ def test_mean_aggregate_of_the_stream():
     np.testing.assert_allclose(streamed.pvalue, one_shot.pvalue, rtol=1e-10)
 
 
+def test_mean_aggregate_of_a_long_stream_uses_the_asymptotic_null():
+    data = np.random.default_rng(4).standard_normal((600, 4))
+    streamed = _stream(data, [250, 350], num_slices=8, seed=0, aggregate="mean").result()
+    one_shot = st.sliced_test(data, num_slices=8, seed=0, aggregate="mean")
+    assert streamed.method == one_shot.method == "asymptotic"
+    np.testing.assert_allclose(streamed.statistic, one_shot.statistic, rtol=1e-10)
+    np.testing.assert_allclose(streamed.pvalue, one_shot.pvalue, rtol=1e-8)
+
+
 def test_streaming_on_every_backend(backend):
     data = np.random.default_rng(3).standard_normal((200, 3))
     accumulator = st.SlicedEppsPulley(num_slices=8, seed=1)

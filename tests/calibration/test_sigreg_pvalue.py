@@ -67,3 +67,15 @@ def test_size_against_simulation(num_slices):
     for alpha in (0.01, 0.05, 0.10):
         rate = float(np.mean(pvalues <= alpha))
         assert abs(rate - alpha) <= band(alpha, replicates), f"rate {rate} at alpha={alpha}"
+
+
+def test_sliced_mean_aggregate_uses_this_null_and_holds_its_size():
+    """sliced_test(aggregate="mean") picks the asymptotic law from N = 500 on: size against simulation."""
+    replicates, n, dim, num_slices = 400, 512, 12, 32
+    samples = np.random.default_rng(7).standard_normal((replicates, n, dim))
+    result = st.sliced_test(samples, num_slices=num_slices, seed=4, aggregate="mean")
+    assert result.method == "asymptotic"
+    pvalues = np.asarray(result.pvalue)
+    for alpha in (0.01, 0.05, 0.10):
+        rate = float(np.mean(pvalues <= alpha))
+        assert abs(rate - alpha) <= band(alpha, replicates), f"rate {rate} at alpha={alpha}"
