@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from sketchtest._compat import device, host_constant, index_dtype
+from sketchtest._compat import device, host_constant, index_dtype, is_traced
 from sketchtest._ecf_nulls import _lagrange4 as lagrange4
 from sketchtest._edf_limit_laws import TABLE_END
 from sketchtest._edf_limit_tables import LIMIT_TABLES
@@ -148,7 +148,8 @@ def _scaled_bessel_k(z, *, xp):
     table = _BESSEL_TABLES.get(key)
     if table is None:
         table = xp.asarray(_BESSEL_LOG_TABLE, dtype=z.dtype, device=device(z))
-        _BESSEL_TABLES[key] = table
+        if not is_traced(table):  # a device_put inside jax.jit is a tracer: never keep it
+            _BESSEL_TABLES[key] = table
     z_high = math.exp(_LOG_Z_LOW + _LOG_Z_STEP * (_LOG_Z_COUNT - 1))
     position = (xp.log(xp.clip(z, math.exp(_LOG_Z_LOW), z_high)) - _LOG_Z_LOW) / _LOG_Z_STEP
     position = xp.where(xp.isnan(position), 0.0, position)  # NaN statistics stay NaN below

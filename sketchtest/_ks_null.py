@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from sketchtest._compat import device, host_constant
+from sketchtest._compat import device, host_constant, is_traced
 
 __all__ = ["kolmogorov_smirnov_exact_sf"]
 
@@ -103,7 +103,8 @@ def _device_table(n: int, *, like, xp):
                 xp.asarray(breaks, dtype=like.dtype, device=device(like)),
                 xp.asarray(coefficients, dtype=like.dtype, device=device(like)),
             )
-        _DEVICE_TABLES[key] = table
+        if table is None or not is_traced(table[0]):  # a device_put inside jax.jit is a tracer: never keep it
+            _DEVICE_TABLES[key] = table
     return table
 
 

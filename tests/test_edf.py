@@ -202,3 +202,20 @@ def test_cold_first_call_inside_torch_compile_builds_the_kolmogorov_smirnov_tabl
     assert done.returncode == 0, done.stderr[-2000:]
     expected = stats.kstest(np.linspace(-2.0, 2.5, 41), "norm").pvalue
     np.testing.assert_allclose(float(done.stdout.strip()), expected, rtol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["cramer_von_mises", "kolmogorov_smirnov"])
+def test_a_first_call_under_jax_jit_leaves_no_tracer_in_the_device_tables(name):
+    """The device tables are filled by a first call; one made under jax.jit must not keep a tracer."""
+    jax = pytest.importorskip("jax")
+    from sketchtest import _edf_nulls, _ks_null
+
+    _edf_nulls._BESSEL_TABLES.clear()
+    _ks_null._DEVICE_TABLES.clear()
+    function = getattr(st, name)
+    x = jax.numpy.asarray(np.random.default_rng(5).standard_normal(12))
+    traced = jax.jit(lambda values: function(values).pvalue)(x)
+    again = jax.jit(lambda values: function(values).pvalue)(x + 0.25)  # a new trace: leaked a tracer before
+    eager = function(x + 0.25).pvalue
+    np.testing.assert_allclose(np.asarray(again), np.asarray(eager), rtol=1e-12)
+    assert np.isfinite(np.asarray(traced))
