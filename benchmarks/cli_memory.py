@@ -25,6 +25,8 @@ import sys
 import tempfile
 import time
 
+from _tables import rst_table  # benchmarks/, on the path when a script here runs
+
 DIMENSIONS = 32
 OVERHEAD = 300 * 2**20  # the fixed allowance above the budget (interpreter, NumPy, SciPy, PyTorch)
 FORMATS = ("npy", "npz", "safetensors", "pt", "csv")
@@ -114,15 +116,6 @@ def main():
     header = ["format", "rows", "file MiB", "budget", "baseline MiB", "peak RSS MiB",
               "peak - baseline MiB", "seconds", "peak <= budget + 300 MiB"]
     print(rst_table(header, rows))
-
-
-def rst_table(header, rows):
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    rule = "  ".join("=" * w for w in widths)
-    lines = [rule, "  ".join(c.ljust(w) for c, w in zip(cells[0], widths)), rule]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells[1:]]
-    return "\n".join(lines + [rule])
 
 
 if __name__ == "__main__":

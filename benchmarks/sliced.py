@@ -28,17 +28,9 @@ import scipy.stats as stats
 
 import sketchtest as st
 from sketchtest._directions import draw_directions
+from _tables import rst_table  # benchmarks/, on the path when a script here runs
 
 ALPHA = 0.05
-
-
-def rst_table(header, rows):
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    rule = "  ".join("=" * w for w in widths)
-    lines = [rule, "  ".join(c.ljust(w) for c, w in zip(cells[0], widths)), rule]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells[1:]]
-    return "\n".join(lines + [rule])
 
 
 def _best_time(function, repeats=3):
