@@ -108,9 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the command line with `argv` (default ``sys.argv[1:]``); return the exit status.
 
-    0 when the check ran, 2 for usage and input errors (one line on stderr),
-    141 (128 + SIGPIPE, as a shell reports it) when the reader of the output
-    went away, e.g. ``sketchtest check FILE | head -1``.
+    0 when the check ran, 2 for usage and input errors and when the reader
+    of the output went away before the report was written, e.g.
+    ``sketchtest check FILE | head -1`` (one line on stderr, no traceback).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
 
 
 def _write_output(text: str) -> int:
-    """Print `text` on stdout; a closed pipe ends the command quietly with status 141."""
+    """Print `text` on stdout; a closed pipe ends the command with one line on stderr and status 2."""
     try:
         print(text)
         sys.stdout.flush()
@@ -145,7 +145,9 @@ def _write_output(text: str) -> int:
             os.dup2(devnull, sys.stdout.fileno())
         except (OSError, ValueError, AttributeError):
             pass
-        return 128 + 13
+        print("sketchtest check: error: the output was closed before the report was written "
+              "(broken pipe)", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -513,14 +513,16 @@ def test_overflowing_covariance_is_reported_not_a_crash(tmp_path, capsys):
     assert status == 0 and "covariance spectrum         skipped" in out and err == ""
 
 
-def test_closed_pipe_ends_quietly(monkeypatch, capsys):
+def test_closed_pipe_exits_2_with_one_line(monkeypatch, capsys):
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader went away (head -1 has exited)
-    with capsys.disabled(), open(write_end, "w") as closed:
+    with open(write_end, "w") as closed:
         monkeypatch.setattr(sys, "stdout", closed)
         status = main(["check", "--demo", "--slices", "8", "--tests", "jarque_bera"])
-        assert status == 141  # 128 + SIGPIPE, what a shell reports for a closed pipe
         monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1 and "broken pipe" in err and "Traceback" not in err
 
 
 def test_head_dash_1_has_no_traceback(tmp_path):
@@ -528,8 +530,9 @@ def test_head_dash_1_has_no_traceback(tmp_path):
                "--tests jarque_bera --no-progress | head -1")
     completed = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True,
                                text=True, timeout=120)
-    assert completed.stdout == "{\n" and completed.stderr == ""
-    assert completed.returncode in (0, 141)
+    assert completed.stdout == "{\n" and "Traceback" not in completed.stderr
+    # the report may fit in the pipe's buffer before head exits (0, silent); otherwise 2 and one line
+    assert (completed.returncode, completed.stderr.count("\n")) in ((0, 0), (2, 1)), completed.stderr
 
 
 # --- memory: the peak stays within --memory-budget, for every format ---------------------------
