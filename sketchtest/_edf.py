@@ -50,8 +50,23 @@ _COMMON_PARAMETERS = """
 """.replace("    {shared_parameters}\n", SHARED_PARAMETERS_DOC)
 
 
+# The p-value of the composite null, the same for Cramér-von Mises, Anderson-Darling and Watson.
+_COMPOSITE_NULL_METHODS = """    - ``"normal"``, ``"auto"``: the limit law (a chi-square mixture, its
+      eigenvalues computed by Nyström's method, see
+      :mod:`sketchtest._edf_limit_laws`) with a finite-n correction fitted
+      to simulation; measured against 10^5 to 10^6 simulated samples at n = 25, 30, 50,
+      100, 300 and 1000, n = 50, 300 and 1000 held out of the fit: absolute error at most
+      0.0025, within 3 binomial standard errors for p <= 0.9; relative error at most
+      0.3 down to p = 1e-4, the simulation's resolution there being 0.1; below, the
+      fitted tail is an extrapolation.
+"""
+
+
 def _with_common_parameters(function):
-    function.__doc__ = function.__doc__.replace("    {parameters}\n", _COMMON_PARAMETERS.lstrip("\n"))
+    """Fill the ``{parameters}`` and ``{composite_null}`` lines of `function`'s docstring."""
+    function.__doc__ = (function.__doc__
+                        .replace("    {parameters}\n", _COMMON_PARAMETERS.lstrip("\n"))
+                        .replace("    {composite_null}\n", _COMPOSITE_NULL_METHODS))
     return function
 
 
@@ -183,14 +198,7 @@ def cramer_von_mises(
       for p > 1e-10). For :math:`W^2 \ge 8`, where the series is below its
       own accuracy (the true p is below 1e-16), p is 0.
     - ``"standard"``, ``"asymptotic"``: the limiting distribution (eq. 1.2).
-    - ``"normal"``, ``"auto"``: the limit law (a chi-square mixture, its
-      eigenvalues computed by Nyström's method, see
-      :mod:`sketchtest._edf_limit_laws`) with a finite-n correction fitted
-      to simulation; measured against 10^5 to 10^6 simulated samples at n = 25, 30, 50,
-      100, 300 and 1000, n = 50, 300 and 1000 held out of the fit: absolute error at most
-      0.0025, within 3 binomial standard errors for p <= 0.9; relative error at most
-      0.3 down to p = 1e-4, the simulation's resolution there being 0.1; below, the
-      fitted tail is an extrapolation.
+    {composite_null}
     - either, ``"monte_carlo"``: the null simulated at this n.
 
     The series needs :math:`K_{1/4}, K_{3/4}, K_{5/4}`, which no array
@@ -269,14 +277,7 @@ def anderson_darling(
       simulation's resolution (at most 0.22 at p = 1e-4 to 1e-3, where its
       standard error is 0.10).
     - ``"standard"``, ``"asymptotic"``: the limit law alone (n = infinity).
-    - ``"normal"``, ``"auto"``: the limit law (a chi-square mixture, its
-      eigenvalues computed by Nyström's method, see
-      :mod:`sketchtest._edf_limit_laws`) with a finite-n correction fitted
-      to simulation; measured against 10^5 to 10^6 simulated samples at n = 25, 30, 50,
-      100, 300 and 1000, n = 50, 300 and 1000 held out of the fit: absolute error at most
-      0.0025, within 3 binomial standard errors for p <= 0.9; relative error at most
-      0.3 down to p = 1e-4, the simulation's resolution there being 0.1; below, the
-      fitted tail is an extrapolation.
+    {composite_null}
     - either, ``"monte_carlo"``: the null simulated at this n.
 
     {parameters}
@@ -339,14 +340,7 @@ def watson(
       Stephens' modified statistic :math:`(U^2 - 0.1/n + 0.1/n^2)(1 + 0.8/n)`
       (D'Agostino & Stephens 1986, Table 4.2).
     - ``"standard"``, ``"asymptotic"``: the same limit at :math:`U^2`.
-    - ``"normal"``, ``"auto"``: the limit law (a chi-square mixture, its
-      eigenvalues computed by Nyström's method, see
-      :mod:`sketchtest._edf_limit_laws`) with a finite-n correction fitted
-      to simulation; measured against 10^5 to 10^6 simulated samples at n = 25, 30, 50,
-      100, 300 and 1000, n = 50, 300 and 1000 held out of the fit: absolute error at most
-      0.0025, within 3 binomial standard errors for p <= 0.9; relative error at most
-      0.3 down to p = 1e-4, the simulation's resolution there being 0.1; below, the
-      fitted tail is an extrapolation.
+    {composite_null}
     - either, ``"monte_carlo"``: the null simulated at this n.
 
     {parameters}
