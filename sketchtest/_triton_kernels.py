@@ -9,18 +9,23 @@ import triton.language as tl
 
 
 @triton.jit
+def _slice_block(num_slices, BLOCK_K: tl.constexpr):
+    """The batch element and the block of slices of this program (axis 0 of the grid), with their mask."""
+    block = tl.program_id(0)
+    k_blocks = tl.cdiv(num_slices, BLOCK_K)
+    slices = (block % k_blocks) * BLOCK_K + tl.arange(0, BLOCK_K)
+    return block // k_blocks, slices, slices < num_slices
+
+
+@triton.jit
 def trig_sums_kernel(
     projections, partial_sums, num_samples, num_slices, rows_per_program,
     stride_pb, stride_pn, stride_pk, stride_ob, stride_os, stride_op, stride_ot,
     knot_step, N_POINTS: tl.constexpr, T_PAD: tl.constexpr,
     BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
-    block = tl.program_id(0)
+    batch, slices, slice_mask = _slice_block(num_slices, BLOCK_K)
     split = tl.program_id(1)
-    k_blocks = tl.cdiv(num_slices, BLOCK_K)
-    batch = block // k_blocks
-    slices = (block % k_blocks) * BLOCK_K + tl.arange(0, BLOCK_K)
-    slice_mask = slices < num_slices
     knots = tl.arange(0, T_PAD)[:, None]
     cos_total = tl.zeros((T_PAD, BLOCK_K), dtype=tl.float32)
     sin_total = tl.zeros((T_PAD, BLOCK_K), dtype=tl.float32)
@@ -54,12 +59,8 @@ def trig_gradient_kernel(
     stride_pb, stride_pn, stride_pk, stride_cb, stride_cp, stride_ct, stride_gb, stride_gn,
     knot_step, N_POINTS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
 ):
-    block = tl.program_id(0)
+    batch, slices, slice_mask = _slice_block(num_slices, BLOCK_K)
     split = tl.program_id(1)
-    k_blocks = tl.cdiv(num_slices, BLOCK_K)
-    batch = block // k_blocks
-    slices = (block % k_blocks) * BLOCK_K + tl.arange(0, BLOCK_K)
-    slice_mask = slices < num_slices
     first_row = split * rows_per_program
     last_row = tl.minimum(first_row + rows_per_program, num_samples)
     base = projections + batch * stride_pb + slices[None, :] * stride_pk
