@@ -10,8 +10,9 @@ modules (the ``SIGReg`` module, the JAX loss with ``custom_vjp``).
 """
 
 from sketchtest._ecf import epps_pulley
+from sketchtest._entropy import vasicek
 from sketchtest._edf import anderson_darling, cramer_von_mises, kolmogorov_smirnov, watson
-from sketchtest._moments import dagostino_pearson, jarque_bera
+from sketchtest._moments import dagostino_pearson, jarque_bera, kurtosis_test, skewness_test
 from sketchtest._multivariate import bhep, henze_zirkler, mardia
 from sketchtest._mean_null import sigreg_pvalue
 from sketchtest._normality import NormalityTestResult, normality_test
@@ -35,12 +36,15 @@ __all__ = [
     "henze_zirkler",
     "jarque_bera",
     "kolmogorov_smirnov",
+    "kurtosis_test",
     "mardia",
     "normality_test",
     "shapiro_francia",
     "shapiro_wilk",
     "sigreg",
     "sigreg_pvalue",
+    "skewness_test",
     "sliced_test",
+    "vasicek",
     "watson",
 ]

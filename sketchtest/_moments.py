@@ -1,13 +1,17 @@
-"""Moment tests: Jarque-Bera and D'Agostino-Pearson."""
+"""Moment tests: Jarque-Bera, D'Agostino-Pearson, and the skewness and kurtosis tests."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import sketchtest_backends
+from sketchtest._montecarlo import monte_carlo_pvalue
+from sketchtest._tails import wide_dtype
 from sketchtest._univariate import resolve_auto_method, run_univariate, shared_docs, standardize
-from sketchtest._validation import check_choice, check_method
+from sketchtest._validation import check_choice, check_int, check_method, check_seed
 
-__all__ = ["jarque_bera", "dagostino_pearson"]
+__all__ = ["jarque_bera", "dagostino_pearson", "skewness_test", "kurtosis_test"]
 
 #: Below this many samples ``method="auto"`` simulates the Jarque-Bera null.
 JARQUE_BERA_MONTE_CARLO_BELOW = 1000
@@ -40,8 +44,9 @@ def jarque_bera(
     axis : int, default 0
         Axis holding the samples.
     null : {"normal", "standard"}, default "normal"
-        ``"normal"``: H0 is N(mu, sigma^2) with both unknown (SciPy's test).
-        ``"standard"``: H0 is N(0, 1) exactly.
+        ``"normal"`` (the default): any Gaussian, as SciPy's normality tests;
+        H0 is N(mu, sigma^2) with both unknown. ``"standard"``: H0 is
+        N(0, 1) exactly.
     method : {"auto", "asymptotic", "monte_carlo"}, default "auto"
         ``"asymptotic"``: the chi-square(2) limit (SciPy's p-value). It is
         far off below a thousand samples: at n = 25 the composite test
@@ -150,8 +155,9 @@ def dagostino_pearson(
     axis : int, default 0
         Axis holding the samples.
     null : {"normal"}, default "normal"
-        H0 is N(mu, sigma^2) with both unknown; :math:`K^2` is invariant to
-        location and scale, so this is the only null.
+        Any Gaussian, as SciPy's normality tests: H0 is N(mu, sigma^2) with
+        both unknown; :math:`K^2` is invariant to location and scale, so this
+        is the only null.
     method : {"asymptotic", "monte_carlo"}, default "asymptotic"
         ``"asymptotic"``: the chi-square(2) approximation (SciPy's p-value).
         ``"monte_carlo"``: the null simulated at this n with `n_resamples`
@@ -194,4 +200,230 @@ def dagostino_pearson(
         x, compute, axis=axis, keepdims=keepdims, nan_policy=nan_policy,
         min_samples=8, test="dagostino_pearson", null=null, method=method,
         n_resamples=n_resamples, seed=seed,
+    )
+
+
+def _standardized_moments(y, *, xp):
+    """Sample skewness :math:`m_3/m_2^{3/2}` and kurtosis :math:`m_4/m_2^2` (biased central moments)."""
+    centered = standardize(y, xp=xp, ddof=0)  # scale-invariant; NaN if degenerate
+    squares = centered * centered
+    m2 = xp.mean(squares, axis=-1)
+    return xp.mean(squares * centered, axis=-1) / m2**1.5, xp.mean(squares * squares, axis=-1) / (m2 * m2)
+
+
+def normal_pvalue(z, *, xp, alternative: str):
+    r"""p-value of a N(0, 1) statistic: :math:`\Phi(z)`, :math:`\Phi(-z)` or :math:`2\Phi(-|z|)`.
+
+    ``ndtr`` keeps its relative accuracy far into the lower tail, and only
+    lower tails are taken, so the p-value is accurate down to the dtype's
+    smallest normal number.
+    """
+    ndtr = sketchtest_backends.for_namespace(xp).ndtr
+    if alternative == "less":
+        return ndtr(z)
+    if alternative == "greater":
+        return ndtr(-z)
+    return xp.clip(2.0 * ndtr(-xp.abs(z)), 0.0, 1.0)
+
+
+def _z_test(x, transform, *, axis, alternative, method, n_resamples, seed, nan_policy, keepdims,
+            min_samples, test):
+    """Run a normal-approximation moment test: `transform(skewness, kurtosis, n, xp=)` gives z.
+
+    ``method="monte_carlo"`` ranks z among its values on simulated N(0, 1)
+    samples: one tail for a one-sided alternative, twice the smaller tail
+    (at most 1) for ``"two-sided"``, as :class:`scipy.stats.MonteCarloMethod`.
+    """
+    check_choice(alternative, name="alternative", choices=("two-sided", "less", "greater"))
+    check_method(method, choices=("asymptotic", "monte_carlo"))
+    if method == "monte_carlo":
+        n_resamples = check_int(n_resamples, name="n_resamples", minimum=1)
+        check_seed(seed)
+
+    def statistic_of(y, *, xp):
+        wide = wide_dtype(y, xp=xp)  # the per-element transform and tail in float64 where offered
+        skewness, kurtosis = _standardized_moments(y, xp=xp)
+        return transform(xp.astype(skewness, wide), xp.astype(kurtosis, wide), y.shape[-1], xp=xp)
+
+    def compute(y, *, xp):
+        z = statistic_of(y, xp=xp)
+        if method == "monte_carlo":
+            z = xp.astype(z, y.dtype)
+            return z, _monte_carlo_z_pvalue(z, statistic_of, xp=xp, n=y.shape[-1], n_resamples=n_resamples,
+                                            seed=seed, key=(test,), alternative=alternative)
+        return xp.astype(z, y.dtype), xp.astype(normal_pvalue(z, xp=xp, alternative=alternative), y.dtype)
+
+    result = run_univariate(  # the runner's own Monte Carlo is one-tailed: "monte_carlo" is done above
+        x, compute, axis=axis, keepdims=keepdims, nan_policy=nan_policy,
+        min_samples=min_samples, test=test, null="normal", method=f"{method}-in-compute",
+    )
+    return dataclasses.replace(result, method=method)
+
+
+def _monte_carlo_z_pvalue(z, statistic_of, *, xp, n, n_resamples, seed, key, alternative):
+    """Monte Carlo p-value of `z` for `alternative` (the simulation is cached, so two tails cost one)."""
+    def simulate(y, *, xp):
+        statistic = xp.astype(statistic_of(y, xp=xp), y.dtype)
+        return statistic, statistic
+
+    def tail(larger_is_extreme):
+        return monte_carlo_pvalue(z, simulate, xp=xp, n=n, n_resamples=n_resamples, seed=seed, key=key,
+                                  larger_is_extreme=larger_is_extreme)
+
+    if alternative == "less":
+        return tail(False)
+    if alternative == "greater":
+        return tail(True)
+    return xp.clip(2.0 * xp.minimum(tail(False), tail(True)), 0.0, 1.0)
+
+
+_Z_TEST_PARAMETERS = """    axis : int, default 0
+        Axis holding the samples.
+    alternative : {"two-sided", "less", "greater"}, default "two-sided"
+        The alternative hypothesis, as in SciPy: the p-value is
+        :math:`2\\Phi(-|Z|)`, :math:`\\Phi(Z)` or :math:`\\Phi(-Z)`.
+    null : {"normal"}, default "normal"
+        H0 is N(mu, sigma^2) with both unknown; the statistic is invariant to
+        location and scale, so this is the only null.
+    method : {"asymptotic", "monte_carlo"}, default "asymptotic"
+        ``"asymptotic"``: the normal approximation of Z (SciPy's p-value).
+        ``"monte_carlo"``: Z ranked among its values on `n_resamples`
+        simulated N(0, 1) samples of this size from `seed` (twice the smaller
+        tail for ``"two-sided"``).
+    n_resamples : int, default 9999
+        Null replicates for ``method="monte_carlo"``.
+    seed : int or numpy.random.Generator, optional
+        Seed of the Monte Carlo null.
+"""
+
+
+def _z_test_docs(function):
+    function.__doc__ = function.__doc__.replace("    {z_test_parameters}\n", _Z_TEST_PARAMETERS)
+    return shared_docs(function)
+
+
+@_z_test_docs
+def skewness_test(
+    x, /, *, axis=0, alternative="two-sided", null="normal", method="asymptotic", n_resamples=9999,
+    seed=None, nan_policy="propagate", keepdims=False,
+):
+    r"""D'Agostino's test of the sample skewness (:func:`scipy.stats.skewtest`).
+
+    .. math::
+
+        Z_1 = \delta \operatorname{asinh}(Y / \alpha), \qquad
+        Y = \sqrt{b_1}\sqrt{\frac{(n+1)(n+3)}{6(n-2)}}, \qquad
+        \sqrt{b_1} = \frac{m_3}{m_2^{3/2}},
+
+    with biased central moments :math:`m_k = \frac1n \sum_i (x_i - \bar x)^k`
+    and :math:`\delta`, :math:`\alpha` from the second and fourth moments of
+    :math:`\sqrt{b_1}` under normality (D'Agostino, 1970). :math:`Z_1` is
+    approximately N(0, 1) under H0; a positive value means right skew.
+
+    Parameters
+    ----------
+    x : array_like
+        Samples along `axis`; every other axis is a batch. At least 8 samples.
+    {z_test_parameters}
+    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
+        What to do with NaNs: NaN results for the affected batch elements,
+        raise ``ValueError``, or drop them per batch element (eager only).
+    keepdims : bool, default False
+        Keep the sample axis in the results, with length 1.
+
+    Returns
+    -------
+    NormalityResult
+        ``statistic`` (:math:`Z_1`) and ``pvalue`` in the input's namespace and
+        on its device; NaN for a degenerate (constant) sample.
+
+    References
+    ----------
+    .. [1] R. B. D'Agostino, "Transformation to normality of the null
+       distribution of g1", Biometrika 57(3), 679-681, 1970.
+    .. [2] R. B. D'Agostino, A. Belanger and R. B. D'Agostino Jr., "A
+       suggestion for using powerful and informative tests of normality",
+       The American Statistician 44(4), 316-321, 1990.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sketchtest as st
+    >>> x = np.random.default_rng(0).exponential(size=200)
+    >>> result = st.skewness_test(x, alternative="greater")
+    >>> bool(result.statistic > 0), bool(result.pvalue < 1e-6)
+    (True, True)
+    """
+    check_choice(null, name="null", choices=("normal",))
+    return _z_test(
+        x, lambda skewness, kurtosis, n, *, xp: _skewness_z(skewness, n, xp=xp), axis=axis,
+        alternative=alternative, method=method, n_resamples=n_resamples, seed=seed,
+        nan_policy=nan_policy, keepdims=keepdims, min_samples=8,
+        test="skewness_test",
+    )
+
+
+@_z_test_docs
+def kurtosis_test(
+    x, /, *, axis=0, alternative="two-sided", null="normal", method="asymptotic", n_resamples=9999,
+    seed=None, nan_policy="propagate", keepdims=False,
+):
+    r"""Anscombe & Glynn's test of the sample kurtosis (:func:`scipy.stats.kurtosistest`).
+
+    With :math:`b_2 = m_4 / m_2^2` (biased central moments), its null mean
+    :math:`3(n-1)/(n+1)` and variance
+    :math:`24n(n-2)(n-3)/((n+1)^2(n+3)(n+5))`, the standardized kurtosis
+    :math:`x` and :math:`A = 6 + \frac{8}{\sqrt{\beta_1}}\big(\frac{2}{\sqrt{\beta_1}}
+    + \sqrt{1 + 4/\beta_1}\big)` from the skewness :math:`\sqrt{\beta_1}`
+    of :math:`b_2`'s null distribution,
+
+    .. math::
+
+        Z_2 = \Big(1 - \frac{2}{9A} - \Big(\frac{1 - 2/A}{1 + x\sqrt{2/(A-4)}}\Big)^{1/3}\Big)
+        \Big/ \sqrt{\frac{2}{9A}},
+
+    approximately N(0, 1) under H0 (Anscombe & Glynn, 1983); a positive value
+    means heavier tails than the normal. The approximation is rough below 20
+    samples (SciPy warns there).
+
+    Parameters
+    ----------
+    x : array_like
+        Samples along `axis`; every other axis is a batch. At least 5 samples.
+    {z_test_parameters}
+    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
+        What to do with NaNs: NaN results for the affected batch elements,
+        raise ``ValueError``, or drop them per batch element (eager only).
+    keepdims : bool, default False
+        Keep the sample axis in the results, with length 1.
+
+    Returns
+    -------
+    NormalityResult
+        ``statistic`` (:math:`Z_2`) and ``pvalue`` in the input's namespace and
+        on its device; NaN for a degenerate (constant) sample.
+
+    References
+    ----------
+    .. [1] F. J. Anscombe and W. J. Glynn, "Distribution of the kurtosis
+       statistic b2 for normal samples", Biometrika 70(1), 227-234, 1983.
+    .. [2] R. B. D'Agostino, A. Belanger and R. B. D'Agostino Jr., "A
+       suggestion for using powerful and informative tests of normality",
+       The American Statistician 44(4), 316-321, 1990.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sketchtest as st
+    >>> x = np.random.default_rng(0).standard_t(3, size=500)
+    >>> result = st.kurtosis_test(x, alternative="greater")
+    >>> bool(result.statistic > 0), bool(result.pvalue < 1e-3)
+    (True, True)
+    """
+    check_choice(null, name="null", choices=("normal",))
+    return _z_test(
+        x, lambda skewness, kurtosis, n, *, xp: _kurtosis_z(kurtosis, n, xp=xp), axis=axis,
+        alternative=alternative, method=method, n_resamples=n_resamples, seed=seed,
+        nan_policy=nan_policy, keepdims=keepdims, min_samples=5,
+        test="kurtosis_test",
     )

@@ -15,7 +15,7 @@ import numpy as np
 import sketchtest_backends
 from sketchtest._compat import device, is_traced
 
-__all__ = ["monte_carlo_pvalue", "clear_cache"]
+__all__ = ["monte_carlo_pvalue", "rank_pvalue", "clear_cache"]
 
 _CACHE: dict = {}
 _DRAWS_PER_BATCH = 1 << 22
@@ -67,6 +67,15 @@ def monte_carlo_pvalue(statistic, compute, *, xp, n, n_resamples, seed, key, lar
         compute, xp=xp, n=n, dtype=statistic.dtype, dev=device(statistic),
         n_resamples=n_resamples, seed=seed, key=key,
     )
+    return rank_pvalue(statistic, simulated, xp=xp, larger_is_extreme=larger_is_extreme)
+
+
+def rank_pvalue(statistic, simulated, *, xp, larger_is_extreme=True):
+    """p-value of `statistic` against the sorted null sample `simulated`: ``(1 + #extreme) / (1 + B)``.
+
+    Jit-safe (no value-dependent branch); a NaN statistic gives a NaN p-value.
+    """
+    n_resamples = simulated.shape[0]
     flat = xp.reshape(statistic, (-1,))
     if larger_is_extreme:
         extreme = n_resamples - xp.searchsorted(simulated, flat, side="left")
