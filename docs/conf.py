@@ -13,6 +13,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "_ext")))
 
 import sketchtest  # noqa: E402
 
@@ -25,13 +26,16 @@ version = ".".join(release.split(".")[:2])
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
+    "offline_mathjax",  # docs/_ext: MathJax copied into the site, no CDN
+    "generated_output",  # docs/_ext: command-output and python-output directives
     "sphinx.ext.doctest",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
 
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "examples"]
+# sg_execution_times pages (left by older builds) load jQuery and DataTables from CDNs.
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "examples", "sg_execution_times.rst",
+                    "auto_examples/sg_execution_times.rst"]
 templates_path = ["_templates"]
 root_doc = "index"
 
@@ -52,7 +56,8 @@ numpydoc_xref_aliases: dict = {}
 numpydoc_xref_ignore = "all"
 numpydoc_validation_checks: set = set()
 
-# MathJax ships with the theme's page; nothing is fetched at build time.
+# MathJax is copied into _static/mathjax/ by docs/_ext/offline_mathjax.py:
+# the pages render their formulas with the network off.
 mathjax3_config = {"tex": {"macros": {"E": r"\mathbb{E}"}}}
 
 # The examples gallery runs at build time, offline, on the CPU, with small sizes.
@@ -68,6 +73,7 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "image_scrapers": ("matplotlib",),
     "abort_on_example_error": True,
+    "write_computation_times": False,  # its page loads scripts from CDNs
 }
 
 html_theme = "pydata_sphinx_theme"
@@ -79,7 +85,8 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": [],
 }
-html_static_path: list = []
+html_static_path = ["_static"]
+html_css_files = ["sketchtest.css"]
 html_show_sourcelink = False
 
 
