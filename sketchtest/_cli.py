@@ -177,8 +177,8 @@ def _require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise InputError("--plot needs matplotlib: pip install matplotlib "
-                         "(or sketchtest[plot])") from None
+        raise InputError("--plot needs matplotlib: pip install matplotlib, or from a clone of "
+                         'sketchtest: pip install -c .ci/constraints.txt -e ".[plot]"') from None
 
 
 def run_check(args, *, tests, memory_budget) -> dict:
@@ -507,8 +507,8 @@ def _import_backend(backend):
         if backend == "jax":
             import jax.numpy  # noqa: F401
     except ImportError:
-        raise InputError(f"--backend {backend} needs {package}: pip install sketchtest[{package}]") \
-            from None
+        raise InputError(f"--backend {backend} needs {package}: from a clone of sketchtest, "
+                         f'pip install -c .ci/constraints.txt -e ".[{package}]"') from None
     except Exception as error:  # noqa: BLE001 - e.g. CuPy without a CUDA driver
         raise InputError(f"--backend {backend}: {str(error).strip().splitlines()[0]}") from None
     return module

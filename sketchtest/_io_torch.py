@@ -32,7 +32,9 @@ def open_torch(path, key, whole_limit):
     try:
         import torch
     except ImportError:
-        raise InputError(f"{path}: reading .pt/.pth files needs PyTorch (pip install torch)") from None
+        raise InputError(f"{path}: reading .pt/.pth files needs PyTorch (pip install torch, or from "
+                         'a clone of sketchtest: pip install -c .ci/constraints.txt -e ".[torch]")') \
+            from None
     legacy = not zipfile.is_zipfile(path)
     if legacy and os.path.getsize(path) > whole_limit:
         raise InputError(f"{path}: a legacy-format (non-zip) PyTorch file larger than a quarter of "
