@@ -11,6 +11,7 @@ for a loaded machine.
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import os
 import pathlib
@@ -27,7 +28,9 @@ TINY = [
     "--warmup-epochs", "1", "--lr", "3e-3", "--no-progress",
 ]  # fmt: skip
 SUBPROCESS_TIMEOUT = 900  # seconds; a quiet 2-core machine takes under a minute per run
-OUTPUT_FILES = ("metrics.csv", "metrics.json", "loss_curve.png", "probe_accuracy_curve.png")
+OUTPUT_FILES = ("metrics.csv", "steps.csv", "metrics.json", "loss_curve.png", "probe_accuracy_curve.png")
+STEPS_PER_EPOCH = 5  # 320 training images in batches of 64
+PEAK_LR = 3e-3  # TINY's --lr
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +83,23 @@ def epoch_rows(out: pathlib.Path) -> list[dict]:
         return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(file)]
 
 
+def step_rows(out: pathlib.Path) -> list[dict]:
+    with (out / "steps.csv").open(newline="") as file:
+        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(file)]
+
+
 def check_run(out: pathlib.Path, epochs: int) -> dict:
-    """The files exist, the loss fell, the summary holds both probe accuracies."""
+    """The files exist, a row per step and per epoch, the loss fell, the peak lr was reached, the probes."""
     for name in OUTPUT_FILES:
         assert (out / name).stat().st_size > 0, name
     rows = epoch_rows(out)
     assert [row["epoch"] for row in rows] == list(range(1, epochs + 1))
+    steps = step_rows(out)
+    assert [row["step"] for row in steps] == list(range(1, epochs * STEPS_PER_EPOCH + 1))
+    assert all(np.isfinite(row["grad_norm"]) and row["grad_norm"] > 0 for row in steps)
+    assert max(row["lr"] for row in steps) == pytest.approx(PEAK_LR)  # the 1-epoch warm-up ends in the run
+    first_epoch_loss = np.mean([row["loss"] for row in steps[:STEPS_PER_EPOCH]])
+    assert rows[0]["loss"] == pytest.approx(first_epoch_loss, rel=1e-6)  # the epoch row is the mean of its steps
     assert rows[-1]["loss"] < rows[0]["loss"]
     assert rows[-1]["sigreg"] < rows[0]["sigreg"]
     summary = json.loads((out / "metrics.json").read_text())
@@ -103,12 +117,13 @@ def test_tiny_run_learns_writes_files_and_resumes(framework, tmp_path, small_dig
     assert summary["framework"] == framework
     checkpoint = tmp_path / ("checkpoint.pt" if framework == "torch" else "checkpoint.npz")
     assert checkpoint.exists()
-    before = epoch_rows(tmp_path)
+    before, steps_before = epoch_rows(tmp_path), step_rows(tmp_path)
     resume = ["--epochs", "4", "--resume"]
     run_module(["-m", module, *TINY, *small_digits, "--arch", "vit", "--out", str(tmp_path), *resume])
-    after = epoch_rows(tmp_path)
-    assert len(after) == 4
+    after, steps_after = epoch_rows(tmp_path), step_rows(tmp_path)
+    assert len(after) == 4 and len(steps_after) == 4 * STEPS_PER_EPOCH
     assert after[:3] == before  # the resumed run kept the history and went on from epoch 3
+    assert steps_after[: len(steps_before)] == steps_before
     assert after[3]["step"] == 4 * after[0]["step"]
 
 
@@ -133,12 +148,52 @@ def test_jax_data_parallel_over_two_host_devices(tmp_path, small_digits):
     assert summary["num_devices"] == 2 and summary["config"]["arch"] == "resnet"
 
 
-@pytest.mark.parametrize("framework", ["torch", "jax"])
-def test_help_lists_the_options(framework):
+def trainer_main(framework: str):
     pytest.importorskip(framework)
-    result = run_module(["-m", f"training_examples.{framework}_lejepa", "--help"])
+    return importlib.import_module(f"training_examples.{framework}_lejepa").main
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_help_lists_the_options_and_what_to_install(framework, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        trainer_main(framework)(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
     for option in ("--epochs", "--out", "--arch", "--data", "--resume", "--lamb", "--num-local-views"):
-        assert option in result.stdout
+        assert option in text
+    # one switch with its true default, not "--no-progress ... (default: True)"
+    assert "--progress, --no-progress" in text and "tqdm progress bar (default: True)" in text
+    assert "cut to 1/8 of the run" in " ".join(text.split())  # the short-run warm-up rule is in the help
+    assert f'pip install -c .ci/constraints.txt -e ".[{framework},examples]"' in text
+    assert ("--loss" in text) == (framework == "torch")
+
+
+@pytest.mark.parametrize(
+    ("framework", "hidden"), [("torch", "torch"), ("jax", "jax"), ("jax", "optax"), ("torch", "sklearn")]
+)
+def test_missing_package_says_what_to_install_and_exits_2(framework, hidden, monkeypatch, capsys):
+    """An import that fails (simulated by a None entry in sys.modules) gives one line and status 2."""
+    from training_examples.common.requirements import install_command
+
+    main = importlib.import_module(f"training_examples.{framework}_lejepa").main
+    monkeypatch.setitem(sys.modules, hidden, None)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--epochs", "1"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert install_command(framework) in error
+    assert {"sklearn": "scikit-learn"}.get(hidden, hidden) in error
+
+
+def test_a_run_shorter_than_its_warmup_is_warned_and_shortened():
+    from training_examples.common import TrainConfig
+
+    config = TrainConfig(epochs=2, warmup_epochs=5.0)
+    message = config.resolve_warmup()
+    assert config.warmup_epochs == 0.25  # 1/8 of the 2 epochs
+    assert message.count("\n") == 0 and "--warmup-epochs 5 >= --epochs 2" in message
+    assert TrainConfig(epochs=40, warmup_epochs=5.0).resolve_warmup() is None
 
 
 def test_bad_options_are_refused():
@@ -308,3 +363,94 @@ def test_study_table_reports_mean_and_sample_std_over_seeds():
     table = rst_table({"torch": runs})
     # mean 0.95, sample standard deviation |0.9 - 1.0| / sqrt(2) = 0.0707; 0.7 and 0.1414 for the random init
     assert "0.9500 ± 0.0707" in table and "0.7000 ± 0.1414" in table and "0.9000 ± 0.0000" in table
+
+
+# ---- per-step metrics and curves -----------------------------------------------------------------
+
+
+def record_two_epochs(out: pathlib.Path):
+    """A log of 2 epochs of 5 steps with known values: step s has loss 1/s^2, the other metrics s."""
+    from training_examples.common import STEP_METRICS, MetricsLog
+
+    log = MetricsLog(out)
+    for epoch in (1, 2):
+        steps = np.arange(1, 6) + 5 * (epoch - 1)
+        values = np.stack([1.0 / steps**2 if name == "loss" else steps * 1.0 for name in STEP_METRICS], axis=1)
+        log.record_epoch(epoch, values, 1e-3 * steps, online_probe_accuracy=0.5 + 0.1 * epoch,
+                         epoch_seconds=1.0, elapsed_seconds=float(epoch))
+    return log
+
+
+def test_metrics_log_writes_a_row_per_step_and_their_epoch_means(tmp_path):
+    log = record_two_epochs(tmp_path)
+    steps = step_rows(tmp_path)
+    assert [row["step"] for row in steps] == list(range(1, 11))
+    assert [row["epoch"] for row in steps] == [1.0] * 5 + [2.0] * 5
+    assert steps[6]["loss"] == pytest.approx(1 / 49) and steps[6]["lr"] == pytest.approx(7e-3)
+    epochs = epoch_rows(tmp_path)
+    # epoch 2 holds steps 6..10: mean loss (1/36 + ... + 1/100) / 5, mean grad norm 8, the last step's lr
+    assert epochs[1]["loss"] == pytest.approx(np.mean(1 / np.arange(6, 11) ** 2))
+    assert epochs[1]["grad_norm"] == 8.0 and epochs[1]["lr"] == pytest.approx(1e-2) and epochs[1]["step"] == 10
+    from training_examples.common import MetricsLog
+
+    resumed = MetricsLog(tmp_path, resume_epoch=1)  # a checkpoint of epoch 1: epoch 2's rows are dropped
+    assert len(resumed.rows) == 1 and len(resumed.step_rows) == 5 and len(step_rows(tmp_path)) == 5
+    assert log.elapsed_seconds == 2.0
+
+
+def test_curves_are_drawn_per_step_with_the_reference_probes(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from training_examples.common.metrics import loss_figure, probe_figure
+
+    log = record_two_epochs(tmp_path)
+    figure = loss_figure(log.step_rows, "title")
+    titles = [axis.get_title() for axis in figure.axes if axis.lines]
+    assert titles == ["loss", "sigreg", "invariance", "probe loss", "grad norm", "lr"]
+    for axis in figure.axes:
+        if axis.lines:
+            assert list(axis.lines[0].get_xdata()) == list(range(1, 11))  # 2 epochs draw 10 points
+            assert axis.get_xscale() == "linear"
+    scales = {axis.get_title(): axis.get_yscale() for axis in figure.axes if axis.lines}
+    assert scales["loss"] == "log" and scales["grad norm"] == "linear"  # 1 to 0.01; 1 to 10 is not > a decade
+    summary = {"probe_accuracy": 0.9, "random_init_probe_accuracy": 0.8, "raw_pixel_probe_accuracy": 0.85}
+    axis = probe_figure(log.rows, "title", summary).axes[0]
+    references = sorted(line.get_ydata()[0] for line in axis.lines[1:])
+    assert references == [0.8, 0.85, 0.9]
+    assert [text.get_text().split(",")[0] for text in axis.get_legend().get_texts()] == [
+        "online probe", "trained encoder", "random-init encoder", "raw pixels",
+    ]
+    paths = log.plot("title", summary)
+    assert all(path.stat().st_size > 0 for path in paths)
+
+
+# ---- --loss: another sliced test as the regularizer ----------------------------------------------
+
+
+def test_loss_option_builds_sigreg_or_the_sliced_test():
+    torch = pytest.importorskip("torch")
+    from sketchtest.torch import LeJEPALoss, sliced_loss
+    from training_examples.common import TrainConfig
+    from training_examples.torch_lejepa.losses import build_loss
+
+    projections = torch.randn(4, 64, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    config = TrainConfig(loss="sigreg", num_slices=16, lamb=0.3)
+    assert isinstance(build_loss(config, 2), LeJEPALoss)
+    config.loss = "cramer_von_mises"
+    out = build_loss(config, 2)(projections)
+    reference = LeJEPALoss(num_slices=16, lamb=0.3)(projections)
+    assert out.invariance == pytest.approx(reference.invariance.item(), rel=1e-12)  # the same invariance term
+    # step 0 draws the directions of seed 0; the regularizer is the mean over views of the sliced statistic
+    regularizer = sliced_loss(projections, test="cramer_von_mises", num_slices=16, seed=0).mean()
+    assert out.sigreg == pytest.approx(regularizer.item(), rel=1e-12)
+    assert out.loss == pytest.approx(0.3 * regularizer.item() + 0.7 * out.invariance.item(), rel=1e-12)
+
+
+def test_unknown_loss_exits_2_naming_the_option(capsys):
+    main = trainer_main("torch")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--loss", "no_such_test"])
+    assert exit_info.value.code == 2
+    assert "--loss no_such_test" in capsys.readouterr().err

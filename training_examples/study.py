@@ -17,6 +17,8 @@ import sys
 
 import numpy as np
 
+from training_examples.common.metrics import read_rows
+
 FRAMEWORKS = ("torch", "jax")
 KEYS = ("probe_accuracy", "random_init_probe_accuracy", "raw_pixel_probe_accuracy", "train_seconds", "wall_seconds")
 
@@ -50,7 +52,14 @@ def rst_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def step_history(run: dict) -> list[dict]:
+    """The per-step rows of a run (its ``steps.csv``), or its per-epoch rows when there are none."""
+    path = pathlib.Path(run["config"]["out"]) / "steps.csv"
+    return read_rows(path) if path.exists() else run["history"]
+
+
 def plot_curves(results: dict, path: pathlib.Path) -> None:
+    """Loss per step and online probe accuracy per epoch of every run, steps on a linear axis."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,13 +68,14 @@ def plot_curves(results: dict, path: pathlib.Path) -> None:
     fig, (loss_axis, probe_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
     for (framework, runs), color in zip(results.items(), ("C0", "C1")):
         for index, run in enumerate(runs):
-            epochs = [row["epoch"] for row in run["history"]]
             label = framework if index == 0 else None
-            loss_axis.plot(epochs, [row["loss"] for row in run["history"]], color=color, alpha=0.7, label=label)
+            steps = step_history(run)
+            loss_axis.plot([row["step"] for row in steps], [row["loss"] for row in steps], color=color, alpha=0.5,
+                           linewidth=0.8, label=label)
             accuracy = [row["online_probe_accuracy"] for row in run["history"]]
-            probe_axis.plot(epochs, accuracy, color=color, alpha=0.7, label=label)
-    loss_axis.set(xlabel="epoch", ylabel="LeJEPA loss", yscale="log", title="training loss (every seed)")
-    probe_axis.set(xlabel="epoch", ylabel="test accuracy", title="online linear probe (every seed)")
+            probe_axis.plot([row["step"] for row in run["history"]], accuracy, color=color, alpha=0.7, label=label)
+    loss_axis.set(xlabel="step", ylabel="LeJEPA loss", yscale="log", title="training loss per step (every seed)")
+    probe_axis.set(xlabel="step", ylabel="test accuracy", title="online linear probe per epoch (every seed)")
     loss_axis.legend()
     probe_axis.legend()
     fig.tight_layout()

@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import pathlib
+import sys
+
+from training_examples.common.requirements import install_command
+
+SHORT_RUN_WARMUP_FRACTION = 0.125
 
 
 @dataclasses.dataclass
@@ -40,6 +45,8 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     checkpoint_every: int = 10
+    loss: str = "sigreg"
+    loss_null: str = "standard"
 
     def resolve_sizes(self, image_height: int) -> None:
         """Default view sizes from the data: global views at least 16 pixels, locals half that."""
@@ -47,6 +54,21 @@ class TrainConfig:
             self.global_size = max(16, image_height)
         if self.local_size <= 0:
             self.local_size = max(self.patch_size, self.global_size // 2)
+
+    def resolve_warmup(self) -> str | None:
+        """Shorten a warm-up that the run would not finish; return the one-line warning, if any.
+
+        A warm-up of at least ``epochs`` epochs never reaches the peak ``--lr``;
+        it is cut to :data:`SHORT_RUN_WARMUP_FRACTION` of the run (the default
+        recipe's 5 of 40 epochs).
+        """
+        if self.warmup_epochs < self.epochs:
+            return None
+        requested, self.warmup_epochs = self.warmup_epochs, SHORT_RUN_WARMUP_FRACTION * self.epochs
+        return (
+            f"warning: --warmup-epochs {requested:g} >= --epochs {self.epochs}: the learning rate would never "
+            f"reach --lr {self.lr:g}; warming up over {self.warmup_epochs:g} epochs instead (1/8 of the run)"
+        )
 
     def resolve_flip(self, dataset_name: str) -> None:
         """Horizontal flips by default, except on digits (a mirrored digit is another glyph)."""
@@ -58,11 +80,33 @@ class TrainConfig:
         return pathlib.Path(self.out)
 
 
-def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """The argument parser of a trainer; every option of :class:`TrainConfig`."""
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each option; the epilog's lines kept as written."""
+
+
+def epilog_text(framework: str) -> str:
+    """The end of a trainer's ``--help``: what to install, and where the recipe is described."""
+    return (
+        f"This trainer needs {framework} and the [examples] extra (scikit-learn, matplotlib, tqdm, optax);\n"
+        f"from the source tree: {install_command(framework)}\n"
+        "The recipe, its output files and measured results: docs/training.rst."
+    )
+
+
+def warn(message: str | None) -> None:
+    """Print a one-line warning on stderr (nothing for None)."""
+    if message:
+        print(message, file=sys.stderr)
+
+
+def build_parser(prog: str, description: str, epilog: str = "", loss_help: str = "") -> argparse.ArgumentParser:
+    """The argument parser of a trainer; every option of :class:`TrainConfig`.
+
+    `loss_help` adds the ``--loss`` option (the PyTorch trainer's choice of regularizer).
+    """
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(
-        prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        prog=prog, description=description, epilog=epilog, formatter_class=HelpFormatter
     )
     data = parser.add_argument_group("data")
     data.add_argument("--data", default=defaults.data, help="'digits', a .npz/.npy image array or an image folder")
@@ -81,7 +125,13 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     recipe.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global batch size")
     recipe.add_argument("--lr", type=float, default=defaults.lr, help="peak AdamW learning rate")
     recipe.add_argument("--weight-decay", type=float, default=defaults.weight_decay, help="AdamW weight decay")
-    recipe.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs, help="linear warmup")
+    recipe.add_argument(
+        "--warmup-epochs",
+        type=float,
+        default=defaults.warmup_epochs,
+        help="linear warm-up to --lr; one of at least --epochs epochs (which would never reach the peak) "
+        "is cut to 1/8 of the run, with a warning",
+    )
     recipe.add_argument("--num-local-views", type=int, default=defaults.num_local_views, help="V local views")
     recipe.add_argument("--global-size", type=int, default=0, help="global view side (0: max(16, image))")
     recipe.add_argument("--local-size", type=int, default=0, help="local view side (0: global / 2)")
@@ -90,21 +140,31 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     recipe.add_argument(
         "--flip-probability", type=float, default=-1.0, help="horizontal flips (-1: 0 on digits, else 0.5)"
     )
-    recipe.add_argument("--lamb", type=float, default=defaults.lamb, help="SIGReg weight lambda")
-    recipe.add_argument("--num-slices", type=int, default=defaults.num_slices, help="SIGReg slices")
+    recipe.add_argument("--lamb", type=float, default=defaults.lamb, help="weight lambda of the regularizer (SIGReg)")
+    recipe.add_argument("--num-slices", type=int, default=defaults.num_slices, help="regularizer directions per step")
+    if loss_help:
+        recipe.add_argument("--loss", default=defaults.loss, help=loss_help)
+        recipe.add_argument(
+            "--loss-null",
+            choices=("standard", "normal"),
+            default=defaults.loss_null,
+            help="for a --loss test: distance of each slice to N(0, 1), or to any Gaussian (slices standardized)",
+        )
     recipe.add_argument("--probe-lr", type=float, default=defaults.probe_lr, help="online linear probe lr")
     recipe.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
     run = parser.add_argument_group("run")
     run.add_argument("--out", default=defaults.out, help="output folder (metrics, curves, checkpoint)")
     run.add_argument("--resume", action="store_true", help="resume from OUT/checkpoint if present")
-    run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="tqdm progress bar")
     run.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every, help="epochs")
     return parser
 
 
-def parse_config(argv: list[str] | None, prog: str, description: str) -> TrainConfig:
-    """Parse `argv` into a validated :class:`TrainConfig`."""
-    parser = build_parser(prog, description)
+def parse_config(
+    argv: list[str] | None, prog: str, description: str, epilog: str = "", loss_help: str = ""
+) -> TrainConfig:
+    """Parse `argv` into a validated :class:`TrainConfig` (see :func:`build_parser`)."""
+    parser = build_parser(prog, description, epilog, loss_help)
     args = vars(parser.parse_args(argv))
     args["global_scale"] = tuple(args["global_scale"])
     args["local_scale"] = tuple(args["local_scale"])
@@ -116,6 +176,8 @@ def parse_config(argv: list[str] | None, prog: str, description: str) -> TrainCo
         parser.error("--num-local-views must be >= 0")
     if not 0.0 <= config.lamb <= 1.0:
         parser.error("--lamb must lie in [0, 1]")
+    if config.warmup_epochs < 0:
+        parser.error("--warmup-epochs must be >= 0")
     for name in ("global_scale", "local_scale"):
         low, high = getattr(config, name)
         if not 0.0 < low <= high <= 1.0:

@@ -23,12 +23,14 @@ from tqdm.auto import tqdm
 from sketchtest.jax import lejepa_loss
 from training_examples.common import (
     MetricsLog,
+    epilog_text,
     epoch_batches,
     linear_probe_accuracy,
     load_dataset,
     parse_config,
     print_summary,
     raw_pixel_probe_accuracy,
+    warn,
 )
 from training_examples.jax_lejepa.models import dense, encoder_apply, model_init, projector_apply
 from training_examples.jax_lejepa.views import ViewSpec, make_views, resize_and_normalize
@@ -102,7 +104,10 @@ def embed_views(setup: Setup, params, global_views, local_views):
 
 
 def make_train_step(setup: Setup, optimizer: optax.GradientTransformation, base_key):
-    """The jitted step: (params, opt_state), images, labels, step -> new state, [loss, sigreg, inv, probe]."""
+    """The jitted step: (params, opt_state), images, labels, step -> new state, its :data:`STEP_METRICS`.
+
+    The gradient norm is that of the encoder and projector (the probe's excluded).
+    """
     config = setup.config
 
     def objective(params, images, labels, step):
@@ -123,6 +128,8 @@ def make_train_step(setup: Setup, optimizer: optax.GradientTransformation, base_
     def train_step(state, images, labels, step):
         params, opt_state = state
         grads, metrics = jax.grad(objective, has_aux=True)(params, images, labels, step)
+        grad_norm = optax.global_norm({name: grads[name] for name in ("encoder", "projector")})
+        metrics = jnp.concatenate([metrics, grad_norm[None]])
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), metrics
 
@@ -191,11 +198,12 @@ def initial_params(config, dataset):
 
 
 def train(config, dataset):
-    """The training loop: epochs of sharded steps, one metrics row per epoch, periodic checkpoints."""
+    """The training loop: epochs of sharded steps, metrics rows per step and per epoch, periodic checkpoints."""
     setup = build_setup(config, dataset)
     num_train = len(dataset.x_train)
     steps_per_epoch = len(epoch_batches(num_train, config.batch_size, config.seed, 0))
     optimizer = make_optimizer(config, steps_per_epoch)
+    learning_rate = warmup_cosine(config, steps_per_epoch, config.lr)
     params = initial_params(config, dataset)
     state = (params, optimizer.init(params))
     checkpoint = config.out_dir / "checkpoint.npz"
@@ -213,7 +221,7 @@ def train(config, dataset):
     )
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
-        sums = np.zeros(4)
+        step_metrics = []
         for index, batch in enumerate(epoch_batches(num_train, config.batch_size, config.seed, epoch)):
             images = jax.device_put(dataset.x_train[batch], setup.batch_sharded)
             labels = jax.device_put(dataset.y_train[batch].astype(np.int32), setup.batch_sharded)
@@ -221,18 +229,18 @@ def train(config, dataset):
             state, metrics = train_step(state, images, labels, step)
             # Reading the metrics waits for the step: on CPU devices, XLA's in-process
             # collectives can deadlock when two programs' collectives interleave.
-            sums += np.asarray(metrics)
+            step_metrics.append(np.asarray(metrics))
             bar.update()
-        loss, sigreg, invariance, probe_loss = (sums / steps_per_epoch).tolist()
         elapsed += time.perf_counter() - started
         params = state[0]
         logits = np.asarray(dense(params["probe"], encode(params["encoder"], dataset.x_test)))
         accuracy = float(np.mean(logits.argmax(axis=1) == dataset.y_test))
-        bar.set_postfix(loss=f"{loss:.3f}", probe=f"{accuracy:.3f}")
-        lr = float(warmup_cosine(config, steps_per_epoch, config.lr)((epoch + 1) * steps_per_epoch))
-        row = dict(epoch=epoch + 1, step=(epoch + 1) * steps_per_epoch, loss=loss, sigreg=sigreg)
-        row.update(invariance=invariance, probe_loss=probe_loss, online_probe_accuracy=accuracy, lr=lr)
-        log.append({**row, "epoch_seconds": time.perf_counter() - started, "elapsed_seconds": elapsed})
+        learning_rates = np.asarray(learning_rate(epoch * steps_per_epoch + np.arange(steps_per_epoch)))
+        row = log.record_epoch(
+            epoch + 1, step_metrics, learning_rates, online_probe_accuracy=accuracy,
+            epoch_seconds=time.perf_counter() - started, elapsed_seconds=elapsed,
+        )
+        bar.set_postfix(loss=f"{row['loss']:.3f}", probe=f"{accuracy:.3f}")
         if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
             save_checkpoint(checkpoint, state, epoch + 1)
     bar.close()
@@ -249,10 +257,11 @@ def frozen_probe_accuracy(encode, encoder_params, dataset) -> float:
 def main(argv: list[str] | None = None) -> dict:
     """Parse the options, train, probe; write metrics.json and the curves; return the summary."""
     started = time.perf_counter()
-    config = parse_config(argv, "python -m training_examples.jax_lejepa", DESCRIPTION)
+    config = parse_config(argv, "python -m training_examples.jax_lejepa", DESCRIPTION, epilog_text("jax"))
     dataset = load_dataset(config.data, config.labels, config.image_size)
     config.resolve_sizes(dataset.image_shape[1])
     config.resolve_flip(dataset.name)
+    warn(config.resolve_warmup())
     params, encode, log = train(config, dataset)
     random_encoder = initial_params(config, dataset)["encoder"]
     summary = {
@@ -269,6 +278,6 @@ def main(argv: list[str] | None = None) -> dict:
         "config": dataclasses.asdict(config),
     }
     log.write_summary(summary)
-    log.plot(f"jax, {config.arch}, {dataset.name}")
+    log.plot(f"jax, {config.arch}, {dataset.name}", summary)
     print_summary(summary, config.out_dir)
     return summary

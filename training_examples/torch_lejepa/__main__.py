@@ -1,4 +1,4 @@
-from training_examples.torch_lejepa.train import main
+from training_examples.torch_lejepa import main
 
 if __name__ == "__main__":
     main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -18,17 +19,19 @@ from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from sketchtest.torch import LeJEPALoss
 from training_examples.common import (
     MetricsLog,
+    epilog_text,
     epoch_batches,
     linear_probe_accuracy,
     load_dataset,
     parse_config,
     print_summary,
     raw_pixel_probe_accuracy,
+    warn,
 )
 from training_examples.torch_lejepa.distributed import Runtime, start_runtime, stop_runtime
+from training_examples.torch_lejepa.losses import LOSS_HELP, build_loss
 from training_examples.torch_lejepa.models import LeJEPAModel
 from training_examples.torch_lejepa.views import ViewSpec, make_views, resize_and_normalize
 
@@ -44,7 +47,8 @@ class Trainer:
     runtime: Runtime
     model: torch.nn.Module
     ddp_model: torch.nn.Module
-    loss_fn: LeJEPALoss
+    backbone_parameters: list
+    loss_fn: torch.nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
     generator: torch.Generator
@@ -98,9 +102,7 @@ def build_trainer(config, dataset, runtime: Runtime, steps_per_epoch: int) -> Tr
     total_steps = config.epochs * steps_per_epoch
     warmup_steps = max(1, round(config.warmup_epochs * steps_per_epoch))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(warmup_steps, total_steps))
-    loss_fn = LeJEPALoss(
-        num_slices=config.num_slices, lamb=config.lamb, num_global_views=NUM_GLOBAL_VIEWS, distributed=True
-    ).to(runtime.device)
+    loss_fn = build_loss(config, NUM_GLOBAL_VIEWS).to(runtime.device)
     generator = torch.Generator(device=runtime.device)
     generator.manual_seed(config.seed * 1000 + runtime.rank)
     return Trainer(
@@ -108,6 +110,7 @@ def build_trainer(config, dataset, runtime: Runtime, steps_per_epoch: int) -> Tr
         runtime=runtime,
         model=model,
         ddp_model=ddp_model,
+        backbone_parameters=decay + no_decay,
         loss_fn=loss_fn,
         optimizer=optimizer,
         scheduler=scheduler,
@@ -121,8 +124,17 @@ def build_trainer(config, dataset, runtime: Runtime, steps_per_epoch: int) -> Tr
     )
 
 
+def gradient_norm(parameters: list) -> torch.Tensor:
+    """The global L2 norm of the gradients of `parameters` (a tensor: no host synchronization)."""
+    norms = [torch.linalg.vector_norm(p.grad) for p in parameters if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(norms))
+
+
 def train_step(trainer: Trainer, indices: np.ndarray) -> torch.Tensor:
-    """One optimizer step on this rank's share of a batch; returns [loss, sigreg, invariance, probe loss]."""
+    """One optimizer step on this rank's share of a batch; returns its :data:`STEP_METRICS`.
+
+    The gradient norm is that of the encoder and projector (the probe's excluded), after DDP's averaging.
+    """
     index = torch.as_tensor(indices, device=trainer.runtime.device)
     images, labels = trainer.images[index], trainer.labels[index]
     config, generator = trainer.config, trainer.generator
@@ -134,9 +146,10 @@ def train_step(trainer: Trainer, indices: np.ndarray) -> torch.Tensor:
     probe_loss = F.cross_entropy(logits.float(), labels.repeat(NUM_GLOBAL_VIEWS))
     trainer.optimizer.zero_grad(set_to_none=True)
     (lejepa.loss + probe_loss).backward()
+    grad_norm = gradient_norm(trainer.backbone_parameters)
     trainer.optimizer.step()
     trainer.scheduler.step()
-    return torch.stack([lejepa.loss, lejepa.sigreg, lejepa.invariance, probe_loss]).detach()
+    return torch.stack([lejepa.loss, lejepa.sigreg, lejepa.invariance, probe_loss, grad_norm]).detach()
 
 
 @torch.no_grad()
@@ -198,7 +211,7 @@ def load_checkpoint(trainer: Trainer) -> int:
 
 
 def train(config, dataset, runtime: Runtime) -> tuple[Trainer, MetricsLog]:
-    """The training loop: epochs of steps, one metrics row per epoch, periodic checkpoints."""
+    """The training loop: epochs of steps, metrics rows per step and per epoch, periodic checkpoints."""
     world = runtime.world_size
     if config.batch_size % world:
         raise ValueError(f"--batch-size {config.batch_size} must be divisible by the {world} processes")
@@ -215,19 +228,20 @@ def train(config, dataset, runtime: Runtime) -> tuple[Trainer, MetricsLog]:
     )
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
-        sums = torch.zeros(4, device=runtime.device)
+        step_metrics, learning_rates = [], []
         for batch in epoch_batches(len(dataset.x_train), config.batch_size, config.seed, epoch):
-            sums += train_step(trainer, batch[runtime.rank :: world])
+            learning_rates.append(trainer.scheduler.get_last_lr()[0])
+            step_metrics.append(train_step(trainer, batch[runtime.rank :: world]))
             bar.update()
-        loss, sigreg, invariance, probe_loss = (sums / steps_per_epoch).tolist()
+        step_metrics = torch.stack(step_metrics).cpu().numpy()  # one synchronization per epoch
         elapsed += time.perf_counter() - started
         if runtime.is_main:
             accuracy = online_probe_accuracy(trainer, dataset)
-            bar.set_postfix(loss=f"{loss:.3f}", probe=f"{accuracy:.3f}")
-            row = dict(epoch=epoch + 1, step=(epoch + 1) * steps_per_epoch, loss=loss, sigreg=sigreg)
-            row.update(invariance=invariance, probe_loss=probe_loss, online_probe_accuracy=accuracy)
-            row.update(lr=trainer.scheduler.get_last_lr()[0], epoch_seconds=time.perf_counter() - started)
-            log.append({**row, "elapsed_seconds": elapsed})
+            row = log.record_epoch(
+                epoch + 1, step_metrics, learning_rates, online_probe_accuracy=accuracy,
+                epoch_seconds=time.perf_counter() - started, elapsed_seconds=elapsed,
+            )
+            bar.set_postfix(loss=f"{row['loss']:.3f}", probe=f"{accuracy:.3f}")
             if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
                 save_checkpoint(trainer, epoch + 1)
     bar.close()
@@ -253,18 +267,27 @@ def finish(trainer: Trainer, log: MetricsLog, dataset, started: float) -> dict:
         "config": dataclasses.asdict(config),
     }
     log.write_summary(summary)
-    log.plot(f"torch, {config.arch}, {dataset.name}")
+    log.plot(f"torch, {config.arch}, {dataset.name}, loss {config.loss}", summary)
     return summary
 
 
 def main(argv: list[str] | None = None) -> dict | None:
     """Parse the options, train, probe; return the summary on rank 0."""
     started = time.perf_counter()
-    config = parse_config(argv, "python -m training_examples.torch_lejepa", DESCRIPTION)
+    prog = "python -m training_examples.torch_lejepa"
+    config = parse_config(argv, prog, DESCRIPTION, epilog_text("torch"), loss_help=LOSS_HELP)
+    try:
+        build_loss(config, NUM_GLOBAL_VIEWS)
+    except ValueError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     dataset = load_dataset(config.data, config.labels, config.image_size)
     config.resolve_sizes(dataset.image_shape[1])
     config.resolve_flip(dataset.name)
     runtime = start_runtime()
+    warmup_warning = config.resolve_warmup()
+    if runtime.is_main:
+        warn(warmup_warning)
     try:
         trainer, log = train(config, dataset, runtime)
         summary = None
