@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["ndtr", "log_ndtr", "ndtri", "standard_normal", "all_reduce_sum", "is_distributed"]
+__all__ = ["ndtr", "log_ndtr", "ndtri", "standard_normal", "all_reduce_sum", "all_gather", "is_distributed"]
 
 _LOW_PRECISION = (torch.bfloat16, torch.float16)
 
@@ -67,6 +67,47 @@ def all_reduce_sum(x):
     from torch.distributed.nn.functional import all_reduce
 
     return all_reduce(x, op=torch.distributed.ReduceOp.SUM)
+
+
+class _AllGather(torch.autograd.Function):
+    """Concatenation of every rank's tensor along `dim`, in rank order; autograd-aware.
+
+    The backward pass all-reduces (sums) the gradient of the whole
+    concatenation, which every rank computes from the same loss, and keeps
+    this rank's block: only ``all_gather`` and ``all_reduce``, so it runs on
+    gloo (which lacks ``reduce_scatter``) as on NCCL.
+    """
+
+    @staticmethod
+    def forward(x, dim):
+        blocks = [torch.empty_like(x) for _ in range(torch.distributed.get_world_size())]
+        torch.distributed.all_gather(blocks, x.contiguous())
+        return torch.cat(blocks, dim=dim)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, dim = inputs
+        ctx.dim, ctx.length = dim, x.shape[dim]
+
+    @staticmethod
+    def backward(ctx, gradient):
+        gradient = gradient.clone(memory_format=torch.contiguous_format)  # reduced in place
+        torch.distributed.all_reduce(gradient, op=torch.distributed.ReduceOp.SUM)
+        start = torch.distributed.get_rank() * ctx.length
+        return gradient.narrow(ctx.dim, start, ctx.length), None
+
+
+def all_gather(x, *, dim: int):
+    """Every rank's `x` concatenated along `dim` (same shapes on all ranks); the identity otherwise.
+
+    Differentiable: the gradient of a rank's block is the sum over ranks of
+    the gradients of that block, so DDP's averaging yields the gradient of
+    the single-process loss on the concatenated batch. Memory: world size
+    times `x` for the result and again for its gradient.
+    """
+    if not is_distributed():
+        return x
+    return _AllGather.apply(x, dim)
 
 
 # --------------------------------------------------------------------------

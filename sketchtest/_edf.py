@@ -128,6 +128,24 @@ def _anderson_darling_statistic(z, *, xp):
     return total + _anderson_darling_offset(n)
 
 
+def _watson_statistic(z, *, xp):
+    """:math:`U^2` of sorted `z`: Cramer-von Mises minus n times the squared mean of u - 1/2."""
+    n = z.shape[-1]
+    u = _normal_cdf(z, xp=xp)
+    centre = xp.mean(u - 0.5, axis=-1)  # centred first: no float32 cancellation at large n
+    return _cvm_statistic(u, xp=xp) - n * centre * centre
+
+
+def _kolmogorov_smirnov_statistic(z, *, xp):
+    """:math:`D` of sorted `z`: the largest distance between the EDF and Phi."""
+    n = z.shape[-1]
+    u = _normal_cdf(z, xp=xp)
+    ranks = sample_index(n, like=u, xp=xp)
+    above = xp.max(ranks / n - u, axis=-1)
+    below = xp.max(u - (ranks - 1.0) / n, axis=-1)
+    return xp.maximum(above, below)
+
+
 @host_constant
 def _anderson_darling_offset(n: int) -> float:
     """:math:`C_n`, :math:`A^2` at :math:`u_i = (2i-1)/(2n)`, in float64 on the host."""
@@ -369,9 +387,7 @@ def watson(
 
     def statistic_and_pvalue(z, *, xp):
         n = z.shape[-1]
-        u = _normal_cdf(z, xp=xp)
-        centre = xp.mean(u - 0.5, axis=-1)  # centred first: no float32 cancellation at large n
-        statistic = _cvm_statistic(u, xp=xp) - n * centre * centre
+        statistic = _watson_statistic(z, xp=xp)
         if null == "normal":
             return statistic, nulls.watson_normal_sf(statistic, n, xp=xp)
         if method == "asymptotic":
@@ -443,11 +459,7 @@ def kolmogorov_smirnov(
 
     def statistic_and_pvalue(z, *, xp):
         n = z.shape[-1]
-        u = _normal_cdf(z, xp=xp)
-        ranks = sample_index(n, like=u, xp=xp)
-        above = xp.max(ranks / n - u, axis=-1)
-        below = xp.max(u - (ranks - 1.0) / n, axis=-1)
-        statistic = xp.maximum(above, below)
+        statistic = _kolmogorov_smirnov_statistic(z, xp=xp)
         if null == "normal":
             return statistic, nulls.lilliefors_sf(statistic, n, xp=xp)
         if method == "asymptotic":

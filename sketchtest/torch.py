@@ -23,10 +23,11 @@ from sketchtest._sigreg import (
     check_sigreg_options, lejepa_combine, statistic_from_sums,
 )
 from sketchtest._quadrature import epps_pulley_knots
+from sketchtest._sliced_loss import Collectives, check_loss_samples, check_loss_test, slice_statistics
 from sketchtest._validation import check_bool, check_int, check_seed, float_dtypes
 from sketchtest_backends import torch as _backend
 
-__all__ = ["LeJEPALoss", "LeJEPAOutput", "SIGReg", "lejepa_loss", "sigreg"]
+__all__ = ["LeJEPALoss", "LeJEPAOutput", "SIGReg", "SlicedLoss", "lejepa_loss", "sigreg", "sliced_loss"]
 
 _LOW_PRECISION = (torch.bfloat16, torch.float16)
 
@@ -211,11 +212,7 @@ class SIGReg(torch.nn.Module):
         check_bool(distributed, name="distributed")
         self.distributed = distributed
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))
-        if directions is not None:
-            directions = torch.as_tensor(directions)
-            if directions.ndim != 2:
-                raise ValueError(f"`directions` must have shape (D, K); got {tuple(directions.shape)}")
-        self.register_buffer("directions", directions)
+        self.register_buffer("directions", _directions_buffer(directions))
 
     def forward(self, z):
         value = sigreg(
@@ -266,13 +263,172 @@ class LeJEPALoss(torch.nn.Module):
         )
 
 
-def _check_options(z, *, t_max, n_points, num_slices, distributed):
-    """Validate the input and options; return ``(compute_dtype, t_max, n_points, num_slices)``."""
+def sliced_loss(
+    z, *, test="epps_pulley", directions=None, num_slices=256, seed=None, null="standard",
+    distributed=True, **options,
+):
+    r"""Any univariate test's statistic, averaged over random slices, as a differentiable loss.
+
+    .. math::
+
+        L(z) = \frac1K \sum_{k=1}^K T(p_{\cdot k}), \qquad p = z A,
+
+    with :math:`T` the statistic of ``sketchtest.<test>`` (its docstring has
+    the convention), or :math:`1 - W` for ``"shapiro_wilk"`` and
+    ``"shapiro_francia"`` (W is 1 for a perfect fit): the value equals
+    ``getattr(sketchtest, test)(z @ A, axis=-2, null=null, **options).statistic.mean(-1)``.
+    ``test="epps_pulley"`` with ``null="standard"`` is SIGReg (:func:`sigreg`).
+
+    Parameters
+    ----------
+    z : torch.Tensor
+        Samples ``(..., N, D)``; leading axes are a batch.
+    test : str, default "epps_pulley"
+        One of ``"epps_pulley"``, ``"jarque_bera"``, ``"dagostino_pearson"``
+        (sums over samples) and ``"cramer_von_mises"``, ``"anderson_darling"``,
+        ``"watson"``, ``"kolmogorov_smirnov"``, ``"shapiro_wilk"``,
+        ``"shapiro_francia"`` (sort-based), or any test registered in
+        :data:`sketchtest._sliced_loss.LOSS_STATISTICS`.
+    directions, num_slices, seed
+        As in :func:`sigreg`.
+    null : {"standard", "normal"}, default "standard"
+        ``"standard"``: distance to N(0, 1) on every slice; ``"normal"``: to
+        any Gaussian (the slices are standardized first). The Shapiro tests
+        and ``"dagostino_pearson"`` support ``"normal"`` only.
+    distributed : bool, default True
+        When ``torch.distributed`` is initialized, compute the statistic of
+        the batch concatenated over the ranks (every rank holding the same
+        N): sum-reducible tests all-reduce their sums over samples, a
+        ``(..., S, K)`` tensor (under ``null="normal"`` the global mean and
+        standard deviation first); sort-based tests all-gather the
+        projections, so each rank holds W x N x K projections (and their
+        gradient) for W ranks. The backward passes add up the gradients
+        across ranks: with ``DistributedDataParallel``'s averaging the
+        parameter gradients equal those of one process on the whole batch.
+    **options
+        The test's own statistic options: ``t_max`` and ``n_points`` for
+        ``"epps_pulley"`` (as in :func:`sigreg`); no other test takes any.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``z.shape[:-2]``; float64 for float64 input, float32 for float32,
+        bfloat16 and float16 input (computed with float32 projections and
+        accumulation), torch's default floating dtype for integers. A slice
+        that is degenerate under ``null="normal"`` (constant) gives NaN.
+
+    Raises
+    ------
+    ValueError
+        For an unknown `test` (the message lists the supported ones), a
+        `null` the test does not support, too few samples, or bad directions.
+    TypeError
+        For options the test does not accept, or a `z` that is not a real tensor.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sketchtest.torch import sliced_loss
+    >>> z = torch.randn(512, 16, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    >>> loss = sliced_loss(z, test="cramer_von_mises", num_slices=64, seed=0)
+    >>> loss.backward()
+    >>> z.grad.shape, bool(0.0 < loss < 0.5)
+    (torch.Size([512, 16]), True)
+    """
+    entry, options = check_loss_test(test, null, options, num_slices=check_int(num_slices, name="num_slices", minimum=1))
+    compute_dtype = _check_input(z, distributed=distributed)
+    check_loss_samples(entry, z.shape[-2], test=test, null=null)
+    directions = _resolve_directions(z, directions, num_slices=num_slices, seed=seed, dtype=compute_dtype)
+    projections = z.to(compute_dtype) @ directions
+    collectives = _collectives() if distributed and _backend.is_distributed() else Collectives()
+    statistics = slice_statistics(projections, entry=entry, null=null, options=options, xp=_xp,
+                                  collectives=collectives)
+    return torch.mean(statistics, dim=-1)
+
+
+class SlicedLoss(torch.nn.Module):
+    r""":func:`sliced_loss` as an ``nn.Module`` that draws fresh directions every training step.
+
+    Directions come from the ``step`` buffer exactly as in :class:`SIGReg`
+    (incremented by every forward pass in training mode; identical on every
+    rank without communication). ``forward(z)`` with ``z`` of shape
+    ``(..., N, D)`` returns the mean over the leading batch axes of
+    :func:`sliced_loss` (a scalar).
+
+    Parameters
+    ----------
+    test, num_slices, null, distributed, **options
+        As in :func:`sliced_loss` (validated here, once).
+    directions : torch.Tensor, optional
+        Fixed ``(D, K)`` directions (kept as a buffer) instead of fresh ones.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sketchtest.torch import SlicedLoss
+    >>> loss_fn = SlicedLoss(test="anderson_darling", num_slices=32)
+    >>> loss = loss_fn(torch.randn(256, 8, generator=torch.Generator().manual_seed(0)))
+    >>> int(loss_fn.step), loss.shape
+    (1, torch.Size([]))
+    """
+
+    def __init__(self, test="epps_pulley", num_slices=256, null="standard", directions=None,
+                 distributed=True, **options):
+        super().__init__()
+        self.num_slices = check_int(num_slices, name="num_slices", minimum=1)
+        _, self.options = check_loss_test(test, null, options, num_slices=self.num_slices)
+        check_bool(distributed, name="distributed")
+        self.test, self.null, self.distributed = test, null, distributed
+        self.register_buffer("step", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("directions", _directions_buffer(directions))
+
+    def forward(self, z):
+        value = sliced_loss(
+            z, test=self.test, directions=self.directions, num_slices=self.num_slices, seed=self.step,
+            null=self.null, distributed=self.distributed, **self.options,
+        )
+        if self.training:
+            with torch.no_grad():
+                self.step.add_(1)
+        return value.mean()
+
+    def extra_repr(self) -> str:
+        options = "".join(f", {name}={value}" for name, value in self.options.items())
+        return f"test={self.test!r}, num_slices={self.num_slices}, null={self.null!r}{options}"
+
+
+def _collectives():
+    """All-reduce and autograd-aware all-gather over the default process group."""
+    return Collectives(
+        reduce_sum=_backend.all_reduce_sum,
+        gather=lambda x: _backend.all_gather(x, dim=-2),
+        world_size=torch.distributed.get_world_size(),
+    )
+
+
+def _directions_buffer(directions):
+    """Fixed directions as a tensor buffer (``None`` stays ``None``)."""
+    if directions is None:
+        return None
+    directions = torch.as_tensor(directions)
+    if directions.ndim != 2:
+        raise ValueError(f"`directions` must have shape (D, K); got {tuple(directions.shape)}")
+    return directions
+
+
+def _check_input(z, *, distributed):
+    """Validate `z` (a real ``(..., N, D)`` tensor) and `distributed`; return the compute dtype."""
     if not isinstance(z, torch.Tensor):
         raise TypeError(f"`z` must be a torch.Tensor; got {type(z).__name__}")
     compute_dtype, _ = float_dtypes(z, xp=_xp, name="z")
     check_samples_shape(z)
     check_bool(distributed, name="distributed")
+    return compute_dtype
+
+
+def _check_options(z, *, t_max, n_points, num_slices, distributed):
+    """Validate the input and options; return ``(compute_dtype, t_max, n_points, num_slices)``."""
+    compute_dtype = _check_input(z, distributed=distributed)
     return (compute_dtype, *check_sigreg_options(t_max=t_max, n_points=n_points, num_slices=num_slices))
 
 
