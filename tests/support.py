@@ -244,6 +244,10 @@ def _univariate_cases():
     cases.append(UnivariateCase("dagostino_pearson", "normal", 8, affine_invariant=True))
     cases.append(UnivariateCase("shapiro_wilk", "normal", 3, affine_invariant=True))
     cases.append(UnivariateCase("shapiro_francia", "normal", 5, affine_invariant=True))
+    cases.append(UnivariateCase("skewness_test", "normal", 8, affine_invariant=True))
+    cases.append(UnivariateCase("kurtosis_test", "normal", 5, affine_invariant=True))
+    cases.append(UnivariateCase("vasicek", "standard", 3))
+    cases.append(UnivariateCase("vasicek", "normal", 3, affine_invariant=True))
     return cases
 
 

@@ -28,7 +28,8 @@ EXPONENT_RANGE = {"float64": 300, "float32": 30}
 def test_every_composite_test_is_covered():
     names = {case.name for case in COMPOSITE_CASES}
     assert names == {"cramer_von_mises", "anderson_darling", "watson", "kolmogorov_smirnov", "epps_pulley",
-                     "jarque_bera", "dagostino_pearson", "shapiro_wilk", "shapiro_francia"}
+                     "jarque_bera", "dagostino_pearson", "shapiro_wilk", "shapiro_francia",
+                     "skewness_test", "kurtosis_test", "vasicek"}
 
 
 @pytest.fixture(params=COMPOSITE_CASES, ids=repr)

@@ -17,7 +17,7 @@ import sketchtest as st
 from sketchtest._montecarlo import monte_carlo_pvalue
 from support import UNIVARIATE_CASES
 
-_METHODS_OF = {"dagostino_pearson": ("monte_carlo",)}  # no "auto"
+_METHODS_OF = {name: ("monte_carlo",) for name in ("dagostino_pearson", "skewness_test", "kurtosis_test")}  # no "auto"
 
 
 def _columns(n: int) -> np.ndarray:

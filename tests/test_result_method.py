@@ -16,7 +16,7 @@ import pytest
 import sketchtest as st
 from support import UNIVARIATE_CASES
 
-LABELS = {"asymptotic", "exact", "finite_n", "royston", "monte_carlo"}
+LABELS = {"asymptotic", "exact", "finite_n", "royston", "monte_carlo", "tabulated"}
 
 #: (test, null, n) -> what "auto" uses (the documented defaults of each test).
 EXPECTED_AUTO = {
@@ -37,6 +37,8 @@ EXPECTED_AUTO = {
     ("shapiro_francia", "normal", 40): "royston",
     ("jarque_bera", "normal", 40): "monte_carlo",
     ("jarque_bera", "standard", 1000): "asymptotic",
+    ("vasicek", "normal", 12): "tabulated",
+    ("vasicek", "standard", 40): "tabulated",
 }
 
 
