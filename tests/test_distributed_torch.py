@@ -3,7 +3,9 @@
 Each rank holds half of the batch; SIGReg all-reduces its sums of cos and
 sin, so the loss is the global one, and DistributedDataParallel's averaged
 gradients equal the single-process gradients (neither discarded all-reduces
-nor gradients off by the world size).
+nor gradients off by the world size). The same holds for the sliced losses:
+sum-reducible tests all-reduce their sums (and the global mean and standard
+deviation under ``null="normal"``), sort-based ones all-gather the projections.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ torch = pytest.importorskip("torch")
 if not torch.distributed.is_available():  # pragma: no cover
     pytest.skip("torch.distributed is not available", allow_module_level=True)
 
-from sketchtest.torch import LeJEPALoss, SIGReg  # noqa: E402
+from sketchtest.torch import LeJEPALoss, SIGReg, SlicedLoss  # noqa: E402
 
 pytestmark = pytest.mark.distributed
 
 WORLD_SIZE = 2
+#: One sum-reducible and two sort-based tests, each as a SlicedLoss.
+SLICED = [("epps_pulley", "normal"), ("jarque_bera", "standard"), ("anderson_darling", "normal"),
+          ("shapiro_wilk", "normal")]
 VIEWS, SAMPLES, FEATURES = 3, 40, 6
 
 
@@ -42,17 +47,19 @@ def _losses(model, views, distributed):
     criteria = {
         "sigreg": SIGReg(num_slices=16, distributed=distributed),
         "lejepa": LeJEPALoss(num_slices=16, lamb=0.3, distributed=distributed),
+        **{f"{test}_{null}": SlicedLoss(test=test, null=null, num_slices=16, distributed=distributed)
+           for test, null in SLICED},
     }
     for name, criterion in criteria.items():
         for step in range(2):
             model.zero_grad()
             out = criterion(model(views))
-            loss = out if name == "sigreg" else out.loss
+            loss = out.loss if name == "lejepa" else out
             loss.backward()
             parameters = model.module if hasattr(model, "module") else model
             results[f"{name}{step}"] = {
                 "loss": loss.detach().clone(),
-                "sigreg": (out if name == "sigreg" else out.sigreg).detach().clone(),
+                "sigreg": (out.sigreg if name == "lejepa" else out).detach().clone(),
                 "grads": [p.grad.detach().clone() for p in parameters.parameters()],
             }
     return results
@@ -87,7 +94,9 @@ def ranks(tmp_path_factory):
     return [torch.load(path / f"rank{rank}.pt", weights_only=True) for rank in range(WORLD_SIZE)]
 
 
-@pytest.mark.parametrize("name", ["sigreg0", "sigreg1", "lejepa0", "lejepa1"])
+@pytest.mark.parametrize(
+    "name", [f"{loss}{step}" for loss in ["sigreg", "lejepa", *(f"{t}_{n}" for t, n in SLICED)] for step in (0, 1)]
+)
 def test_ddp_equals_single_process_on_the_concatenated_batch(ranks, name):
     single = _losses(_model(), _batch(), distributed=True)[name]  # no process group here
     for rank in ranks:
