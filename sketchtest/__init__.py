@@ -15,6 +15,7 @@ from sketchtest._edf import anderson_darling, cramer_von_mises, kolmogorov_smirn
 from sketchtest._moments import dagostino_pearson, jarque_bera, kurtosis_test, skewness_test
 from sketchtest._multivariate import bhep, henze_zirkler, mardia
 from sketchtest._mean_null import sigreg_pvalue
+from sketchtest._mgf import comb, henze_jimenez_gamero, henze_visagie
 from sketchtest._normality import NormalityTestResult, normality_test
 from sketchtest._regression import shapiro_francia, shapiro_wilk
 from sketchtest._result import NormalityResult
@@ -30,9 +31,12 @@ __all__ = [
     "SlicedResult",
     "anderson_darling",
     "bhep",
+    "comb",
     "cramer_von_mises",
     "dagostino_pearson",
     "epps_pulley",
+    "henze_jimenez_gamero",
+    "henze_visagie",
     "henze_zirkler",
     "jarque_bera",
     "kolmogorov_smirnov",

@@ -135,6 +135,10 @@ PUBLIC.update({
     "henze_zirkler": ("x", lambda x: _result_arrays(st.henze_zirkler(x)), (60, 3)),
     "bhep": ("x", lambda x: _result_arrays(st.bhep(x)), (60, 3)),
     "mardia": ("x", lambda x: _result_arrays(st.mardia(x)), (60, 3)),
+    "henze_visagie": ("x", lambda x: _result_arrays(st.henze_visagie(x, n_resamples=99, seed=0)), (60, 3)),
+    "henze_jimenez_gamero": (
+        "x", lambda x: _result_arrays(st.henze_jimenez_gamero(x, n_resamples=99, seed=0)), (60, 3)),
+    "comb": ("x", lambda x: _result_arrays(st.comb(x, n_resamples=99, seed=0)), (60, 3)),
     "sigreg": ("z", lambda x: [st.sigreg(x, num_slices=4, seed=0)], (60, 3)),
 })
 if hasattr(st, "sigreg_pvalue"):
