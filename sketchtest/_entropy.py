@@ -50,15 +50,31 @@ def vasicek_entropy(sorted_samples, window: int, *, xp):
     return xp.mean(xp.log(spacings * (n / (2.0 * window))), axis=-1)
 
 
-def vasicek_statistic(y, *, xp, window, null):
-    r"""Vasicek's :math:`K_{mn}` (``null="normal"``) or its N(0, 1) analogue per batch element."""
+def log_vasicek_statistic(y, *, xp, window, null):
+    r""":math:`\log K_{mn}` (``null="normal"``) or its N(0, 1) analogue, per batch element (samples on the last axis)."""
     n = y.shape[-1]
     m = default_window(n) if window is None else window
     if null == "normal":
-        standardized = standardize(y, xp=xp, ddof=0)  # exp(H) / s; NaN if degenerate
-        return xp.exp(vasicek_entropy(xp.sort(standardized, axis=-1), m, xp=xp))
-    entropy = vasicek_entropy(xp.sort(y, axis=-1), m, xp=xp)
-    return xp.exp(entropy + 0.5 * (1.0 - xp.mean(y * y, axis=-1)))
+        standardized = standardize(y, xp=xp, ddof=0)  # log K = H(x / s); NaN if degenerate
+        return vasicek_entropy(xp.sort(standardized, axis=-1), m, xp=xp)
+    return vasicek_entropy(xp.sort(y, axis=-1), m, xp=xp) + 0.5 * (1.0 - xp.mean(y * y, axis=-1))
+
+
+def vasicek_statistic(y, *, xp, window, null):
+    r"""Vasicek's :math:`K_{mn}` (``null="normal"``) or its N(0, 1) analogue per batch element."""
+    return xp.exp(log_vasicek_statistic(y, xp=xp, window=window, null=null))
+
+
+def vasicek_divergence(y, *, xp, window, null):
+    r"""The loss form :math:`\log(\sqrt{2\pi e} / K)`: the spacing estimate of the Kullback-Leibler divergence.
+
+    From the fitted normal under ``null="normal"``
+    (:math:`-H_{mn} + \log s + \tfrac12\log(2\pi e)`), from N(0, 1) under
+    ``null="standard"`` (:math:`-H_{mn} + \tfrac12\log 2\pi + \tfrac12\overline{x^2}`);
+    near 0 for normal samples (slightly below 0 is possible: the estimate is
+    biased), larger the less normal they are.
+    """
+    return math.log(MAX_ENTROPY_RATIO) - log_vasicek_statistic(y, xp=xp, window=window, null=null)
 
 
 @host_constant(maxsize=64)

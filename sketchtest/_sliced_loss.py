@@ -11,8 +11,11 @@ test's own statistic on the projections ``p = z A``:
 with :math:`T` the statistic of :func:`sketchtest.epps_pulley`,
 :func:`sketchtest.cramer_von_mises` and so on, or :math:`1 - W` for the
 Shapiro tests (their W is 1 for a perfect fit; a loss must decrease towards
-normality). This module holds the registry of those statistics and the two
-ways of computing them when the batch is split across processes or devices:
+normality), :math:`Z^2` for the skewness and kurtosis tests (a signed Z would
+reward skew in one direction) and :math:`\log(\sqrt{2\pi e}/K)` for
+Vasicek's (the spacing estimate of the Kullback-Leibler divergence). This
+module holds the registry of those statistics and the two ways of computing
+them when the batch is split across processes or devices:
 
 ``"sums"``
     The statistic is a function of sums over samples (Epps-Pulley: the sums
@@ -40,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from sketchtest._compat import device
+from sketchtest._entropy import vasicek_divergence
 from sketchtest._edf import (
     _anderson_darling_statistic, _cvm_statistic, _kolmogorov_smirnov_statistic, _normal_cdf,
     _sorted_samples, _watson_statistic,
@@ -210,6 +214,35 @@ def _dagostino_pearson_from_sums(sums, *, null, num_samples, xp):
             + _kurtosis_z(kurtosis, num_samples, xp=xp) ** 2)
 
 
+def _skewness_squared_from_sums(sums, *, null, num_samples, xp):
+    """:math:`Z_1^2` of :func:`sketchtest.skewness_test` (a loss must not reward a sign)."""
+    _, m2, m3, _ = _moments(sums)
+    return _skewness_z(m3 / m2**1.5, num_samples, xp=xp) ** 2
+
+
+def _kurtosis_squared_from_sums(sums, *, null, num_samples, xp):
+    """:math:`Z_2^2` of :func:`sketchtest.kurtosis_test`."""
+    _, m2, _, m4 = _moments(sums)
+    return _kurtosis_z(m4 / (m2 * m2), num_samples, xp=xp) ** 2
+
+
+def _check_vasicek_options(options, num_slices):
+    unknown = set(options) - {"window"}
+    if unknown:
+        _no_options(unknown)
+    window = options.get("window")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        raise ValueError(f"`window` must be a positive integer or None; got {window!r}")
+    return {"window": window}
+
+
+def _vasicek_loss(y, *, null, xp, window):
+    """:math:`\\log(\\sqrt{2\\pi e}/K)` of :func:`sketchtest.vasicek` (a Kullback-Leibler estimate, near 0 when normal)."""
+    if window is not None and 2 * window >= y.shape[-1]:
+        raise ValueError(f"`window` must be below half the sample count ({y.shape[-1]}); got {window}")
+    return vasicek_divergence(y, xp=xp, window=window, null=null)
+
+
 # ----------------------------------------------------------------- the registry
 
 _EDF_SAMPLES = {"standard": 2, "normal": 3}
@@ -235,6 +268,12 @@ LOSS_STATISTICS: dict[str, LossStatistic] = {
                                      min_samples={"normal": 3}),
     "shapiro_francia": gather_statistic(_one_minus_w(_blom_scores), nulls=("normal",),
                                         min_samples={"normal": 5}),
+    "skewness_test": sums_statistic(_power_sums, _skewness_squared_from_sums, nulls=("normal",),
+                                    min_samples={"normal": 8}, ddof=0),
+    "kurtosis_test": sums_statistic(_power_sums, _kurtosis_squared_from_sums, nulls=("normal",),
+                                    min_samples={"normal": 5}, ddof=0),
+    "vasicek": gather_statistic(_vasicek_loss, nulls=("standard", "normal"),
+                                min_samples={"standard": 3, "normal": 3}, check_options=_check_vasicek_options),
 }
 
 

@@ -253,3 +253,19 @@ def _univariate_cases():
 
 #: Every public univariate test x null, with its sample-size minimum.
 UNIVARIATE_CASES = _univariate_cases()
+
+
+def loss_of_statistic(test: str, statistic):
+    """The sliced-loss value of a univariate test's statistic (NumPy): what decreases towards normality.
+
+    ``1 - W`` for the Shapiro tests, :math:`Z^2` for the skewness and kurtosis
+    tests, :math:`\\log(\\sqrt{2\\pi e}/K)` for Vasicek's, the statistic itself otherwise.
+    """
+    statistic = np.asarray(statistic)
+    if test.startswith("shapiro"):
+        return 1.0 - statistic
+    if test in ("skewness_test", "kurtosis_test"):
+        return statistic**2
+    if test == "vasicek":
+        return 0.5 * np.log(2.0 * np.pi * np.e) - np.log(statistic)
+    return statistic

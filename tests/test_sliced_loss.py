@@ -17,6 +17,7 @@ torch = pytest.importorskip("torch")
 import sketchtest as st  # noqa: E402
 from sketchtest._sigreg import host_directions  # noqa: E402
 from sketchtest._sliced_loss import LOSS_STATISTICS  # noqa: E402
+from support import loss_of_statistic  # noqa: E402
 from sketchtest.torch import SlicedLoss, sigreg, sliced_loss  # noqa: E402
 
 CASES = [(test, null) for test, entry in LOSS_STATISTICS.items() for null in entry.nulls]
@@ -27,7 +28,7 @@ SUMS_TESTS = sorted(t for t, e in LOSS_STATISTICS.items() if e.reduction == "sum
 def reference_loss(z, directions, test, null, **options):
     """Mean over slices of the NumPy univariate statistic (1 - W for the Shapiro tests)."""
     statistic = getattr(st, test)(z @ directions, axis=-2, null=null, **options).statistic
-    return np.mean(1.0 - statistic if test.startswith("shapiro") else statistic, axis=-1)
+    return np.mean(loss_of_statistic(test, statistic), axis=-1)
 
 
 def _data(shape, seed=0):
