@@ -24,9 +24,9 @@ from sketchtest.torch import LeJEPALoss, SIGReg, SlicedLoss  # noqa: E402
 pytestmark = pytest.mark.distributed
 
 WORLD_SIZE = 2
-#: One sum-reducible and two sort-based tests, each as a SlicedLoss.
+#: Sum-reducible (Epps-Pulley, moments) and sort-based (EDF, Shapiro, Vasicek) tests, each as a SlicedLoss.
 SLICED = [("epps_pulley", "normal"), ("jarque_bera", "standard"), ("anderson_darling", "normal"),
-          ("shapiro_wilk", "normal")]
+          ("shapiro_wilk", "normal"), ("kurtosis_test", "normal"), ("vasicek", "standard")]
 VIEWS, SAMPLES, FEATURES = 3, 40, 6
 
 
