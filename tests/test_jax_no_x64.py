@@ -44,10 +44,11 @@ SCRIPT = textwrap.dedent("""
         "jax.lejepa_loss": lambda a: lejepa_loss(a[None].reshape(3, 20, 3), key=key, num_slices=8).loss,
     }
     for name in ("cramer_von_mises", "anderson_darling", "watson", "kolmogorov_smirnov", "epps_pulley",
-                 "jarque_bera"):
+                 "jarque_bera", "vasicek"):
         for null in ("standard", "normal"):
             calls[f"{name}-{null}"] = lambda a, f=getattr(st, name), null=null: f(a, null=null).pvalue
-    for name in ("dagostino_pearson", "shapiro_wilk", "shapiro_francia", "henze_zirkler", "bhep", "mardia"):
+    for name in ("dagostino_pearson", "shapiro_wilk", "shapiro_francia", "henze_zirkler", "bhep", "mardia",
+                 "skewness_test", "kurtosis_test"):
         calls[name] = lambda a, f=getattr(st, name): f(a).pvalue
     if hasattr(st, "normality_test"):
         calls["normality_test"] = lambda a: st.normality_test(a, seed=0, num_slices=8).pvalue
