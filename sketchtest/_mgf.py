@@ -179,8 +179,12 @@ _RETURNS = """NormalityResult
         NaN; ``extras["parameter"]`` holds the tuning parameter."""
 
 _DIFFERENTIABLE = """The statistic is smooth in the samples (under ``null="normal"`` through the
-    QR standardization too), so its ``statistic`` can be back-propagated in
-    PyTorch and JAX; the p-value (Monte Carlo) is eager only."""
+    QR standardization too): ``statistic`` back-propagates in eager PyTorch
+    (gradcheck-tested; the first call also simulates the Monte Carlo null,
+    cached for later calls with the same seed). The Monte Carlo p-value
+    needs concrete values: inside ``jax.jit`` and ``jax.grad`` these
+    functions raise ``ValueError``, and ``torch.compile(fullgraph=True)``
+    cannot trace them."""
 
 
 def henze_visagie(x, /, *, gamma=1.0, null="normal", n_resamples=9999, seed=None, nan_policy="propagate"):

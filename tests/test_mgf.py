@@ -326,3 +326,10 @@ def test_float32_sums_without_float64_keep_to_the_narrower_range(name):
     double = getattr(st, name)(data.astype(np.float64), **{key: largest}, **FAST)
     assert single.statistic.dtype == xs.float32
     np.testing.assert_allclose(float(single.statistic), float(double.statistic), rtol=1e-2)
+
+
+def test_inside_jax_jit_the_monte_carlo_pvalue_is_a_clear_error():
+    jax = pytest.importorskip("jax")
+    x = jax.numpy.asarray(np.random.default_rng(4).standard_normal((20, 2)))
+    with pytest.raises(ValueError, match="concrete values"):
+        jax.jit(lambda samples: st.henze_visagie(samples, **FAST).statistic)(x)
