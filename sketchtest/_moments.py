@@ -290,10 +290,6 @@ _Z_TEST_PARAMETERS = """    axis : int, default 0
         ``"monte_carlo"``: Z ranked among its values on `n_resamples`
         simulated N(0, 1) samples of this size from `seed` (twice the smaller
         tail for ``"two-sided"``).
-    n_resamples : int, default 9999
-        Null replicates for ``method="monte_carlo"``.
-    seed : int or numpy.random.Generator, optional
-        Seed of the Monte Carlo null.
 """
 
 
@@ -325,17 +321,7 @@ def skewness_test(
     x : array_like
         Samples along `axis`; every other axis is a batch. At least 8 samples.
     {z_test_parameters}
-    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
-        What to do with NaNs: NaN results for the affected batch elements,
-        raise ``ValueError``, or drop them per batch element (eager only).
-    keepdims : bool, default False
-        Keep the sample axis in the results, with length 1.
-
-    Returns
-    -------
-    NormalityResult
-        ``statistic`` (:math:`Z_1`) and ``pvalue`` in the input's namespace and
-        on its device; NaN for a degenerate (constant) sample.
+    {shared_parameters}
 
     References
     ----------
@@ -391,17 +377,7 @@ def kurtosis_test(
     x : array_like
         Samples along `axis`; every other axis is a batch. At least 5 samples.
     {z_test_parameters}
-    nan_policy : {"propagate", "raise", "omit"}, default "propagate"
-        What to do with NaNs: NaN results for the affected batch elements,
-        raise ``ValueError``, or drop them per batch element (eager only).
-    keepdims : bool, default False
-        Keep the sample axis in the results, with length 1.
-
-    Returns
-    -------
-    NormalityResult
-        ``statistic`` (:math:`Z_2`) and ``pvalue`` in the input's namespace and
-        on its device; NaN for a degenerate (constant) sample.
+    {shared_parameters}
 
     References
     ----------
