@@ -96,7 +96,7 @@ def henze_visagie_statistic(y, gamma, *, xp):
 
 
 def henze_jimenez_gamero_statistic(y, beta, *, xp):
-    r""":math:`N \int (M_N(t) - e^{|t|^2/2})^2 e^{-\beta |t|^2} dt` in closed form (see :func:`henze_jimenez_gamero`)."""
+    r""":math:`N \int (M_N(t) - e^{|t|^2/2})^2 e^{-\beta |t|^2} dt` in closed form (:func:`henze_jimenez_gamero`)."""
     n, dim = y.shape[-2], y.shape[-1]
     log_pairs, log_singles, log_constant = (
         0.5 * dim * math.log(math.pi / a) for a in (beta, beta - 0.5, beta - 1.0))
@@ -114,7 +114,7 @@ def henze_jimenez_gamero_statistic(y, beta, *, xp):
 
 
 def comb_statistic(y, gamma, *, xp):
-    r""":math:`\sqrt N \left(\frac{1}{N^2}\sum_{j,k} e^{(|y_j|^2 - |y_k|^2)/(4\gamma)} \cos\frac{y_j^\top y_k}{2\gamma} - 1\right)`."""
+    r"""The COMB statistic in closed form (:func:`comb`), the mean over pairs written as a pairwise sum."""
     n = y.shape[-2]
     shift = _largest_norm(y, xp=xp) / (4.0 * gamma)
 
