@@ -155,8 +155,9 @@ def vasicek(
         decays like :math:`m/n`). ``"tabulated"`` (what ``"auto"`` uses): a
         table of 9999 null statistics simulated once per (n, window, null) on
         the host with NumPy from a fixed seed (2 s at n = 1,000, 10 s at
-        n = 10,000 on one CPU core; then cached), the same on every backend and usable inside
-        ``jax.jit`` and ``torch.compile``; p-values are multiples of 1/10000.
+        n = 10,000 on one CPU core; then cached), the same on every backend
+        and usable inside ``jax.jit`` and ``torch.compile``; p-values are
+        multiples of 1/10000.
         ``"monte_carlo"``: the null simulated on the input's backend and
         device with `n_resamples` draws from `seed`.
     {shared_parameters}
