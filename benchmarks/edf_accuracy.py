@@ -21,7 +21,7 @@ import sketchtest as st
 from sketchtest import _edf_nulls as nulls
 
 CASES = {
-    "anderson_darling standard": (lambda x: st.anderson_darling(x, method="asymptotic"),
+    "anderson_darling standard": (lambda x: st.anderson_darling(x, null="standard", method="asymptotic"),
                                   nulls.anderson_darling_standard_sf),
     "anderson_darling normal": (lambda x: st.anderson_darling(x, null="normal", method="monte_carlo",
                                                               n_resamples=1, seed=0),

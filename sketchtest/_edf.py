@@ -2,11 +2,12 @@
 
 Each statistic compares the empirical distribution function of the samples
 with the standard normal CDF :math:`\\Phi`, after one sort along the sample
-axis. ``null="standard"`` compares the samples themselves (H0: N(0, 1));
-``null="normal"`` compares :math:`z_i = (x_i - \\bar x)/s` with
+axis. ``null="normal"`` (the default, as SciPy's normality tests) compares
+:math:`z_i = (x_i - \\bar x)/s` with
 :math:`s^2 = \\frac{1}{n-1}\\sum (x_i - \\bar x)^2` (ddof=1, the convention of
 :func:`scipy.stats.anderson` and of D'Agostino & Stephens 1986), H0 being
-N(mu, sigma^2) with both unknown. The p-value formulas live in
+N(mu, sigma^2) with both unknown; ``null="standard"`` compares the samples
+themselves (H0: N(0, 1)). The p-value formulas live in
 :mod:`sketchtest._edf_nulls` and :mod:`sketchtest._ks_null`.
 """
 
@@ -34,9 +35,10 @@ _COMMON_PARAMETERS = """
         Samples along `axis`; every other axis is a batch. At least 2 samples.
     axis : int, default 0
         Axis holding the samples.
-    null : {"standard", "normal"}, default "standard"
-        ``"standard"``: H0 is N(0, 1) exactly. ``"normal"``: H0 is
-        N(mu, sigma^2) with both estimated (ddof=1).
+    null : {"normal", "standard"}, default "normal"
+        ``"normal"`` (the default): any Gaussian, as SciPy's normality tests;
+        H0 is N(mu, sigma^2) with both estimated (ddof=1). ``"standard"``:
+        H0 is N(0, 1) exactly.
     method : str, default "auto"
         How the p-value is computed; see the list above. ``"monte_carlo"``
         simulates the null at this n with `n_resamples` draws from `seed`.
@@ -194,7 +196,7 @@ def _check_options(null, method, *, standard_methods, normal_methods=("auto", "m
 
 @_with_common_parameters
 def cramer_von_mises(
-    x, /, *, axis=0, null="standard", method="auto", n_resamples=9999, seed=None,
+    x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
     nan_policy="propagate", keepdims=False,
 ):
     r"""Cramér-von Mises test of normality.
@@ -266,7 +268,7 @@ def cramer_von_mises(
 
 @_with_common_parameters
 def anderson_darling(
-    x, /, *, axis=0, null="standard", method="auto", n_resamples=9999, seed=None,
+    x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
     nan_policy="propagate", keepdims=False,
 ):
     r"""Anderson-Darling test of normality.
@@ -315,9 +317,10 @@ def anderson_darling(
     --------
     >>> import numpy as np
     >>> import sketchtest as st
-    >>> x = np.random.default_rng(0).standard_normal(200)
-    >>> result = st.anderson_darling(x, null="normal")
-    >>> bool(result.pvalue > 0.01)
+    >>> x = 5.0 + 2.0 * np.random.default_rng(0).standard_normal(200)  # N(5, 4)
+    >>> bool(st.anderson_darling(x).pvalue > 0.01)  # any Gaussian: accepted
+    True
+    >>> bool(st.anderson_darling(x, null="standard").pvalue < 1e-6)  # not N(0, 1)
     True
     """
     _check_options(null, method, standard_methods=("auto", "asymptotic", "monte_carlo"))
@@ -338,7 +341,7 @@ def anderson_darling(
 
 @_with_common_parameters
 def watson(
-    x, /, *, axis=0, null="standard", method="auto", n_resamples=9999, seed=None,
+    x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
     nan_policy="propagate", keepdims=False,
 ):
     r"""Test of normality with Watson's :math:`U^2` statistic.
@@ -401,7 +404,7 @@ def watson(
 
 @_with_common_parameters
 def kolmogorov_smirnov(
-    x, /, *, axis=0, null="standard", method="auto", n_resamples=9999, seed=None,
+    x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
     nan_policy="propagate", keepdims=False,
 ):
     r"""Kolmogorov-Smirnov test of normality (Lilliefors' test for ``null="normal"``).

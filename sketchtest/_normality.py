@@ -286,7 +286,8 @@ def normality_test(x, /, *, null="standard", seed=None, num_slices=128, directio
         Samples of shape ``(..., N, D)``, N >= 4 (N >= D + 2 for
         ``null="normal"``); leading axes are a batch.
     null : {"standard", "normal"}, default "standard"
-        ``"standard"``: H0 is N(0, I_D) (what SIGReg enforces).
+        ``"standard"`` (the default for (N, D) embeddings, as LeJEPA): H0 is
+        N(0, I_D), what SIGReg enforces.
         ``"normal"``: H0 is some Gaussian, any mean and (non-singular)
         covariance. Skewness and kurtosis are affine invariant; principal
         axes invariant to shifts, rotations and a global scale; coordinates

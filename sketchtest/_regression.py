@@ -244,7 +244,8 @@ def shapiro_wilk(
     axis : int, default 0
         Axis holding the samples.
     null : {"normal"}, default "normal"
-        The composite normal null, the only one this test has.
+        Any Gaussian, as SciPy's normality tests: H0 is N(mu, sigma^2) with
+        both unknown, the only null of this location- and scale-invariant test.
     method : {"auto", "royston", "monte_carlo"}, default "auto"
         ``"auto"`` and ``"royston"``: Royston's approximation (SciPy's
         p-value). ``"monte_carlo"``: the null of `W` simulated at this n with
@@ -313,7 +314,8 @@ def shapiro_francia(
     axis : int, default 0
         Axis holding the samples.
     null : {"normal"}, default "normal"
-        The composite normal null, the only one this test has.
+        Any Gaussian, as SciPy's normality tests: H0 is N(mu, sigma^2) with
+        both unknown, the only null of this location- and scale-invariant test.
     method : {"auto", "royston", "monte_carlo"}, default "auto"
         ``"royston"``: the formula above. ``"auto"``: the same from n = 10 on,
         Monte Carlo below (eager inputs). ``"monte_carlo"``: the null of `W'`

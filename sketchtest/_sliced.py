@@ -333,7 +333,8 @@ def sliced_test(
         (``docs/benchmarks/sliced.rst``); ``"mean"`` and ``"max"`` are exact
         but pay for a simulation (once per directions, N and dtype).
     null : {"standard", "normal"}, default "standard"
-        ``"standard"``: H0 is N(0, I_D). ``"normal"``: each slice is
+        ``"standard"`` (the default for (N, D) embeddings, as LeJEPA): H0 is
+        N(0, I_D). ``"normal"``: each slice is
         standardized by its own mean and deviation (H0: Gaussian with any
         mean and covariance for the slice p-values and Cauchy; the Monte
         Carlo null of mean and max simulates N(0, I_D) slices).

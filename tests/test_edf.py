@@ -25,7 +25,7 @@ def _standardized(x):
 @pytest.mark.parametrize("n", SIZES)
 def test_cramer_von_mises_standard_matches_scipy(n):
     x = _data(n)
-    result = st.cramer_von_mises(x)
+    result = st.cramer_von_mises(x, null="standard")
     reference = stats.cramervonmises(x, stats.norm.cdf, axis=0)
     np.testing.assert_allclose(result.statistic, reference.statistic, rtol=1e-10)
     np.testing.assert_allclose(result.pvalue, reference.pvalue, rtol=1e-8, atol=1e-14)
@@ -42,11 +42,11 @@ def test_cramer_von_mises_normal_statistic_on_standardized_data(n):
 @pytest.mark.parametrize("n", SIZES)
 def test_kolmogorov_smirnov_standard_matches_kstest(n):
     x = _data(n, seed=1)
-    result = st.kolmogorov_smirnov(x)
+    result = st.kolmogorov_smirnov(x, null="standard")
     reference = stats.kstest(x, "norm", axis=0)  # method="auto": the exact kstwo
     np.testing.assert_allclose(result.statistic, reference.statistic, rtol=1e-10)
     np.testing.assert_allclose(result.pvalue, reference.pvalue, rtol=1e-6)
-    asymptotic = st.kolmogorov_smirnov(x, method="asymptotic").pvalue
+    asymptotic = st.kolmogorov_smirnov(x, null="standard", method="asymptotic").pvalue
     np.testing.assert_allclose(asymptotic, stats.kstest(x, "norm", axis=0, method="asymp").pvalue, rtol=1e-10)
 
 
@@ -95,7 +95,7 @@ def test_anderson_darling_keeps_precision_in_far_tails():
     # Phi(9) rounds to 1 in float64; log_ndtr(-9) does not, so A^2 stays finite and exact
     x = np.array([-9.0, -0.5, 0.0, 0.4, 9.0])
     expected = _anderson_darling_reference(x)
-    np.testing.assert_allclose(st.anderson_darling(x).statistic, expected, rtol=1e-12)
+    np.testing.assert_allclose(st.anderson_darling(x, null="standard").statistic, expected, rtol=1e-12)
     assert np.isfinite(expected)
 
 
@@ -149,8 +149,8 @@ def test_bad_options_raise_naming_the_argument(test):
 
 def test_monte_carlo_method_agrees_with_analytic_pvalue():
     x = _data(50, columns=4, seed=8, scale=1.0, shift=0.0)
-    analytic = st.anderson_darling(x).pvalue
-    simulated = st.anderson_darling(x, method="monte_carlo", n_resamples=4000, seed=0).pvalue
+    analytic = st.anderson_darling(x, null="standard").pvalue
+    simulated = st.anderson_darling(x, null="standard", method="monte_carlo", n_resamples=4000, seed=0).pvalue
     np.testing.assert_allclose(simulated, analytic, atol=0.03)
 
 
@@ -214,8 +214,8 @@ def test_a_first_call_under_jax_jit_leaves_no_tracer_in_the_device_tables(name):
     _ks_null._DEVICE_TABLES.clear()
     function = getattr(st, name)
     x = jax.numpy.asarray(np.random.default_rng(5).standard_normal(12))
-    traced = jax.jit(lambda values: function(values).pvalue)(x)
-    again = jax.jit(lambda values: function(values).pvalue)(x + 0.25)  # a new trace: leaked a tracer before
-    eager = function(x + 0.25).pvalue
+    traced = jax.jit(lambda values: function(values, null="standard").pvalue)(x)
+    again = jax.jit(lambda values: function(values, null="standard").pvalue)(x + 0.25)  # a new trace: leaked a tracer before
+    eager = function(x + 0.25, null="standard").pvalue
     np.testing.assert_allclose(np.asarray(again), np.asarray(eager), rtol=1e-12)
     assert np.isfinite(np.asarray(traced))

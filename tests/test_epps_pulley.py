@@ -41,13 +41,13 @@ def _lejepa_quadrature(x, t_max=3.0, n_points=17):
 @pytest.mark.parametrize(("n", "scale"), [(7, 1.0), (40, 1.5), (300, 0.7)])
 def test_exact_form_matches_numerical_integration(n, scale):
     x = scale * np.random.default_rng(n).standard_normal(n) + 0.2
-    result = st.epps_pulley(x, form="exact")
+    result = st.epps_pulley(x, null="standard", form="exact")
     np.testing.assert_allclose(result.statistic, _integral_statistic(x), rtol=1e-9)
 
 
 def test_exact_form_chunks_long_samples():
     x = np.random.default_rng(5).standard_t(5, size=700)  # 700 > one 256-row chunk
-    np.testing.assert_allclose(st.epps_pulley(x, form="exact").statistic, _integral_statistic(x), rtol=1e-9)
+    np.testing.assert_allclose(st.epps_pulley(x, null="standard", form="exact").statistic, _integral_statistic(x), rtol=1e-9)
 
 
 def test_composite_exact_form_is_the_classical_epps_pulley_statistic():
@@ -65,16 +65,16 @@ def test_composite_exact_form_is_the_classical_epps_pulley_statistic():
 def test_quadrature_form_is_lejepas_formula():
     x = np.random.default_rng(1).standard_normal((64, 5)) * 1.3
     expected = [_lejepa_quadrature(x[:, i]) for i in range(5)]
-    np.testing.assert_allclose(st.epps_pulley(x).statistic, expected, rtol=1e-12)
+    np.testing.assert_allclose(st.epps_pulley(x, null="standard").statistic, expected, rtol=1e-12)
     expected = [_lejepa_quadrature(x[:, i], 5.0, 33) for i in range(5)]
-    np.testing.assert_allclose(st.epps_pulley(x, t_max=5.0, n_points=33).statistic, expected, rtol=1e-12)
+    np.testing.assert_allclose(st.epps_pulley(x, null="standard", t_max=5.0, n_points=33).statistic, expected, rtol=1e-12)
 
 
 def test_quadrature_converges_to_the_exact_form():
     x = np.random.default_rng(2).standard_normal(50) * 0.8 + 0.3
-    exact = float(st.epps_pulley(x, form="exact").statistic)
+    exact = float(st.epps_pulley(x, null="standard", form="exact").statistic)
     # the trapezoid rule on a smooth, fast-decaying integrand converges spectrally
-    errors = [abs(float(st.epps_pulley(x, t_max=10.0, n_points=m).statistic) - exact) / exact
+    errors = [abs(float(st.epps_pulley(x, null="standard", t_max=10.0, n_points=m).statistic) - exact) / exact
               for m in (9, 13, 17, 33)]
     assert all(later < earlier / 10 or later < 1e-13 for earlier, later in zip(errors, errors[1:])), errors
     assert errors[0] > 1e-3 and errors[-1] < 1e-12, errors
@@ -87,23 +87,23 @@ def test_quadrature_converges_to_the_exact_form():
 ])
 def test_mean_under_the_standard_null(form, expected):
     x = np.random.default_rng(3).standard_normal((15, 8000))
-    statistic = st.epps_pulley(x, form=form, method="asymptotic").statistic
+    statistic = st.epps_pulley(x, null="standard", form=form, method="asymptotic").statistic
     standard_error = statistic.std() / math.sqrt(statistic.size)
     assert abs(statistic.mean() - expected) < 4 * standard_error
 
 
 def test_batch_axis_and_keepdims():
     x = np.random.default_rng(4).standard_normal((3, 30, 2))
-    reference = st.epps_pulley(x, axis=1)
+    reference = st.epps_pulley(x, null="standard", axis=1)
     assert reference.statistic.shape == (3, 2)
     for i in range(3):
         for j in range(2):
-            single = st.epps_pulley(x[i, :, j])
+            single = st.epps_pulley(x[i, :, j], null="standard")
             np.testing.assert_allclose(reference.statistic[i, j], single.statistic, rtol=1e-13)
             np.testing.assert_allclose(reference.pvalue[i, j], single.pvalue, rtol=1e-13)
-    moved = st.epps_pulley(np.moveaxis(x, 1, -1), axis=-1, form="exact")
-    np.testing.assert_allclose(moved.statistic, st.epps_pulley(x, axis=1, form="exact").statistic, rtol=1e-13)
-    kept = st.epps_pulley(x, axis=1, keepdims=True)
+    moved = st.epps_pulley(np.moveaxis(x, 1, -1), null="standard", axis=-1, form="exact")
+    np.testing.assert_allclose(moved.statistic, st.epps_pulley(x, null="standard", axis=1, form="exact").statistic, rtol=1e-13)
+    kept = st.epps_pulley(x, null="standard", axis=1, keepdims=True)
     assert kept.statistic.shape == (3, 1, 2) and kept.pvalue.shape == (3, 1, 2)
 
 
@@ -123,7 +123,7 @@ def test_composite_null_is_affine_invariant_and_uses_the_mle_scale(form):
 def test_rejects_non_normal_data():
     rng = np.random.default_rng(7)
     assert float(st.epps_pulley(rng.exponential(size=300), null="normal").pvalue) < 1e-6
-    assert float(st.epps_pulley(rng.standard_normal(300) + 0.5).pvalue) < 1e-6
+    assert float(st.epps_pulley(rng.standard_normal(300) + 0.5, null="standard").pvalue) < 1e-6
     assert float(st.epps_pulley(rng.uniform(-2, 2, size=2000), null="normal", form="exact").pvalue) < 1e-6
 
 
@@ -154,26 +154,26 @@ def test_auto_uses_monte_carlo_for_small_composite_samples():
     rates = _rejection_rates(auto.pvalue)
     assert np.all(np.abs(rates - [0.01, 0.05, 0.1]) < 4 * np.sqrt(0.1 * 0.9 / 400) + 0.005), rates
     assert st.epps_pulley(np.random.default_rng(9).standard_normal(25), null="normal").method == "asymptotic"
-    assert st.epps_pulley(x).method == "asymptotic"
+    assert st.epps_pulley(x, null="standard").method == "asymptotic"
 
 
 def test_monte_carlo_and_asymptotic_agree_for_large_n():
     x = np.random.default_rng(9).standard_normal((200, 4)) * [1.0, 1.0, 1.2, 1.0] + [0.0, 0.1, 0.0, 0.25]
-    asymptotic = st.epps_pulley(x, method="asymptotic").pvalue
-    simulated = st.epps_pulley(x, method="monte_carlo", n_resamples=1999, seed=3).pvalue
+    asymptotic = st.epps_pulley(x, null="standard", method="asymptotic").pvalue
+    simulated = st.epps_pulley(x, null="standard", method="monte_carlo", n_resamples=1999, seed=3).pvalue
     np.testing.assert_allclose(simulated, asymptotic, atol=0.04)
 
 
 def test_nan_policies():
     x = np.random.default_rng(10).standard_normal((30, 2))
     x[4, 1] = np.nan
-    propagated = st.epps_pulley(x)
+    propagated = st.epps_pulley(x, null="standard")
     assert np.isfinite(propagated.statistic[0]) and np.isnan(propagated.statistic[1])
     assert np.isnan(propagated.pvalue[1])
-    omitted = st.epps_pulley(x, nan_policy="omit", form="exact")
-    np.testing.assert_allclose(omitted.statistic[1], st.epps_pulley(np.delete(x[:, 1], 4), form="exact").statistic)
+    omitted = st.epps_pulley(x, null="standard", nan_policy="omit", form="exact")
+    np.testing.assert_allclose(omitted.statistic[1], st.epps_pulley(np.delete(x[:, 1], 4), null="standard", form="exact").statistic)
     with pytest.raises(ValueError, match="NaN"):
-        st.epps_pulley(x, nan_policy="raise")
+        st.epps_pulley(x, null="standard", nan_policy="raise")
 
 
 @pytest.mark.parametrize(("options", "error", "match"), [
@@ -221,8 +221,8 @@ def test_runs_under_jax_jit_and_vmap():
     jitted = jax.jit(lambda x: tuple(st.epps_pulley(x, null="normal", form="exact")))(jax.numpy.asarray(data))
     np.testing.assert_allclose(np.asarray(jitted[0]), expected.statistic, rtol=1e-12)
     np.testing.assert_allclose(np.asarray(jitted[1]), expected.pvalue, rtol=1e-12)
-    mapped = jax.vmap(lambda x: st.epps_pulley(x).pvalue, in_axes=1)(jax.numpy.asarray(data))
-    np.testing.assert_allclose(np.asarray(mapped), st.epps_pulley(data).pvalue, rtol=1e-12)
+    mapped = jax.vmap(lambda x: st.epps_pulley(x, null="standard").pvalue, in_axes=1)(jax.numpy.asarray(data))
+    np.testing.assert_allclose(np.asarray(mapped), st.epps_pulley(data, null="standard").pvalue, rtol=1e-12)
 
 
 def test_runs_under_torch_compile_fullgraph():
