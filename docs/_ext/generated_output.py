@@ -64,10 +64,12 @@ class _RunningDirective(SphinxDirective):
                            finished.stderr[-2000:], location=self.get_location())
         return finished.stdout.rstrip()
 
-    def literal(self, text: str, language: str) -> nodes.literal_block:
-        """A literal block highlighted as ``language``."""
+    def literal(self, text: str, language: str, *, output: bool = False) -> nodes.literal_block:
+        """A literal block highlighted as ``language`` (class ``generated-output`` if `output`)."""
         block = nodes.literal_block(text, text)
         block["language"] = language
+        if output:
+            block["classes"].append("generated-output")
         self.set_source_info(block)
         return block
 
@@ -84,7 +86,7 @@ class CommandOutput(_RunningDirective):
         if arguments[0] in ("python", "python3"):
             arguments[0] = sys.executable
         output = self.run_checked(arguments, f"command-output {command!r}")
-        return [self.literal(f"$ {command}\n{output}", "text")]
+        return [self.literal(f"$ {command}\n{output}", "text", output=True)]
 
 
 class PythonOutput(_RunningDirective):
@@ -99,7 +101,7 @@ class PythonOutput(_RunningDirective):
         if output:
             caption = nodes.paragraph("", "", nodes.emphasis("", "Output:"))
             caption["classes"].append("generated-output-caption")
-            shown += [caption, self.literal(output, "text")]
+            shown += [caption, self.literal(output, "text", output=True)]
         return shown
 
 
