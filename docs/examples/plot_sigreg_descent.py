@@ -32,7 +32,7 @@ for step in range(301):
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    losses.append(float(loss))
+    losses.append(loss.item())
 
 # %%
 # Snapshots of the cloud, and the loss per step. Under N(0, I) the expected
