@@ -165,7 +165,9 @@ _COMMON_PARAMETERS = """null : {"normal", "standard"}, default "normal"
     n_resamples : int, default 9999
         Monte Carlo null replicates: N(0, I) samples of the same shape, whose
         statistics are cached per (test, null, parameter, N, D, dtype,
-        device, n_resamples, seed). Exact under either null.
+        device, n_resamples, seed). Exact under either null. The first call
+        at a new key costs n_resamples x N^2 pair terms: about 20 s at
+        N = 200, D = 3 with 9999 resamples on one CPU core.
     seed : int or numpy.random.Generator, optional
         Seed of the Monte Carlo null.
     nan_policy : {"propagate", "raise", "omit"}, default "propagate"

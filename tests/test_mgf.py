@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st_
 from scipy import integrate
 
 import sketchtest as st
@@ -333,3 +334,12 @@ def test_inside_jax_jit_the_monte_carlo_pvalue_is_a_clear_error():
     x = jax.numpy.asarray(np.random.default_rng(4).standard_normal((20, 2)))
     with pytest.raises(ValueError, match="concrete values"):
         jax.jit(lambda samples: st.henze_visagie(samples, **FAST).statistic)(x)
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st_.sampled_from(NAMES), log_scale=st_.integers(-150, 150), seed=st_.integers(0, 2**16))
+def test_composite_statistics_are_affine_invariant_over_the_float_range(name, log_scale, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_t(5, size=(25, 3))
+    mixed = (x @ rng.standard_normal((3, 3)) + rng.standard_normal(3)) * 10.0**log_scale
+    np.testing.assert_allclose(float(call(name, mixed).statistic), float(call(name, x).statistic), rtol=1e-6)
