@@ -127,11 +127,17 @@ class Collectives(NamedTuple):
     concatenates `x` along axis -2 (the samples) across the parts, in rank
     order; `world_size` is the number of parts, each holding the same N.
     Both must be differentiable (their backward pass adds up the gradients).
+    ``replicate(x)`` marks a value that every part computed alike from the
+    gathered batch as replicated: JAX's ``pmean`` (an all-gathered value is
+    "varying" to ``shard_map``; the mean of equal values is that value, and
+    its transpose hands each part 1/W of the cotangent, which the gather's
+    transpose adds up again); the identity in torch.
     """
 
     reduce_sum: Callable = lambda x: x
     gather: Callable = lambda x: x
     world_size: int = 1
+    replicate: Callable = lambda x: x
 
 
 # ----------------------------------------------------------------- sort-based
@@ -318,7 +324,8 @@ def slice_statistics(projections, *, entry: LossStatistic, null: str, options: d
     """The ``(..., K)`` statistics of the projections ``(..., N, K)`` over the whole split batch."""
     if entry.reduction == "gather":
         samples = collectives.gather(projections)
-        return entry.statistic(xp.moveaxis(samples, -2, -1), null=null, xp=xp, **options)
+        statistics = entry.statistic(xp.moveaxis(samples, -2, -1), null=null, xp=xp, **options)
+        return collectives.replicate(statistics)
     if null == "normal":
         projections = _standardize_across(projections, ddof=entry.ddof, xp=xp,
                                           reduce_sum=collectives.reduce_sum)

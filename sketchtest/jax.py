@@ -21,10 +21,11 @@ from sketchtest._sigreg import (
     LeJEPAOutput, check_directions, check_lejepa_options, check_samples_shape, check_sigreg_options,
     lejepa_combine, statistic_from_sums,
 )
-from sketchtest._validation import float_dtypes
+from sketchtest._sliced_loss import Collectives, check_loss_samples, check_loss_test, slice_statistics
+from sketchtest._validation import check_int, float_dtypes
 from sketchtest_backends import jax as _backend
 
-__all__ = ["LeJEPAOutput", "lejepa_loss", "sigreg"]
+__all__ = ["LeJEPAOutput", "lejepa_loss", "sigreg", "sliced_loss"]
 
 
 def sigreg(z, *, key=None, directions=None, num_slices=256, t_max=3.0, n_points=17, axis_name=None):
@@ -161,6 +162,90 @@ def lejepa_loss(
         n_points=n_points, axis_name=axis_name,
     )
     return lejepa_combine(projections, jnp.mean(value), num_global_views=num_global_views, lamb=lamb, xp=jnp)
+
+
+def sliced_loss(
+    z, *, key=None, directions=None, test="epps_pulley", num_slices=256, null="standard",
+    axis_name=None, **options,
+):
+    r"""Any univariate test's statistic, averaged over random slices, as a differentiable JAX loss.
+
+    .. math::
+
+        L(z) = \frac1K \sum_{k=1}^K T(p_{\cdot k}), \qquad p = z A,
+
+    with :math:`T` the statistic of ``sketchtest.<test>`` (its docstring has
+    the convention), or :math:`1 - W` for ``"shapiro_wilk"`` and
+    ``"shapiro_francia"`` (W is 1 for a perfect fit): the value equals
+    ``getattr(sketchtest, test)(z @ A, axis=-2, null=null, **options).statistic.mean(-1)``.
+    ``test="epps_pulley"`` with ``null="standard"`` is :func:`sigreg`.
+
+    Parameters
+    ----------
+    z : jax.Array
+        Samples ``(..., N, D)``; leading axes are a batch (NumPy arrays are
+        accepted, lists are not).
+    key, directions, num_slices
+        As in :func:`sigreg`.
+    test : str, default "epps_pulley"
+        One of ``"epps_pulley"``, ``"jarque_bera"``, ``"dagostino_pearson"``
+        (sums over samples) and ``"cramer_von_mises"``, ``"anderson_darling"``,
+        ``"watson"``, ``"kolmogorov_smirnov"``, ``"shapiro_wilk"``,
+        ``"shapiro_francia"`` (sort-based), or any test registered in
+        :data:`sketchtest._sliced_loss.LOSS_STATISTICS`.
+    null : {"standard", "normal"}, default "standard"
+        ``"standard"``: distance to N(0, 1) on every slice; ``"normal"``: to
+        any Gaussian (the slices are standardized first). The Shapiro tests
+        and ``"dagostino_pearson"`` support ``"normal"`` only.
+    axis_name : hashable, optional
+        Mapped axis (``shard_map``, ``pmap``) whose devices hold equal parts
+        of the batch; give every device the same `key`. Sum-reducible tests
+        ``psum`` their ``(..., S, K)`` sums over samples (under
+        ``null="normal"`` the global mean and standard deviation first);
+        sort-based tests ``all_gather`` the projections (``tiled=True``), so
+        each device holds W x N x K projections for W devices. The value and
+        gradient equal those of one device on the whole batch.
+    **options
+        The test's own statistic options: ``t_max`` and ``n_points`` for
+        ``"epps_pulley"`` (as in :func:`sigreg`); no other test takes any.
+
+    Returns
+    -------
+    jax.Array
+        Shape ``z.shape[:-2]``; float64 for float64 input, float32 for
+        float32, bfloat16 and float16 input (computed in float32). A slice
+        that is degenerate under ``null="normal"`` (constant) gives NaN.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from sketchtest.jax import sliced_loss
+    >>> z = jax.random.normal(jax.random.key(0), (512, 16))
+    >>> loss, grad = jax.value_and_grad(sliced_loss)(z, key=jax.random.key(1), test="watson")
+    >>> grad.shape, bool(0.0 < loss < 0.5)
+    ((512, 16), True)
+    """
+    num_slices = check_int(num_slices, name="num_slices", minimum=1)
+    entry, options = check_loss_test(test, null, options, num_slices=num_slices)
+    z, compute_dtype = _check_input(z)
+    check_samples_shape(z)
+    check_loss_samples(entry, z.shape[-2], test=test, null=null)
+    directions = _resolve_directions(z, key, directions, num_slices=num_slices, dtype=compute_dtype)
+    projections = z.astype(compute_dtype) @ directions
+    collectives = Collectives() if axis_name is None else _collectives(axis_name)
+    statistics = slice_statistics(projections, entry=entry, null=null, options=options, xp=jnp,
+                                  collectives=collectives)
+    return jnp.mean(statistics, axis=-1)
+
+
+def _collectives(axis_name):
+    """``psum``, tiled ``all_gather`` along the sample axis and ``pmean`` over `axis_name`."""
+    return Collectives(
+        reduce_sum=lambda x: jax.lax.psum(x, axis_name),
+        gather=lambda x: jax.lax.all_gather(x, axis_name, axis=x.ndim - 2, tiled=True),
+        world_size=jax.lax.axis_size(axis_name),
+        replicate=lambda x: jax.lax.pmean(x, axis_name),
+    )
 
 
 def _check_input(z, name: str = "z"):
