@@ -17,9 +17,17 @@ import matplotlib.pyplot as plt
 
 from sketchtest.__main__ import main
 
-target = os.path.join(tempfile.mkdtemp(), "check.png")
-status = main(["check", "--demo", "--slices", "128", "--plot", target])
+# Run where a shell user would, in a working folder (a temporary one here),
+# so that the report names the plot as "check.png".
+workdir = tempfile.mkdtemp()
+previous = os.getcwd()
+os.chdir(workdir)
+try:
+    status = main(["check", "--demo", "--slices", "128", "--plot", "check.png"])
+finally:
+    os.chdir(previous)
 print(f"exit status {status}")
+target = os.path.join(workdir, "check.png")
 
 # %%
 # The plot: Q-Q plots of the four worst slices (a slope below 1 is too
