@@ -335,7 +335,8 @@ def sliced_loss(
     >>> z.grad.shape, bool(0.0 < loss < 0.5)
     (torch.Size([512, 16]), True)
     """
-    entry, options = check_loss_test(test, null, options, num_slices=check_int(num_slices, name="num_slices", minimum=1))
+    num_slices = check_int(num_slices, name="num_slices", minimum=1)
+    entry, options = check_loss_test(test, null, options, num_slices=num_slices)
     compute_dtype = _check_input(z, distributed=distributed)
     check_loss_samples(entry, z.shape[-2], test=test, null=null)
     directions = _resolve_directions(z, directions, num_slices=num_slices, seed=seed, dtype=compute_dtype)

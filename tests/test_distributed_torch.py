@@ -95,7 +95,8 @@ def ranks(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    "name", [f"{loss}{step}" for loss in ["sigreg", "lejepa", *(f"{t}_{n}" for t, n in SLICED)] for step in (0, 1)]
+    "name",
+    [f"{loss}{step}" for loss in ["sigreg", "lejepa", *(f"{t}_{n}" for t, n in SLICED)] for step in (0, 1)],
 )
 def test_ddp_equals_single_process_on_the_concatenated_batch(ranks, name):
     single = _losses(_model(), _batch(), distributed=True)[name]  # no process group here

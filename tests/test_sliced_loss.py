@@ -21,8 +21,6 @@ from support import loss_of_statistic  # noqa: E402
 from sketchtest.torch import SlicedLoss, sigreg, sliced_loss  # noqa: E402
 
 CASES = [(test, null) for test, entry in LOSS_STATISTICS.items() for null in entry.nulls]
-GATHER_TESTS = sorted(t for t, e in LOSS_STATISTICS.items() if e.reduction == "gather")
-SUMS_TESTS = sorted(t for t, e in LOSS_STATISTICS.items() if e.reduction == "sums")
 
 
 def reference_loss(z, directions, test, null, **options):
