@@ -167,3 +167,18 @@ def test_torch_compile_fullgraph_matches_eager(test, null):
     (eager_grad,) = torch.autograd.grad(eager, z)
     torch.testing.assert_close(value, eager)
     torch.testing.assert_close(grad, eager_grad)
+
+
+def test_a_registered_statistic_becomes_a_loss(monkeypatch):
+    from sketchtest import _sliced_loss
+
+    def mean_square(y, *, null, xp):  # a toy sort-free statistic: E[y^2] - 1
+        return xp.mean(y * y, axis=-1) - 1.0
+
+    entry = _sliced_loss.gather_statistic(mean_square, nulls=("standard",), min_samples={"standard": 1})
+    monkeypatch.setitem(_sliced_loss.LOSS_STATISTICS, "mean_square", entry)
+    z, directions = torch.asarray(_data((30, 3))), torch.asarray(host_directions(3, 4, seed=7))
+    expected = ((z @ directions) ** 2).mean(0).mean() - 1.0
+    torch.testing.assert_close(sliced_loss(z, test="mean_square", directions=directions), expected)
+    with pytest.raises(TypeError, match="LossStatistic"):
+        _sliced_loss.register_loss_statistic("bad", mean_square)

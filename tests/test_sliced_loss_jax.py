@@ -122,12 +122,17 @@ _SHARD_MAP_SCRIPT = textwrap.dedent(
         np.testing.assert_allclose(grad_sharded, grad, rtol=1e-10, atol=1e-15)
         print(f"{test}/{null}: |dloss| {abs(float(value_sharded - value)):.1e} "
               f"max |dgrad| {float(jnp.max(jnp.abs(grad_sharded - grad))):.1e}")
+    halves = jnp.stack([z[:, :32], z[:, 32:]])
+    for test, null in [("epps_pulley", "normal"), ("cramer_von_mises", "standard")]:
+        options = dict(key=key, num_slices=16, test=test, null=null)
+        mapped = jax.pmap(lambda part: sliced_loss(part, axis_name="d", **options), axis_name="d")(halves)
+        np.testing.assert_allclose(mapped, jnp.stack([sliced_loss(z, **options)] * 2), rtol=1e-12)
     print("OK")
     """
 )
 
 
-def test_shard_map_over_two_host_devices_equals_one_device():
+def test_shard_map_and_pmap_over_two_host_devices_equal_one_device():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
                JAX_PLATFORMS="cpu", OMP_NUM_THREADS="1")
     completed = subprocess.run(
