@@ -130,9 +130,10 @@ def _run(x, statistic_of, parameter, *, test, null, n_resamples, seed, nan_polic
     n_resamples = check_int(n_resamples, name="n_resamples", minimum=1)
     check_seed(seed)
     x, xp, result_dtype = _prepare(x, null, nan_policy)
+    parameter_name = "beta" if test == "henze_jimenez_gamero" else "gamma"
     if wide_dtype(x, xp=xp) != xp.float64:
-        name = "beta" if test == "henze_jimenez_gamero" else "gamma"
-        check_real(parameter, name=f"{name} (on a device without float64)", maximum=FLOAT32_MAXIMUM[test])
+        check_real(parameter, name=f"{parameter_name} (on a device without float64)",
+                   maximum=FLOAT32_MAXIMUM[test])
     n, dim = x.shape[-2], x.shape[-1]
 
     def compute(samples, *, xp):
@@ -154,7 +155,7 @@ def _run(x, statistic_of, parameter, *, test, null, n_resamples, seed, nan_polic
     min_samples = 2 if null == "standard" else dim + 1
     statistic, pvalue = apply_row_nan_policy(x, run, xp=xp, nan_policy=nan_policy, min_samples=min_samples)
     return NormalityResult(xp.astype(statistic, result_dtype), xp.astype(pvalue, result_dtype), test=test,
-                           null=null, method="monte_carlo", extras={"parameter": parameter})
+                           null=null, method="monte_carlo", extras={parameter_name: parameter})
 
 
 _COMMON_PARAMETERS = """null : {"normal", "standard"}, default "normal"
@@ -178,7 +179,7 @@ _COMMON_PARAMETERS = """null : {"normal", "standard"}, default "normal"
 _RETURNS = """NormalityResult
         ``statistic`` and ``pvalue`` of shape ``(...)``, in the input's
         namespace, device and (floating) dtype; NaN where the statistic is
-        NaN; ``extras["parameter"]`` holds the tuning parameter."""
+        NaN; ``extras`` holds the tuning parameter (``"gamma"`` or ``"beta"``)."""
 
 _DIFFERENTIABLE = """The statistic is smooth in the samples (under ``null="normal"`` through the
     QR standardization too): ``statistic`` back-propagates in eager PyTorch

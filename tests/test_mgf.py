@@ -153,6 +153,7 @@ def test_batch_elements_are_independent(name):
         single = call(name, x[i])
         np.testing.assert_allclose(batched.statistic[i], single.statistic, rtol=1e-12)
         assert batched.pvalue[i] == single.pvalue
+    assert batched.extras == PARAMETERS[name]
 
 
 # --- p-values: size and power -------------------------------------------------
