@@ -7,6 +7,9 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as strategies
+from hypothesis.extra import numpy as numpy_strategies
 
 import sketchtest as st
 
@@ -14,7 +17,25 @@ import sketchtest as st
 def _numbers(text: str, field: str) -> list[float]:
     """The numbers shown after ``field=`` in a repr (up to the next field)."""
     shown = re.search(rf"{field}=(.*?)(?:, \w+=|\)$)", text).group(1)
-    return [float(token) for token in re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]\d+)?", shown.split(" (shape")[0])]
+    return [float(token) for token in re.findall(r"-?(?:inf|nan|\d+(?:\.\d+)?(?:e[-+]\d+)?)", shown.split(" (shape")[0])]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(numpy_strategies.arrays(
+    dtype=strategies.sampled_from([np.float64, np.float32]),
+    shape=numpy_strategies.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=12),
+    elements={"allow_nan": True, "allow_infinity": True},
+))
+def test_any_values_show_on_one_line_as_numpy_would_abbreviate_them(values):
+    text = repr(st.NormalityResult(values, values, test="t", null="normal", method="asymptotic"))
+    assert "\n" not in text and text.endswith("method='asymptotic')")
+    shown = _numbers(text, "statistic")
+    # NumPy abbreviates beyond the threshold (10 values), keeping 3 at each end of a longer axis
+    if values.size > 10 and max(values.shape) > 6:
+        assert "..." in text and f"(shape {values.shape})" in text
+    else:  # shown in full, in order, to six significant digits
+        np.testing.assert_allclose(shown, values.ravel().astype(np.float64), rtol=1e-5, atol=0)
+        assert (f"(shape {values.shape})" in text) == (values.ndim > 1)
 
 
 def test_scalar_result_shows_its_values_and_null():
