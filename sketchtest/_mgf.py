@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import math
 
-from sketchtest._compat import as_array, device
+from sketchtest._compat import device
 from sketchtest._montecarlo import monte_carlo_pvalue
-from sketchtest._multivariate import pairwise_sum, standardized
+from sketchtest._multivariate import _prepare as prepare_full_rank, pairwise_sum, standardized
 from sketchtest._result import NormalityResult
-from sketchtest._sliced import apply_row_nan_policy, nan_where
+from sketchtest._sliced import _prepare as prepare_samples, apply_row_nan_policy, nan_where
 from sketchtest._tails import wide_dtype
-from sketchtest._validation import (check_choice, check_int, check_nan_policy, check_real, check_seed,
-                                    float_dtypes)
+from sketchtest._validation import check_choice, check_int, check_nan_policy, check_real, check_seed
 
 __all__ = ["henze_visagie", "henze_jimenez_gamero", "comb"]
 
@@ -48,22 +47,11 @@ NULLS = ("normal", "standard")
 
 
 def _prepare(x, null, nan_policy):
-    """Validate ``(..., N, D)`` samples, `null` and `nan_policy`; return them in the compute dtype."""
+    """Validate ``(..., N, D)`` samples (N > D under ``null="normal"``), `null` and `nan_policy`."""
     check_choice(null, name="null", choices=NULLS)
-    x, xp = as_array(x)
-    if x.ndim < 2:
-        raise ValueError(f"`x` must have shape (..., N, D) with samples on axis -2; got {x.ndim} dimension(s)")
-    n, dim = x.shape[-2], x.shape[-1]
-    if dim < 1:
-        raise ValueError(f"`x` must have D >= 1 on its last axis; got D = {dim}")
-    if n < 2:
-        raise ValueError(f"`x` needs at least 2 samples on axis -2; got N = {n}")
-    if null == "normal" and n <= dim:
-        raise ValueError(
-            f"the sample covariance of `x` is singular: N = {n} samples in D = {dim} dimensions "
-            "(null='normal' needs N > D)")
-    compute_dtype, result_dtype = float_dtypes(x, xp=xp)
-    x = x if x.dtype == compute_dtype else xp.astype(x, compute_dtype)
+    if null == "normal":
+        return prepare_full_rank(x, nan_policy)
+    x, xp, result_dtype = prepare_samples(x)
     check_nan_policy(nan_policy, x, xp=xp)
     return x, xp, result_dtype
 
@@ -134,16 +122,18 @@ def _run(x, statistic_of, parameter, *, test, null, n_resamples, seed, nan_polic
     if wide_dtype(x, xp=xp) != xp.float64:
         check_real(parameter, name=f"{parameter_name} (on a device without float64)",
                    maximum=FLOAT32_MAXIMUM[test])
-    n, dim = x.shape[-2], x.shape[-1]
+    dim = x.shape[-1]
 
     def compute(samples, *, xp):
         y, singular = _samples_to_test(samples, null, xp=xp)
         return nan_where(singular, statistic_of(y, parameter, xp=xp), xp=xp), None
 
-    def simulate(draws, *, xp):
-        return compute(xp.reshape(draws, (draws.shape[0], n, dim)), xp=xp)
-
     def run(samples):
+        n = samples.shape[-2]  # each batch element's own under nan_policy="omit"
+
+        def simulate(draws, *, xp):
+            return compute(xp.reshape(draws, (draws.shape[0], n, dim)), xp=xp)
+
         statistic, _ = compute(samples, xp=xp)
         options = dict(xp=xp, n=n * dim, n_resamples=n_resamples, seed=seed, key=(test, null, parameter, dim))
         pvalue = monte_carlo_pvalue(statistic, simulate, **options)
