@@ -454,3 +454,15 @@ def test_unknown_loss_exits_2_naming_the_option(capsys):
         main(["--loss", "no_such_test"])
     assert exit_info.value.code == 2
     assert "--loss no_such_test" in capsys.readouterr().err
+
+
+def test_study_curves_read_each_runs_steps(tmp_path):
+    pytest.importorskip("matplotlib")
+    from training_examples.study import plot_curves, step_history
+
+    log = record_two_epochs(tmp_path)
+    run = {"config": {"out": str(tmp_path)}, "history": log.rows}
+    assert [row["step"] for row in step_history(run)] == list(range(1, 11))
+    assert len(step_history({"config": {"out": str(tmp_path / "none")}, "history": log.rows})) == 2  # no steps.csv
+    plot_curves({"torch": [run]}, tmp_path / "study_curves.png")
+    assert (tmp_path / "study_curves.png").stat().st_size > 0
