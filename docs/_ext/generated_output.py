@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -42,6 +43,15 @@ def run_for_docs(arguments: list[str], timeout: float) -> subprocess.CompletedPr
     environment.pop("CUDA_VISIBLE_DEVICES", None)
     return subprocess.run(arguments, cwd=REPOSITORY_ROOT, env=environment, timeout=timeout,
                           capture_output=True, text=True, check=False)
+
+
+def executable_of_this_environment(name: str) -> str:
+    """``python`` is the interpreter building the docs; other programs are looked
+    up first beside it (a virtual environment's scripts, activated or not)."""
+    if name in ("python", "python3"):
+        return sys.executable
+    search_path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    return shutil.which(name, path=search_path) or name
 
 
 class _RunningDirective(SphinxDirective):
@@ -83,8 +93,7 @@ class CommandOutput(_RunningDirective):
     def run(self) -> list[nodes.Node]:
         command = self.arguments[0]
         arguments = shlex.split(command)
-        if arguments[0] in ("python", "python3"):
-            arguments[0] = sys.executable
+        arguments[0] = executable_of_this_environment(arguments[0])
         output = self.run_checked(arguments, f"command-output {command!r}")
         return [self.literal(f"$ {command}\n{output}", "text", output=True)]
 
