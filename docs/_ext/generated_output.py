@@ -39,8 +39,8 @@ logger = logging.getLogger(__name__)
 def run_for_docs(arguments: list[str], timeout: float) -> subprocess.CompletedProcess:
     """Run ``arguments`` from the repository root, single-threaded on the CPU."""
     environment = dict(os.environ, OMP_NUM_THREADS="1", JAX_PLATFORMS="cpu",
-                       MPLBACKEND="Agg", PYTHONUNBUFFERED="1", COLUMNS="200")
-    environment.pop("CUDA_VISIBLE_DEVICES", None)
+                       CUDA_VISIBLE_DEVICES="", MPLBACKEND="Agg", PYTHONUNBUFFERED="1",
+                       COLUMNS="200")
     return subprocess.run(arguments, cwd=REPOSITORY_ROOT, env=environment, timeout=timeout,
                           capture_output=True, text=True, check=False)
 
