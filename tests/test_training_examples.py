@@ -175,15 +175,18 @@ def test_missing_package_says_what_to_install_and_exits_2(framework, hidden, mon
     """An import that fails (simulated by a None entry in sys.modules) gives one line and status 2."""
     from training_examples.common.requirements import install_command
 
+    from training_examples.study import main as study_main
+
     main = importlib.import_module(f"training_examples.{framework}_lejepa").main
     monkeypatch.setitem(sys.modules, hidden, None)
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--epochs", "1"])
-    assert exit_info.value.code == 2
-    error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "Traceback" not in error
-    assert install_command(framework) in error
-    assert {"sklearn": "scikit-learn"}.get(hidden, hidden) in error
+    for run in (lambda: main(["--epochs", "1"]), lambda: study_main(["--frameworks", framework])):
+        with pytest.raises(SystemExit) as exit_info:
+            run()
+        assert exit_info.value.code == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "Traceback" not in error
+        assert install_command(framework) in error
+        assert {"sklearn": "scikit-learn"}.get(hidden, hidden) in error
 
 
 def test_a_run_shorter_than_its_warmup_is_warned_and_shortened():

@@ -18,6 +18,7 @@ import sys
 import numpy as np
 
 from training_examples.common.metrics import read_rows
+from training_examples.common.requirements import require_packages
 
 FRAMEWORKS = ("torch", "jax")
 KEYS = ("probe_accuracy", "random_init_probe_accuracy", "raw_pixel_probe_accuracy", "train_seconds", "wall_seconds")
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default="runs/study", help="output folder")
     args, extra = parser.parse_known_args(argv)
     extra = [arg for arg in extra if arg != "--"]
+    for framework in args.frameworks:
+        require_packages(framework)  # one line and exit 2, before any run starts
     out = pathlib.Path(args.out)
     results = {}
     for framework in args.frameworks:

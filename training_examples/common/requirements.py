@@ -7,6 +7,8 @@ import sys
 
 INSTALL_COMMAND = 'pip install -c .ci/constraints.txt -e ".[{extras}]"'
 EXAMPLES_MODULES = {"sklearn": "scikit-learn", "matplotlib": "matplotlib", "tqdm": "tqdm"}
+FRAMEWORK_MODULES = {"torch": {"torch": "torch"}, "jax": {"jax": "jax", "optax": "optax"}}
+"""Import name to package name of what each trainer needs besides the ``[examples]`` extra."""
 
 
 def install_command(framework: str) -> str:
@@ -19,18 +21,16 @@ def missing_packages(modules: dict[str, str]) -> list[str]:
     return [package for module, package in modules.items() if importlib.util.find_spec(module) is None]
 
 
-def require_packages(framework: str, modules: dict[str, str]) -> None:
+def require_packages(framework: str) -> None:
     """Exit with status 2 and one line on stderr when a package the trainer needs is missing.
 
     Parameters
     ----------
     framework : str
-        ``"torch"`` or ``"jax"``: the extra that installs the framework.
-    modules : dict
-        Import name to package name, for the framework's own packages; the
-        ``[examples]`` extra's packages are always checked.
+        ``"torch"`` or ``"jax"``: its :data:`FRAMEWORK_MODULES` and the
+        ``[examples]`` extra's packages are checked.
     """
-    missing = missing_packages({**modules, **EXAMPLES_MODULES})
+    missing = missing_packages({**FRAMEWORK_MODULES[framework], **EXAMPLES_MODULES})
     if missing:
         print(
             f"error: the {framework} trainer needs {', '.join(missing)}; "
