@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, torch {torch.__version__}, "
-          f"python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
+          f"python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
     shape = (1024, 512, 1024) if args.quick else ALONE_SHAPE
     alone = [measure_alone(loss, null, shape) for loss, null in loss_tests().items()]
     print(f"\nEach loss alone, N, D, K = {shape}, float32, CPU:\n\n{alone_table(alone)}\n", flush=True)
@@ -274,6 +275,7 @@ def main(argv: list[str] | None = None) -> None:
         rows, references = run_training(seeds, QUICK_BUDGET if args.quick else [])
         print(f"\nTraining on digits ({TRAIN_IMAGES} train, {TEST_IMAGES} test images), seeds {seeds}:\n")
         print(training_table(rows, references))
+    print(f"# load average at the end: {os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[2]:.1f} (15 min)")
     if args.output:
         result = {"alone": alone, "training": rows, "references": references, "budget": BUDGET}
         pathlib.Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
