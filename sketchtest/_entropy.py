@@ -147,7 +147,8 @@ def vasicek(
         :math:`\lfloor\sqrt n + \tfrac12\rfloor` (the rule of
         :func:`scipy.stats.differential_entropy`), at most ``(n - 1) // 2``.
     null : {"normal", "standard"}, default "normal"
-        ``"normal"``: H0 is N(mu, sigma^2) with both unknown (Vasicek's test).
+        ``"normal"`` (the default): any Gaussian, as SciPy's normality tests;
+        H0 is N(mu, sigma^2) with both unknown (Vasicek's test).
         ``"standard"``: H0 is N(0, 1) exactly.
     method : {"auto", "tabulated", "monte_carlo"}, default "auto"
         Both compare the statistic with its null simulated at this n and

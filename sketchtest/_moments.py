@@ -283,8 +283,9 @@ _Z_TEST_PARAMETERS = """    axis : int, default 0
         The alternative hypothesis, as in SciPy: the p-value is
         :math:`2\\Phi(-|Z|)`, :math:`\\Phi(Z)` or :math:`\\Phi(-Z)`.
     null : {"normal"}, default "normal"
-        H0 is N(mu, sigma^2) with both unknown; the statistic is invariant to
-        location and scale, so this is the only null.
+        Any Gaussian, as SciPy's normality tests: H0 is N(mu, sigma^2) with
+        both unknown; the statistic is invariant to location and scale, so
+        this is the only null.
     method : {"asymptotic", "monte_carlo"}, default "asymptotic"
         ``"asymptotic"``: the normal approximation of Z (SciPy's p-value).
         ``"monte_carlo"``: Z ranked among its values on `n_resamples`
