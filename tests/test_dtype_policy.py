@@ -155,6 +155,9 @@ def _torch_calls():
         "torch.SIGReg": ("z", lambda z: [stt.SIGReg(num_slices=4)(z)], (60, 3)),
         "torch.lejepa_loss": ("projections", lambda v: list(stt.lejepa_loss(v, num_slices=4, seed=0)), (3, 20, 2)),
         "torch.LeJEPALoss": ("projections", lambda v: list(stt.LeJEPALoss(num_slices=4)(v)), (3, 20, 2)),
+        "torch.sliced_loss": (
+            "z", lambda z: [stt.sliced_loss(z, test="anderson_darling", num_slices=4, seed=0)], (60, 3)),
+        "torch.SlicedLoss": ("z", lambda z: [stt.SlicedLoss(test="jarque_bera", num_slices=4)(z)], (60, 3)),
     }
 
 
@@ -167,6 +170,8 @@ def _jax_calls():
     return {
         "jax.sigreg": ("z", lambda z: [stj.sigreg(z, key=key, num_slices=4)], (60, 3)),
         "jax.lejepa_loss": ("projections", lambda v: list(stj.lejepa_loss(v, key=key, num_slices=4)), (3, 20, 2)),
+        "jax.sliced_loss": (
+            "z", lambda z: [stj.sliced_loss(z, key=key, test="cramer_von_mises", num_slices=4)], (60, 3)),
     }
 
 
