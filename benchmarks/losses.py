@@ -214,8 +214,8 @@ def measure_alone(loss: str, null: str, shape=ALONE_SHAPE) -> dict:
 def training_table(rows: list[dict], references: dict) -> str:
     """Mean ± standard deviation over seeds of each loss's probe; means of the other columns."""
     header = [
-        "loss", "null", "probe acc.", "final reg.", "final inv.", "proj. spread", "loss CV (last 1/4)",
-        "grad CV", "grad max/median", "non-finite steps", "ms / step",
+        "loss", "null", "probe acc.", "final reg.", "final inv.", "spread", "loss CV", "grad CV",
+        "grad max/med.", "non-finite", "ms/step",
     ]  # fmt: skip
     table = []
     for loss in dict.fromkeys(row["loss"] for row in rows):
