@@ -51,6 +51,10 @@ BUDGET = [
     "--warmup-epochs", "1", "--lr", "3e-3", "--no-progress", "--checkpoint-every", "1000",
 ]  # fmt: skip
 QUICK_BUDGET = ["--epochs", "2"]
+#: ``--budget longer``: every digit not held out for testing, 64 images a step, 12 epochs (about 200
+#: steps) and a two-stage encoder: long enough for the encoder to move away from its initialization.
+LONGER_TRAIN_IMAGES = 1157
+LONGER_BUDGET = ["--epochs", "12", "--batch-size", "64", "--depth", "2", "--warmup-epochs", "2"]
 ALONE_SHAPE = (8192, 512, 1024)  # N, D, K
 
 
@@ -64,15 +68,17 @@ def loss_tests() -> dict[str, str]:
     return tests
 
 
-def small_digits(directory: pathlib.Path) -> pathlib.Path:
-    """320 training and 640 test images of scikit-learn's digits, as the trainer's ``.npz`` input."""
+def small_digits(directory: pathlib.Path, train_images: int = TRAIN_IMAGES) -> pathlib.Path:
+    """`train_images` training and the next 640 test images of one fixed permutation of scikit-learn's digits."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     order = np.random.default_rng(0).permutation(len(digits.target))
-    train, test = order[:TRAIN_IMAGES], order[TRAIN_IMAGES : TRAIN_IMAGES + TEST_IMAGES]
+    if train_images + TEST_IMAGES > len(order):
+        raise ValueError(f"at most {len(order) - TEST_IMAGES} training images; got {train_images}")
+    train, test = order[:train_images], order[train_images : train_images + TEST_IMAGES]
     images = (digits.images / 16.0).astype(np.float32)
-    path = directory / "digits_320.npz"
+    path = directory / f"digits_{train_images}.npz"
     np.savez(path, x_train=images[train], y_train=digits.target[train], x_test=images[test], y_test=digits.target[test])
     return path
 
@@ -145,16 +151,18 @@ def reference_probes(trainer, dataset) -> dict:
     }
 
 
-def run_training(seeds, budget) -> tuple[list[dict], dict]:
+def run_training(seeds, budget, train_images=TRAIN_IMAGES, tests=None) -> tuple[list[dict], dict]:
     """Every loss for every seed; the rows and the reference probes of each seed."""
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     rows, references = [], {}
     with tempfile.TemporaryDirectory() as scratch:
-        data = small_digits(pathlib.Path(scratch))
+        data = small_digits(pathlib.Path(scratch), train_images)
         for seed in seeds:
             for loss, null in loss_tests().items():
+                if tests and loss not in tests:
+                    continue
                 started = time.perf_counter()
                 row, trainer, dataset = train_once(loss, null, seed, data, pathlib.Path(scratch) / loss, budget)
                 if seed not in references:
@@ -254,9 +262,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true", help="2 epochs, seed 0, N = 1024 for the loss alone")
+    parser.add_argument("--budget", choices=("small", "longer"), default="small",
+                        help="small: 320 images, 60 steps; longer: 1157 images, about 200 steps of 64")
+    parser.add_argument("--tests", nargs="+", help="train with these losses only (default: every one)")
     parser.add_argument("--skip-training", action="store_true", help="only the loss-alone table")
+    parser.add_argument("--skip-alone", action="store_true", help="only the training table")
+    parser.add_argument("--table-from", nargs="+", metavar="JSON",
+                        help="print the training table of rows saved by earlier --output runs, and exit")
     parser.add_argument("--output", help="write every row as JSON here")
     args = parser.parse_args(argv)
+    if args.table_from:
+        print(table_from_files(args.table_from))
+        return
     if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:  # make freed buffers leave the RSS
         env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
@@ -266,20 +283,37 @@ def main(argv: list[str] | None = None) -> None:
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, torch {torch.__version__}, "
           f"python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    shape = (1024, 512, 1024) if args.quick else ALONE_SHAPE
-    alone = [measure_alone(loss, null, shape) for loss, null in loss_tests().items()]
-    print(f"\nEach loss alone, N, D, K = {shape}, float32, CPU:\n\n{alone_table(alone)}\n", flush=True)
+    alone = []
+    if not args.skip_alone:
+        shape = (1024, 512, 1024) if args.quick else ALONE_SHAPE
+        alone = [measure_alone(loss, null, shape) for loss, null in loss_tests().items()]
+        print(f"\nEach loss alone, N, D, K = {shape}, float32, CPU:\n\n{alone_table(alone)}\n", flush=True)
     rows, references = [], {}
+    longer = args.budget == "longer"
+    budget = QUICK_BUDGET if args.quick else LONGER_BUDGET if longer else []
+    train_images = LONGER_TRAIN_IMAGES if longer else TRAIN_IMAGES
     if not args.skip_training:
         seeds = args.seeds[:1] if args.quick else args.seeds
-        rows, references = run_training(seeds, QUICK_BUDGET if args.quick else [])
-        print(f"\nTraining on digits ({TRAIN_IMAGES} train, {TEST_IMAGES} test images), seeds {seeds}:\n")
+        rows, references = run_training(seeds, budget, train_images, args.tests)
+        print(f"\nTraining on digits ({train_images} train, {TEST_IMAGES} test images), seeds {seeds}:\n")
         print(training_table(rows, references))
     print(f"# load average at the end: {os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[2]:.1f} (15 min)")
     if args.output:
-        result = {"alone": alone, "training": rows, "references": references, "budget": BUDGET}
+        result = {"alone": alone, "training": rows, "references": references, "budget": [*BUDGET, *budget],
+                  "train_images": train_images}
         pathlib.Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
 
+
+def table_from_files(paths) -> str:
+    """The training table of the rows and reference probes saved in several ``--output`` files."""
+    rows, references = [], {}
+    for path in paths:
+        saved = json.loads(pathlib.Path(path).read_text())
+        rows += saved["training"]
+        references.update(saved["references"])
+    order = list(dict.fromkeys(row["loss"] for row in rows))
+    rows.sort(key=lambda row: (order.index(row["loss"]), row["seed"]))
+    return training_table(rows, references)
 
 if __name__ == "__main__":
     main()
