@@ -165,7 +165,7 @@ def test_help_lists_the_options_and_what_to_install(framework, capsys):
     assert "--progress, --no-progress" in text and "tqdm progress bar (default: True)" in text
     assert "cut to 1/8 of the run" in " ".join(text.split())  # the short-run warm-up rule is in the help
     assert f'pip install -c .ci/constraints.txt -e ".[{framework},examples]"' in text
-    assert ("--loss" in text) == (framework == "torch")
+    assert "--loss LOSS" in text and "--loss-null" in text  # both trainers take another sliced test
 
 
 @pytest.mark.parametrize(
@@ -451,12 +451,52 @@ def test_loss_option_builds_sigreg_or_the_sliced_test():
     assert out.loss == pytest.approx(0.3 * regularizer.item() + 0.7 * out.invariance.item(), rel=1e-12)
 
 
-def test_unknown_loss_exits_2_naming_the_option(capsys):
-    main = trainer_main("torch")
+def test_jax_loss_option_builds_sigreg_or_the_sliced_test():
+    pytest.importorskip("optax")
+    jax = pytest.importorskip("jax")
+    from sketchtest.jax import lejepa_loss, sliced_loss
+    from training_examples.common import TrainConfig
+    from training_examples.jax_lejepa.losses import build_loss
+
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)  # float64, restored below
+    try:
+        projections = jax.random.normal(jax.random.key(0), (4, 64, 8), dtype=jax.numpy.float64)
+        key = jax.random.key(1)
+        config = TrainConfig(loss="sigreg", num_slices=16, lamb=0.3, batch_size=64, proj_dim=8, num_local_views=2)
+        default = build_loss(config, 2)(projections, key)
+        reference = lejepa_loss(projections, key=key, num_global_views=2, lamb=0.3, num_slices=16)
+        assert tuple(map(float, default)) == tuple(map(float, reference))  # the default path is lejepa_loss itself
+        # sliced_loss's Epps-Pulley with null="standard" is SIGReg: the same value on the same directions
+        config.loss = "epps_pulley"
+        epps_pulley = build_loss(config, 2)(projections, key)
+        for name in ("loss", "sigreg", "invariance"):
+            assert float(getattr(epps_pulley, name)) == pytest.approx(float(getattr(reference, name)), rel=1e-12)
+        config.loss = "cramer_von_mises"
+        out = build_loss(config, 2)(projections, key)
+        regularizer = float(sliced_loss(projections, key=key, test="cramer_von_mises", num_slices=16).mean())
+        assert float(out.sigreg) == pytest.approx(regularizer, rel=1e-12)
+        assert float(out.invariance) == pytest.approx(float(reference.invariance), rel=1e-12)
+        assert float(out.loss) == pytest.approx(0.3 * regularizer + 0.7 * float(out.invariance), rel=1e-12)
+        assert out.loss.dtype == jax.numpy.float64
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--loss", "no_such_test"], "--loss no_such_test"),
+        (["--loss", "shapiro_wilk", "--loss-null", "standard"], "--loss shapiro_wilk"),  # a null it lacks
+    ],
+)
+def test_unknown_loss_exits_2_naming_the_option_in_both_trainers(framework, argv, message, capsys):
+    main = trainer_main(framework)
     with pytest.raises(SystemExit) as exit_info:
-        main(["--loss", "no_such_test"])
+        main(argv)
     assert exit_info.value.code == 2
-    assert "--loss no_such_test" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_study_curves_read_each_runs_steps(tmp_path):

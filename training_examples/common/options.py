@@ -102,7 +102,7 @@ def warn(message: str | None) -> None:
 def build_parser(prog: str, description: str, epilog: str = "", loss_help: str = "") -> argparse.ArgumentParser:
     """The argument parser of a trainer; every option of :class:`TrainConfig`.
 
-    `loss_help` adds the ``--loss`` option (the PyTorch trainer's choice of regularizer).
+    `loss_help` adds the ``--loss`` option (each trainer's choice of regularizer).
     """
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(

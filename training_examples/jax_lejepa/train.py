@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 
 import jax
@@ -20,7 +21,6 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from sketchtest.jax import lejepa_loss
 from training_examples.common import (
     MetricsLog,
     epilog_text,
@@ -32,10 +32,14 @@ from training_examples.common import (
     raw_pixel_probe_accuracy,
     warn,
 )
+from training_examples.jax_lejepa.losses import LOSS_HELP, build_loss
 from training_examples.jax_lejepa.models import dense, encoder_apply, model_init, projector_apply
 from training_examples.jax_lejepa.views import ViewSpec, make_views, resize_and_normalize
 
-DESCRIPTION = "Train a LeJEPA encoder with JAX and optax (SIGReg from sketchtest) and report linear-probe accuracy."
+DESCRIPTION = (
+    "Train a LeJEPA encoder with JAX and optax (SIGReg or another sliced test from sketchtest) "
+    "and report linear-probe accuracy."
+)
 NUM_GLOBAL_VIEWS = 2
 
 
@@ -109,6 +113,7 @@ def make_train_step(setup: Setup, optimizer: optax.GradientTransformation, base_
     The gradient norm is that of the encoder and projector (the probe's excluded).
     """
     config = setup.config
+    lejepa_objective = build_loss(config, NUM_GLOBAL_VIEWS)
 
     def objective(params, images, labels, step):
         view_key, loss_key = jax.random.split(jax.random.fold_in(base_key, step))
@@ -116,9 +121,7 @@ def make_train_step(setup: Setup, optimizer: optax.GradientTransformation, base_
         global_views = make_views(global_key, images, setup.global_spec, NUM_GLOBAL_VIEWS, setup.mean, setup.std)
         local_views = make_views(local_key, images, setup.local_spec, config.num_local_views, setup.mean, setup.std)
         features, projections = embed_views(setup, params, global_views, local_views)
-        lejepa = lejepa_loss(
-            projections, key=loss_key, num_global_views=NUM_GLOBAL_VIEWS, lamb=config.lamb, num_slices=config.num_slices
-        )
+        lejepa = lejepa_objective(projections, loss_key)
         logits = dense(params["probe"], jax.lax.stop_gradient(features))
         targets = jnp.tile(labels, NUM_GLOBAL_VIEWS)
         probe_loss = optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean()
@@ -257,7 +260,13 @@ def frozen_probe_accuracy(encode, encoder_params, dataset) -> float:
 def main(argv: list[str] | None = None) -> dict:
     """Parse the options, train, probe; write metrics.json and the curves; return the summary."""
     started = time.perf_counter()
-    config = parse_config(argv, "python -m training_examples.jax_lejepa", DESCRIPTION, epilog_text("jax"))
+    prog = "python -m training_examples.jax_lejepa"
+    config = parse_config(argv, prog, DESCRIPTION, epilog_text("jax"), loss_help=LOSS_HELP)
+    try:
+        build_loss(config, NUM_GLOBAL_VIEWS)
+    except ValueError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     dataset = load_dataset(config.data, config.labels, config.image_size)
     config.resolve_sizes(dataset.image_shape[1])
     config.resolve_flip(dataset.name)
@@ -278,6 +287,6 @@ def main(argv: list[str] | None = None) -> dict:
         "config": dataclasses.asdict(config),
     }
     log.write_summary(summary)
-    log.plot(f"jax, {config.arch}, {dataset.name}", summary)
+    log.plot(f"jax, {config.arch}, {dataset.name}, loss {config.loss}", summary)
     print_summary(summary, config.out_dir)
     return summary
