@@ -84,12 +84,11 @@ def jarque_bera(
             m2 = xp.mean(squares, axis=-1)
             skewness = xp.mean(squares * centered, axis=-1) / m2**1.5
             kurtosis = xp.mean(squares * squares, axis=-1) / (m2 * m2)
-            statistic = n / 6.0 * (skewness**2 + (kurtosis - 3.0) ** 2 / 4.0)
         else:
             squares = y * y
             skewness = xp.mean(squares * y, axis=-1)
             kurtosis = xp.mean(squares * squares, axis=-1)
-            statistic = n * (skewness**2 / 15.0 + (kurtosis - 3.0) ** 2 / 96.0)
+        statistic = jarque_bera_statistic(skewness, kurtosis, n, null=null)
         return statistic, xp.exp(-statistic / 2.0)
 
     return run_univariate(
@@ -97,6 +96,19 @@ def jarque_bera(
         min_samples=2, test="jarque_bera", null=null, method=method,
         n_resamples=n_resamples, seed=seed,
     )
+
+
+def jarque_bera_statistic(skewness, kurtosis, n, *, null: str):
+    """Jarque-Bera's statistic from the third and fourth moments of `n` samples.
+
+    ``null="normal"``: the sample skewness and kurtosis of standardized
+    samples, :math:`n (S^2 + (K - 3)^2 / 4) / 6`; ``null="standard"``: the
+    raw third and fourth moments, each divided by its variance under N(0, 1)
+    (15 and 96), :math:`n (m_3^2 / 15 + (m_4 - 3)^2 / 96)`.
+    """
+    if null == "standard":
+        return n * (skewness * skewness / 15.0 + (kurtosis - 3.0) ** 2 / 96.0)
+    return n / 6.0 * (skewness * skewness + (kurtosis - 3.0) ** 2 / 4.0)
 
 
 def _skewness_z(skewness, n: int, *, xp):

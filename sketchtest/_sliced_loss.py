@@ -48,7 +48,7 @@ from sketchtest._edf import (
     _anderson_darling_statistic, _cvm_statistic, _kolmogorov_smirnov_statistic, _normal_cdf,
     _sorted_samples, _watson_statistic,
 )
-from sketchtest._moments import _kurtosis_z, _skewness_z
+from sketchtest._moments import _kurtosis_z, _skewness_z, jarque_bera_statistic
 from sketchtest._quadrature import epps_pulley_knots
 from sketchtest._regression import _blom_scores, _one_minus_squared_correlation, _wilk_weights
 from sketchtest._sigreg import check_sigreg_options, statistic_from_sums, trig_sums
@@ -207,9 +207,8 @@ def _jarque_bera_from_sums(sums, *, null, num_samples, xp):
     """:func:`sketchtest.jarque_bera`'s statistic (see its docstring for both nulls)."""
     n, m2, m3, m4 = _moments(sums)
     if null == "standard":
-        return n * (m3 * m3 / 15.0 + (m4 - 3.0) ** 2 / 96.0)
-    skewness, kurtosis = m3 / m2**1.5, m4 / (m2 * m2)
-    return n / 6.0 * (skewness * skewness + (kurtosis - 3.0) ** 2 / 4.0)
+        return jarque_bera_statistic(m3, m4, n, null=null)
+    return jarque_bera_statistic(m3 / m2**1.5, m4 / (m2 * m2), n, null=null)
 
 
 def _dagostino_pearson_from_sums(sums, *, null, num_samples, xp):

@@ -188,10 +188,11 @@ def sliced_loss(
     key, directions, num_slices
         As in :func:`sigreg`.
     test : str, default "epps_pulley"
-        One of ``"epps_pulley"``, ``"jarque_bera"``, ``"dagostino_pearson"``
-        (sums over samples) and ``"cramer_von_mises"``, ``"anderson_darling"``,
-        ``"watson"``, ``"kolmogorov_smirnov"``, ``"shapiro_wilk"``,
-        ``"shapiro_francia"`` (sort-based), or any test registered in
+        One of ``"epps_pulley"``, ``"jarque_bera"``, ``"dagostino_pearson"``,
+        ``"skewness_test"``, ``"kurtosis_test"`` (sums over samples) and
+        ``"cramer_von_mises"``, ``"anderson_darling"``, ``"watson"``,
+        ``"kolmogorov_smirnov"``, ``"shapiro_wilk"``, ``"shapiro_francia"``,
+        ``"vasicek"`` (sort-based), or any test registered in
         :data:`sketchtest._sliced_loss.LOSS_STATISTICS`.
     null : {"standard", "normal"}, default "standard"
         ``"standard"``: distance to N(0, 1) on every slice; ``"normal"``: to
