@@ -139,7 +139,7 @@ def _unit_phasors(projections, start, stop, knot_step):
 
 
 def _triton_kernels(device, dtype, numel=0):
-    """The fused Triton kernels (``sketchtest._triton_sigreg``) for eager CUDA tensors, else None.
+    """The fused Triton kernels (``sketchtest._losses.triton_sigreg``) for eager CUDA tensors, else None.
 
     Used for float32, bfloat16 and float16 tensors on CUDA when Triton is
     installed; float64, CPU tensors, tensors of 2**31 elements or more (the
@@ -148,8 +148,7 @@ def _triton_kernels(device, dtype, numel=0):
     """
     if torch.device(device).type != "cuda" or numel >= 2**31:
         return None
-    from sketchtest import _triton_sigreg
-
+    from sketchtest._losses import triton_sigreg as _triton_sigreg
     if not (_triton_sigreg.supports(dtype) and _triton_sigreg.available()):
         return None
     return _triton_sigreg

@@ -18,8 +18,7 @@ import sys
 import numpy as np
 
 import sketchtest as st
-from sketchtest import _edf_nulls as nulls
-
+from sketchtest._nulls import edf as nulls
 CASES = {
     "anderson_darling standard": (lambda x: st.anderson_darling(x, null="standard", method="asymptotic"),
                                   nulls.anderson_darling_standard_sf),

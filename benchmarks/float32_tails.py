@@ -3,7 +3,7 @@
 For each path of ``tests/test_float32_tails.py`` (statistic -> p-value), the
 same float32-representable statistics are evaluated in float32 and compared
 with the float64 reference (SciPy, mpmath, or the path in float64) where that
-reference lies in [1.2e-36, 1/2] (the EDF nulls of ``sketchtest._edf_nulls``
+reference lies in [1.2e-36, 1/2] (the EDF nulls of ``sketchtest._nulls.edf``
 included). Run from the repository
 root: ``python benchmarks/float32_tails.py [backend ...]`` (numpy, torch, jax).
 """

@@ -60,7 +60,7 @@ ALONE_SHAPE = (8192, 512, 1024)  # N, D, K
 
 def loss_tests() -> dict[str, str]:
     """Every loss to compare, with the null it trains under ("standard" where the test supports it)."""
-    from sketchtest._sliced_loss import LOSS_STATISTICS
+    from sketchtest._losses.sliced_loss import LOSS_STATISTICS
 
     tests = {"sigreg": "standard"}
     for name, entry in LOSS_STATISTICS.items():

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.stats as stats
 
 import sketchtest as st
-from sketchtest._directions import draw_directions
+from sketchtest._multivariate.directions import draw_directions
 from _tables import rst_table  # benchmarks/, on the path when a script here runs
 
 ALPHA = 0.05

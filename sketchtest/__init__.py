@@ -9,18 +9,18 @@ Importing :mod:`sketchtest` imports no array framework besides NumPy;
 modules (the ``SIGReg`` module, the JAX loss with ``custom_vjp``).
 """
 
-from sketchtest._ecf import epps_pulley
-from sketchtest._entropy import vasicek
-from sketchtest._edf import anderson_darling, cramer_von_mises, kolmogorov_smirnov, watson
-from sketchtest._moments import dagostino_pearson, jarque_bera, kurtosis_test, skewness_test
-from sketchtest._multivariate import bhep, henze_zirkler, mardia
-from sketchtest._mean_null import sigreg_pvalue
-from sketchtest._mgf import comb, henze_jimenez_gamero, henze_visagie
-from sketchtest._normality import NormalityTestResult, normality_test
-from sketchtest._regression import shapiro_francia, shapiro_wilk
+from sketchtest._univariate.ecf import epps_pulley
+from sketchtest._univariate.entropy import vasicek
+from sketchtest._univariate.edf import anderson_darling, cramer_von_mises, kolmogorov_smirnov, watson
+from sketchtest._univariate.moments import dagostino_pearson, jarque_bera, kurtosis_test, skewness_test
+from sketchtest._multivariate.affine import bhep, henze_zirkler, mardia
+from sketchtest._nulls.sliced_mean import sigreg_pvalue
+from sketchtest._multivariate.mgf import comb, henze_jimenez_gamero, henze_visagie
+from sketchtest._multivariate.normality import NormalityTestResult, normality_test
+from sketchtest._univariate.regression import shapiro_francia, shapiro_wilk
 from sketchtest._result import NormalityResult
-from sketchtest._sigreg import sigreg
-from sketchtest._sliced import SlicedEppsPulley, SlicedResult, sliced_test
+from sketchtest._losses.sigreg import sigreg
+from sketchtest._multivariate.sliced import SlicedEppsPulley, SlicedResult, sliced_test
 
 __version__ = "0.1.0"
 

@@ -16,12 +16,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from sketchtest._compat import array_namespace
-from sketchtest._quadrature import epps_pulley_knots
-from sketchtest._sigreg import (
+from sketchtest._univariate.quadrature import epps_pulley_knots
+from sketchtest._losses.sigreg import (
     LeJEPAOutput, check_directions, check_lejepa_options, check_samples_shape, check_sigreg_options,
     lejepa_combine, statistic_from_sums,
 )
-from sketchtest._sliced_loss import Collectives, check_loss_samples, check_loss_test, slice_statistics
+from sketchtest._losses.sliced_loss import Collectives, check_loss_samples, check_loss_test, slice_statistics
 from sketchtest._validation import check_int, float_dtypes
 from sketchtest_backends import jax as _backend
 
@@ -193,7 +193,7 @@ def sliced_loss(
         ``"cramer_von_mises"``, ``"anderson_darling"``, ``"watson"``,
         ``"kolmogorov_smirnov"``, ``"shapiro_wilk"``, ``"shapiro_francia"``,
         ``"vasicek"`` (sort-based), or any test registered in
-        :data:`sketchtest._sliced_loss.LOSS_STATISTICS`.
+        :data:`sketchtest._losses.sliced_loss.LOSS_STATISTICS`.
     null : {"standard", "normal"}, default "standard"
         ``"standard"``: distance to N(0, 1) on every slice; ``"normal"``: to
         any Gaussian (the slices are standardized first). The Shapiro tests

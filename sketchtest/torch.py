@@ -18,12 +18,12 @@ import array_api_compat.torch as _xp
 import numpy as np
 import torch
 
-from sketchtest._sigreg import (
+from sketchtest._losses.sigreg import (
     LeJEPAOutput, check_directions, check_lamb, check_lejepa_options, check_samples_shape,
     check_sigreg_options, lejepa_combine, statistic_from_sums,
 )
-from sketchtest._quadrature import epps_pulley_knots
-from sketchtest._sliced_loss import Collectives, check_loss_samples, check_loss_test, slice_statistics
+from sketchtest._univariate.quadrature import epps_pulley_knots
+from sketchtest._losses.sliced_loss import Collectives, check_loss_samples, check_loss_test, slice_statistics
 from sketchtest._validation import check_bool, check_int, check_seed, float_dtypes
 from sketchtest_backends import torch as _backend
 
@@ -289,7 +289,7 @@ def sliced_loss(
         ``"cramer_von_mises"``, ``"anderson_darling"``, ``"watson"``,
         ``"kolmogorov_smirnov"``, ``"shapiro_wilk"``, ``"shapiro_francia"``,
         ``"vasicek"`` (sort-based), or any test registered in
-        :data:`sketchtest._sliced_loss.LOSS_STATISTICS`.
+        :data:`sketchtest._losses.sliced_loss.LOSS_STATISTICS`.
     directions, num_slices, seed
         As in :func:`sigreg`.
     null : {"standard", "normal"}, default "standard"

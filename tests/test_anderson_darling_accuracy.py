@@ -26,10 +26,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sketchtest import _edf_limit_laws as laws
-from sketchtest import _edf_nulls as nulls
-from sketchtest._ecf_nulls import mixture_log_sf
-from sketchtest._edf_limit_tables import COMPOSITE_EIGENVALUES, LIMIT_TABLES
+from sketchtest._nulls import edf_limit_laws as laws
+from sketchtest._nulls import edf as nulls
+from sketchtest._nulls.ecf import mixture_log_sf
+from sketchtest._nulls.edf_limit_tables import COMPOSITE_EIGENVALUES, LIMIT_TABLES
 
 # A^2 -> P(A^2_inf > A^2), mpmath (see the module docstring)
 AD_LIMIT_SF = {

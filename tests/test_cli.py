@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sketchtest
-import sketchtest._cli
-from sketchtest._cli import main
-from sketchtest._report import MomentAccumulator, moment_diagnostics
+import sketchtest._cli.main
+from sketchtest._cli.main import main
+from sketchtest._cli.report import MomentAccumulator, moment_diagnostics
 
 DEMO = os.path.join(os.path.dirname(sketchtest.__file__), "data", "demo_embeddings.npy")
 
@@ -289,8 +289,8 @@ def test_a_nan_component_says_why(tmp_path, capsys):
 
 
 def test_normality_test_on_a_subsample_when_the_budget_is_small(tmp_path, capsys):
-    from sketchtest._budget import plan_memory
-    from sketchtest._io import open_samples
+    from sketchtest._cli.budget import plan_memory
+    from sketchtest._cli.readers import open_samples
 
     x = np.random.default_rng(3).standard_normal((3000, 8))
     np.save(tmp_path / "x.npy", x)
@@ -309,13 +309,13 @@ def test_normality_test_on_a_subsample_when_the_budget_is_small(tmp_path, capsys
 def test_plot_of_the_default_check_shows_the_worst_random_slices(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
     drawn = {}
-    original = sketchtest._cli.draw_plots
+    original = sketchtest._cli.main.draw_plots
 
     def spy(path, **kwargs):
         drawn.update(kwargs)
         return original(path, **kwargs)
 
-    monkeypatch.setattr(sketchtest._cli, "draw_plots", spy)
+    monkeypatch.setattr(sketchtest._cli.main, "draw_plots", spy)
     status, out, err = run(["check", "--demo", "--slices", "64", "--plot", str(tmp_path / "p.png")],
                            capsys)
     assert status == 0, err
@@ -395,7 +395,7 @@ def test_mardia_parts_and_composite_only_slices(capsys):
 
 
 def test_large_dimension_skips_the_spectrum(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr("sketchtest._report.MAX_COVARIANCE_DIMENSIONS", 3)
+    monkeypatch.setattr("sketchtest._cli.report.MAX_COVARIANCE_DIMENSIONS", 3)
     x = 2.0 * np.random.default_rng(4).standard_normal((400, 5))
     moments = MomentAccumulator()
     moments.update(x[:150])
@@ -474,8 +474,8 @@ def test_slices_that_do_not_fit_name_the_option(capsys):
 
 def test_slice_blocks_combine_as_one_call(capsys):
     """A budget that splits the slices into blocks gives the slice p-values of one call."""
-    from sketchtest._budget import plan_memory
-    from sketchtest._io import open_samples
+    from sketchtest._cli.budget import plan_memory
+    from sketchtest._cli.readers import open_samples
 
     plan = plan_memory(open_samples(DEMO), num_slices=64, budget=2**21)
     assert plan.kept_rows == 2048 and plan.test_block < 64  # all rows, blocks of slices
@@ -539,7 +539,7 @@ def test_head_dash_1_has_no_traceback(tmp_path):
 
 _MEASURE = r"""
 import json, sys
-from sketchtest._cli import main
+from sketchtest._cli.main import main
 try:
     import torch  # noqa: F401  (importing torch is not the check's memory)
 except ImportError:
@@ -596,10 +596,10 @@ def test_progress_shows_on_a_terminal_after_the_delay_only(monkeypatch, tmp_path
             "--memory-budget", "256K"]
     status, _, err = run(argv, capsys)  # not a terminal: nothing on stderr
     assert status == 0 and err == ""
-    monkeypatch.setattr("sketchtest._report._stderr_is_terminal", lambda: True)
+    monkeypatch.setattr("sketchtest._cli.report._stderr_is_terminal", lambda: True)
     status, _, err = run(argv, capsys)  # a terminal, but faster than the delay
     assert status == 0 and err == ""
-    monkeypatch.setattr("sketchtest._report.PROGRESS_DELAY", 0.0)
+    monkeypatch.setattr("sketchtest._cli.report.PROGRESS_DELAY", 0.0)
     monkeypatch.setitem(sys.modules, "tqdm", None)  # the plain bar
     status, _, err = run(argv, capsys)
     assert status == 0 and "reading [" in err and "3000/3000 rows" in err

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from sketchtest._ecf_nulls import asymptotic_pvalue, ecf_kernels, mixture_log_sf, null_eigenvalues
+from sketchtest._nulls.ecf import asymptotic_pvalue, ecf_kernels, mixture_log_sf, null_eigenvalues
 
 
 def _normal_expectation(function):

@@ -209,8 +209,8 @@ def test_cold_first_call_inside_torch_compile_builds_the_kolmogorov_smirnov_tabl
 def test_a_first_call_under_jax_jit_leaves_no_tracer_in_the_device_tables(name):
     """The device tables are filled by a first call; one made under jax.jit must not keep a tracer."""
     jax = pytest.importorskip("jax")
-    from sketchtest import _edf_nulls, _ks_null
-
+    from sketchtest._nulls import edf as _edf_nulls
+    from sketchtest._nulls import ks as _ks_null
     _edf_nulls._BESSEL_TABLES.clear()
     _ks_null._DEVICE_TABLES.clear()
     function = getattr(st, name)

@@ -8,8 +8,8 @@ import scipy.special as special
 import scipy.stats as stats
 
 import sketchtest as st
-from sketchtest import _edf_nulls as nulls
-from sketchtest._ks_null import kolmogorov_smirnov_exact_sf
+from sketchtest._nulls import edf as nulls
+from sketchtest._nulls.ks import kolmogorov_smirnov_exact_sf
 
 
 def test_kolmogorov_limit_matches_kstwobign():

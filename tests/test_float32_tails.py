@@ -24,13 +24,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as hyp
 
 import sketchtest as st
-from sketchtest._combine import cauchy_combination, cauchy_pvalue
-from sketchtest._ecf_nulls import asymptotic_pvalue, mixture_log_sf, null_eigenvalues
-from sketchtest._ks_null import kolmogorov_smirnov_exact_sf
-from sketchtest._multivariate import _lognormal_moments, _lognormal_pvalue, henze_zirkler_beta
-from sketchtest._regression import _francia_pvalue, _wilk_pvalue
-from sketchtest._sliced_null import epps_pulley_asymptotic_pvalue
-from sketchtest._tails import cauchy_term, chi2_sf
+from sketchtest._nulls.combine import cauchy_combination, cauchy_pvalue
+from sketchtest._nulls.ecf import asymptotic_pvalue, mixture_log_sf, null_eigenvalues
+from sketchtest._nulls.ks import kolmogorov_smirnov_exact_sf
+from sketchtest._multivariate.affine import _lognormal_moments, _lognormal_pvalue, henze_zirkler_beta
+from sketchtest._univariate.regression import _francia_pvalue, _wilk_pvalue
+from sketchtest._nulls.sliced import epps_pulley_asymptotic_pvalue
+from sketchtest._nulls.tails import cauchy_term, chi2_sf
 import sketchtest_backends
 
 TINY32 = float(np.finfo(np.float32).smallest_normal)
@@ -141,9 +141,8 @@ def _tail_paths():
 
 
 def _edf_paths(n: int = 50):
-    """The EDF nulls of ``sketchtest._edf_nulls`` at n = 50 (reference: the path in float64)."""
-    from sketchtest import _edf_nulls as nulls
-
+    """The EDF nulls of ``sketchtest._nulls.edf`` at n = 50 (reference: the path in float64)."""
+    from sketchtest._nulls import edf as nulls
     # the simple-null Cramer-von Mises p-value is 0 from W^2 = 8 on (p < 1e-11 there)
     table = [
         ("cvm_standard_sf", lambda s, xp: nulls.cvm_standard_sf(s, n, xp=xp), (1e-2, 8.0), 1e-11),
@@ -338,7 +337,7 @@ def test_low_precision_inputs_keep_tail_pvalues(name, null, backend, dtype_name)
 def test_gaussian_float32_file_gives_no_false_alarm_in_check(tmp_path, capsys):
     import json
 
-    from sketchtest._cli import main
+    from sketchtest._cli.main import main
 
     pvalues = []
     for seed in range(3):

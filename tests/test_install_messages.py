@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from sketchtest._cli import main
+from sketchtest._cli.main import main
 
 SOURCE_INSTALL = 'pip install -c .ci/constraints.txt -e ".[{extra}]"'
 

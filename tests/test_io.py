@@ -1,4 +1,4 @@
-"""The safe file readers of ``sketchtest check`` (sketchtest._io).
+"""The safe file readers of ``sketchtest check`` (sketchtest._cli.readers).
 
 Real files of every format are written with their own libraries (NumPy,
 torch.save, safetensors) and read back; hostile files carry a payload that
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sketchtest._io import InputError, load_samples, open_samples, parse_size
+from sketchtest._cli.readers import InputError, load_samples, open_samples, parse_size
 
 
 def _samples(shape=(50, 3), seed=0):

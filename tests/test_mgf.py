@@ -1,7 +1,7 @@
 """Henze-Visagie, Henze-Jiménez-Gamero (BHEP_M) and COMB against formulas written out here.
 
 The references below are written from the papers' definitions, independently
-of ``sketchtest._mgf``: plain float64 double loops over pairs on samples
+of ``sketchtest._multivariate.mgf``: plain float64 double loops over pairs on samples
 standardized with the symmetric inverse square root of the biased covariance
 (an eigendecomposition; the library uses QR), and, for D = 1, the defining
 integrals evaluated by ``scipy.integrate.quad``.
@@ -17,7 +17,7 @@ from hypothesis import given, settings, strategies as st_
 from scipy import integrate
 
 import sketchtest as st
-import sketchtest._multivariate as multivariate
+import sketchtest._multivariate.affine as multivariate
 from support import rtol_for, round_like
 
 NAMES = ["henze_visagie", "henze_jimenez_gamero", "comb"]

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hyp
 
 import sketchtest as st
-from sketchtest._montecarlo import monte_carlo_pvalue
+from sketchtest._nulls.montecarlo import monte_carlo_pvalue
 from support import UNIVARIATE_CASES
 
 _METHODS_OF = {name: ("monte_carlo",) for name in ("dagostino_pearson", "skewness_test", "kurtosis_test")}  # no "auto"

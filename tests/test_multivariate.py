@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 import sketchtest as st
-import sketchtest._multivariate as multivariate
+import sketchtest._multivariate.affine as multivariate
 from support import rtol_for, round_like
 
 

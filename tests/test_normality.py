@@ -9,7 +9,7 @@ import pytest
 from scipy import integrate, stats
 
 import sketchtest as st
-from sketchtest import _normality_moments as moments
+from sketchtest._multivariate import normality_moments as moments
 from support import rtol_for
 
 N, D = 96, 5

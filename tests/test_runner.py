@@ -13,8 +13,8 @@ import pytest
 from scipy import stats
 
 from sketchtest import NormalityResult
-from sketchtest import _montecarlo
-from sketchtest._univariate import (
+from sketchtest._nulls import montecarlo as _montecarlo
+from sketchtest._univariate.base import (
     prepare_samples, resolve_auto_method, run_univariate, sample_index, standardize,
 )
 from sketchtest._validation import (

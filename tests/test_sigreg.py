@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import sketchtest as st
-from sketchtest._sigreg import expected_value, host_directions
+from sketchtest._losses.sigreg import expected_value, host_directions
 from support import rtol_for, round_like
 
 

@@ -14,7 +14,7 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
 import sketchtest as st  # noqa: E402
-from sketchtest._sigreg import host_directions  # noqa: E402
+from sketchtest._losses.sigreg import host_directions  # noqa: E402
 from sketchtest.jax import lejepa_loss, sigreg  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)

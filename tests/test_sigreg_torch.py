@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 import sketchtest as st  # noqa: E402
 import sketchtest_backends.torch as backend  # noqa: E402
-from sketchtest._sigreg import host_directions  # noqa: E402
+from sketchtest._losses.sigreg import host_directions  # noqa: E402
 from sketchtest.torch import LeJEPALoss, SIGReg, lejepa_loss, sigreg  # noqa: E402
 
 

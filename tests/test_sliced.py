@@ -9,9 +9,9 @@ import pytest
 from scipy import stats
 
 import sketchtest as st
-from sketchtest._combine import cauchy_combination
-from sketchtest._directions import draw_directions
-from sketchtest._sliced_null import epps_pulley_asymptotic_pvalue, epps_pulley_null_eigenvalues
+from sketchtest._nulls.combine import cauchy_combination
+from sketchtest._multivariate.directions import draw_directions
+from sketchtest._nulls.sliced import epps_pulley_asymptotic_pvalue, epps_pulley_null_eigenvalues
 from support import rtol_for, round_like
 
 
@@ -230,8 +230,8 @@ def test_torch_compile_fullgraph_with_cold_caches():
     torch = pytest.importorskip("torch")
     import warnings
 
-    import sketchtest._directions as directions_module
-    import sketchtest._sliced_null as null_module
+    import sketchtest._multivariate.directions as directions_module
+    import sketchtest._nulls.sliced as null_module
 
     x = torch.asarray(np.random.default_rng(15).standard_normal((40, 3)))
     eager = tuple(st.sliced_test(x, num_slices=5, seed=3))
@@ -249,7 +249,7 @@ def test_torch_compile_fullgraph_with_cold_caches():
 def test_cauchy_aggregate_stays_finite_when_slice_pvalues_underflow():
     # A slice p-value of exactly 0 (an extreme slice) must give a large finite statistic
     # and a p-value near 0, with no division by zero.
-    from sketchtest._combine import cauchy_pvalue, cauchy_statistic
+    from sketchtest._nulls.combine import cauchy_pvalue, cauchy_statistic
 
     pvalues = np.array([[0.0, 0.5, 1.0], [0.2, 0.4, 0.6]])
     with np.errstate(all="raise"):

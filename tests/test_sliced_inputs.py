@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 import sketchtest as st
-from sketchtest._directions import unit_norm_tolerance
+from sketchtest._multivariate.directions import unit_norm_tolerance
 
 PROPERTY = settings(max_examples=12, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -15,8 +15,8 @@ from hypothesis import strategies as hst
 torch = pytest.importorskip("torch")
 
 import sketchtest as st  # noqa: E402
-from sketchtest._sigreg import host_directions  # noqa: E402
-from sketchtest._sliced_loss import LOSS_STATISTICS  # noqa: E402
+from sketchtest._losses.sigreg import host_directions  # noqa: E402
+from sketchtest._losses.sliced_loss import LOSS_STATISTICS  # noqa: E402
 from support import loss_of_statistic  # noqa: E402
 from sketchtest.torch import SlicedLoss, sigreg, sliced_loss  # noqa: E402
 
@@ -170,8 +170,7 @@ def test_torch_compile_fullgraph_matches_eager(test, null):
 
 
 def test_a_registered_statistic_becomes_a_loss(monkeypatch):
-    from sketchtest import _sliced_loss
-
+    from sketchtest._losses import sliced_loss as _sliced_loss
     def mean_square(y, *, null, xp):  # a toy sort-free statistic: E[y^2] - 1
         return xp.mean(y * y, axis=-1) - 1.0
 

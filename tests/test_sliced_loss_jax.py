@@ -19,8 +19,8 @@ import jax.numpy as jnp  # noqa: E402
 from jax.test_util import check_grads  # noqa: E402
 
 import sketchtest as st  # noqa: E402
-from sketchtest._sigreg import host_directions  # noqa: E402
-from sketchtest._sliced_loss import LOSS_STATISTICS  # noqa: E402
+from sketchtest._losses.sigreg import host_directions  # noqa: E402
+from sketchtest._losses.sliced_loss import LOSS_STATISTICS  # noqa: E402
 from support import loss_of_statistic  # noqa: E402
 from sketchtest.jax import sigreg, sliced_loss  # noqa: E402
 

@@ -28,7 +28,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("triton", reason="Triton is not installed: the fused SIGReg kernels are untested")
 
 import sketchtest_backends.torch as backend  # noqa: E402
-from sketchtest._sigreg import host_directions  # noqa: E402
+from sketchtest._losses.sigreg import host_directions  # noqa: E402
 from sketchtest.torch import sigreg  # noqa: E402
 
 KNOT_STEP = 3.0 / 16
@@ -42,7 +42,7 @@ SHAPES = {"N45-K21": (45, 21), "B2-N37-K33": (2, 37, 33), "N1-K5": (1, 5)}
 _CHILD = """
 import sys, torch
 from triton.runtime.interpreter import InterpretedFunction
-from sketchtest import _triton_sigreg as kernels
+from sketchtest._losses import triton_sigreg as kernels
 import sketchtest_backends.torch as backend
 from sketchtest.torch import sigreg
 assert all(isinstance(kernel, InterpretedFunction) for kernel in kernels._kernels())
@@ -177,8 +177,7 @@ def test_direction_draws_equal_the_torch_counter_normal(interpreted, name):
 def test_dispatch_falls_back_off_cuda_and_in_float64():
     assert backend._triton_kernels(torch.device("cpu"), torch.float32) is None  # today's torch path
     assert backend._triton_kernels(torch.device("cuda"), torch.float32, numel=2**31) is None  # 32-bit indices
-    from sketchtest import _triton_sigreg
-
+    from sketchtest._losses import triton_sigreg as _triton_sigreg
     assert _triton_sigreg.available()
     assert not _triton_sigreg.supports(torch.float64)
     assert _triton_sigreg.supports(torch.bfloat16)

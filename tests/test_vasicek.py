@@ -19,7 +19,7 @@ import pytest
 import scipy.stats
 
 import sketchtest as st
-from sketchtest._entropy import MAX_ENTROPY_RATIO, TABLE_RESAMPLES, default_window, tabulated_null
+from sketchtest._univariate.entropy import MAX_ENTROPY_RATIO, TABLE_RESAMPLES, default_window, tabulated_null
 
 BINOMIAL_SIGMAS = 4.0
 

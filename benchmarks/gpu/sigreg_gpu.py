@@ -517,8 +517,7 @@ def main(argv=None):
     import sketchtest_backends.torch as backend
 
     try:
-        from sketchtest import _triton_sigreg as kernels
-
+        from sketchtest._losses import triton_sigreg as kernels
         kernels = kernels if kernels.available() else None
     except ImportError:
         kernels = None

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sketchtest import _report
-from sketchtest._io import InputError, format_size
-from sketchtest._normality import PRINCIPAL_AXES
+from sketchtest._cli import report as _report
+from sketchtest._cli.readers import InputError, format_size
+from sketchtest._multivariate.normality import PRINCIPAL_AXES
 
 __all__ = ["MemoryPlan", "plan_memory", "SubsampleRows"]
 
@@ -70,17 +70,17 @@ class MemoryPlan:
 
 def plan_memory(source, *, num_slices, budget, stream_epps_pulley=True,
                 normal_null=False) -> MemoryPlan:
-    """The :class:`MemoryPlan` of `source` (a :class:`~sketchtest._io.RowSource`).
+    """The :class:`MemoryPlan` of `source` (a :class:`~sketchtest._cli.readers.RowSource`).
 
     `normal_null` says whether ``normality_test`` runs with ``null="normal"``
     (its null simulation needs a fixed amount of memory). Raises
-    :class:`~sketchtest._io.InputError` naming ``--slices`` or
+    :class:`~sketchtest._cli.readers.InputError` naming ``--slices`` or
     ``--memory-budget`` when no plan fits.
 
     Examples
     --------
     >>> import numpy as np, os, tempfile
-    >>> from sketchtest._io import open_samples
+    >>> from sketchtest._cli.readers import open_samples
     >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
     >>> np.save(path, np.zeros((100_000, 8)))
     >>> plan = plan_memory(open_samples(path), num_slices=256, budget=2**20)

@@ -1,9 +1,9 @@
 """``sketchtest check``: do the samples in a file look Gaussian?
 
-The command reads an ``(N, D)`` or ``(N,)`` array safely (:mod:`sketchtest._io`),
+The command reads an ``(N, D)`` or ``(N,)`` array safely (:mod:`sketchtest._cli.readers`),
 runs :func:`sketchtest.normality_test` (by default) and any sliced and
 multivariate tests asked for on the chosen backend, and reports each
-component's verdict and the moment diagnostics (:mod:`sketchtest._report`). Exit status: 0 when the
+component's verdict and the moment diagnostics (:mod:`sketchtest._cli.report`). Exit status: 0 when the
 check ran, whatever the verdict; 2 for usage and input errors, with one line
 on stderr.
 """
@@ -21,18 +21,18 @@ from importlib import resources
 
 import numpy as np
 
-from sketchtest._budget import SubsampleRows, plan_memory
-from sketchtest._combine import cauchy_pvalue, cauchy_statistic
+from sketchtest._cli.budget import SubsampleRows, plan_memory
+from sketchtest._nulls.combine import cauchy_pvalue, cauchy_statistic
 from sketchtest._compat import array_namespace
-from sketchtest._directions import draw_directions
-from sketchtest._io import (
+from sketchtest._multivariate.directions import draw_directions
+from sketchtest._cli.readers import (
     InputError, count_nonfinite, describe_nonfinite, open_samples, parse_size,
 )
-from sketchtest._report import (
+from sketchtest._cli.report import (
     MomentAccumulator, draw_plots, moment_diagnostics, overall_verdict, plot_path, progress_bar,
     pvalue_phrase, render_text,
 )
-from sketchtest._sliced import SlicedResult
+from sketchtest._multivariate.sliced import SlicedResult
 
 __all__ = ["main", "build_parser", "run_check"]
 
@@ -184,7 +184,7 @@ def _require_matplotlib() -> None:
 def run_check(args, *, tests, memory_budget) -> dict:
     """Read the samples in chunks, run `tests`, and return the report as a JSON-ready dictionary.
 
-    Memory stays within `memory_budget` (see :mod:`sketchtest._budget`): the
+    Memory stays within `memory_budget` (see :mod:`sketchtest._cli.budget`): the
     rows are read once, in chunks, into the moments, the kept rows (all of
     them when they fit, else a random subsample) and, when they do not fit,
     the streamed Epps-Pulley sums; the other tests run on the kept rows.

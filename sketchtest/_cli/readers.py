@@ -171,10 +171,10 @@ def open_samples(path, *, key=None, memory_budget=2**30) -> RowSource:
 
 def _opener(kind):
     if kind == "torch":
-        from sketchtest._io_torch import open_torch
+        from sketchtest._cli.torch_files import open_torch
         return open_torch
     if kind == "text":
-        from sketchtest._io_text import open_text
+        from sketchtest._cli.text import open_text
         return open_text
     return {"npy": _open_npy, "npz": _open_npz, "safetensors": _open_safetensors}[kind]
 

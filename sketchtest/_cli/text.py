@@ -1,4 +1,4 @@
-"""The text reader of ``sketchtest check`` (see :mod:`sketchtest._io`).
+"""The text reader of ``sketchtest check`` (see :mod:`sketchtest._cli.readers`).
 
 One line is one sample; comma, tab or whitespace separated; ``#`` starts a
 comment. The first data line is a header of column names only when one of
@@ -14,12 +14,12 @@ from functools import partial
 
 import numpy as np
 
-from sketchtest._io import InputError, RowSource, _matrix_shape
+from sketchtest._cli.readers import InputError, RowSource, _matrix_shape
 
 __all__ = ["open_text"]
 
 def open_text(path, key, whole_limit):
-    """The :class:`~sketchtest._io.RowSource` of a text file: at most one header row, then one
+    """The :class:`~sketchtest._cli.readers.RowSource` of a text file: at most one header row, then one
     sample per line."""
     first, samples = _scan_text(path)
     if first is None:

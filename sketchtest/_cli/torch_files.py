@@ -1,4 +1,4 @@
-"""The PyTorch reader of ``sketchtest check`` (see :mod:`sketchtest._io`).
+"""The PyTorch reader of ``sketchtest check`` (see :mod:`sketchtest._cli.readers`).
 
 ``torch.load(weights_only=True, map_location="meta")`` gives the shape, dtype,
 strides and file offset of a tensor without its data (nothing executed,
@@ -15,7 +15,7 @@ from functools import partial
 
 import numpy as np
 
-from sketchtest._io import (
+from sketchtest._cli.readers import (
     InputError, RowSource, _check_dtype, _choose_key, _file_rows, _matrix_shape, _one_line,
     _widen_bfloat16,
 )
@@ -28,7 +28,7 @@ _TORCH_DTYPES = {"float64": "<f8", "float32": "<f4", "float16": "<f2", "bfloat16
 
 
 def open_torch(path, key, whole_limit):
-    """The :class:`~sketchtest._io.RowSource` of a tensor in a ``.pt``/``.pth`` file."""
+    """The :class:`~sketchtest._cli.readers.RowSource` of a tensor in a ``.pt``/``.pth`` file."""
     try:
         import torch
     except ImportError:

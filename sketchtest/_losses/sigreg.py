@@ -16,9 +16,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sketchtest._compat import as_array, device
-from sketchtest._directions import check_direction_values
-from sketchtest._quadrature import ecf_sums, epps_pulley_knots
-from sketchtest._sliced import MAX_KNOT_SPACING
+from sketchtest._multivariate.directions import check_direction_values
+from sketchtest._univariate.quadrature import ecf_sums, epps_pulley_knots
+from sketchtest._multivariate.sliced import MAX_KNOT_SPACING
 from sketchtest._validation import check_int, check_real, check_seed, float_dtypes
 
 __all__ = ["LeJEPAOutput", "sigreg"]
@@ -137,7 +137,7 @@ def check_sigreg_options(*, t_max, n_points, num_slices):
     """Return ``(t_max, n_points, num_slices)`` checked, or raise naming the argument.
 
     `t_max` is positive with a knot spacing ``t_max / (n_points - 1)`` of at
-    most :data:`sketchtest._sliced.MAX_KNOT_SPACING` (5): beyond it every knot
+    most :data:`sketchtest._multivariate.sliced.MAX_KNOT_SPACING` (5): beyond it every knot
     but t = 0 weighs less than exp(-12.5) and the loss vanishes whatever the
     data (and in float32 the knots overflow). `num_slices` is checked even
     where `directions` overrides it, so a typo never waits for the day
@@ -193,7 +193,7 @@ def trig_sums(projections, *, t_max: float, n_points: int, xp):
     """Sums over axis -2 of ``cos(t_j p)`` and ``sin(t_j p)``: two arrays (..., T, K).
 
     Uses the backend's differentiable kernel when it has one, otherwise the
-    chunked recurrence of :func:`sketchtest._quadrature.ecf_sums`.
+    chunked recurrence of :func:`sketchtest._univariate.quadrature.ecf_sums`.
     """
     from sketchtest_backends import for_namespace
 
@@ -208,7 +208,7 @@ def statistic_from_sums(cos_sums, sin_sums, phi, weights, *, xp, per_slice=False
     r"""SIGReg from the (possibly all-reduced) sums, shape (..., T, K) each.
 
     `phi` and `weights` (length T) come from
-    :func:`sketchtest._quadrature.epps_pulley_knots`. The sample count is read
+    :func:`sketchtest._univariate.quadrature.epps_pulley_knots`. The sample count is read
     from the sums themselves (:math:`t_0 = 0`, so ``cos_sums[..., 0, :]`` is
     N), which makes it the global N after an all-reduce. Returns the mean
     over slices, shape ``(...)``, or every slice's statistic, shape

@@ -43,16 +43,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from sketchtest._compat import device
-from sketchtest._entropy import vasicek_divergence
-from sketchtest._edf import (
+from sketchtest._univariate.entropy import vasicek_divergence
+from sketchtest._univariate.edf import (
     _anderson_darling_statistic, _cvm_statistic, _kolmogorov_smirnov_statistic, _normal_cdf,
     _sorted_samples, _watson_statistic,
 )
-from sketchtest._moments import _kurtosis_z, _skewness_z, jarque_bera_statistic
-from sketchtest._quadrature import epps_pulley_knots
-from sketchtest._regression import _blom_scores, _one_minus_squared_correlation, _wilk_weights
-from sketchtest._sigreg import check_sigreg_options, statistic_from_sums, trig_sums
-from sketchtest._univariate import DEGENERATE_SPREAD_EPS
+from sketchtest._univariate.moments import _kurtosis_z, _skewness_z, jarque_bera_statistic
+from sketchtest._univariate.quadrature import epps_pulley_knots
+from sketchtest._univariate.regression import _blom_scores, _one_minus_squared_correlation, _wilk_weights
+from sketchtest._losses.sigreg import check_sigreg_options, statistic_from_sums, trig_sums
+from sketchtest._univariate.base import DEGENERATE_SPREAD_EPS
 
 __all__ = [
     "LOSS_STATISTICS", "Collectives", "LossStatistic", "check_loss_test", "gather_statistic",
@@ -336,9 +336,9 @@ def slice_statistics(projections, *, entry: LossStatistic, null: str, options: d
 def _standardize_across(projections, *, ddof: int, reduce_sum, xp):
     """``(p - mean) / sd`` along axis -2 with the global mean and sd of the split batch.
 
-    The counterpart of :func:`sketchtest._univariate.standardize` from sums
+    The counterpart of :func:`sketchtest._univariate.base.standardize` from sums
     (two small all-reduces): a slice whose spread is at most
-    :data:`~sketchtest._univariate.DEGENERATE_SPREAD_EPS` epsilons of its mean
+    :data:`~sketchtest._univariate.base.DEGENERATE_SPREAD_EPS` epsilons of its mean
     (constant, or spread only by rounding) comes out NaN.
     """
     shape = (*projections.shape[:-2], 1, projections.shape[-1])

@@ -1,7 +1,7 @@
-"""The Triton kernels of :mod:`sketchtest._triton_sigreg` (imports Triton: load it lazily).
+"""The Triton kernels of :mod:`sketchtest._losses.triton_sigreg` (imports Triton: load it lazily).
 
 Kept apart so that Triton resolves the helper ``mix32`` as a module global,
-and so that importing ``sketchtest._triton_sigreg`` never imports Triton.
+and so that importing ``sketchtest._losses.triton_sigreg`` never imports Triton.
 """
 
 import triton

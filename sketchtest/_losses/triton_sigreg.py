@@ -63,7 +63,7 @@ def supports(dtype) -> bool:
 @functools.cache
 def _kernels():
     """The three jitted kernels (their module imports Triton on first use)."""
-    from sketchtest import _triton_kernels
+    from sketchtest._losses import triton_kernels as _triton_kernels
 
     return (_triton_kernels.trig_sums_kernel, _triton_kernels.trig_gradient_kernel,
             _triton_kernels.counter_normal_kernel)

@@ -10,7 +10,7 @@ a time, so memory stays O(N * block).
 Numerically singular samples (a column constant, or a linear combination of
 the others to rounding) give a NaN statistic and p-value for their batch
 element, inside ``jax.jit`` and ``torch.compile`` too. Non-finite samples
-follow ``nan_policy`` (see :func:`sketchtest._sliced.apply_row_nan_policy`).
+follow ``nan_policy`` (see :func:`sketchtest._multivariate.sliced.apply_row_nan_policy`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import math
 from dataclasses import dataclass
 
 import sketchtest_backends
-from sketchtest._montecarlo import monte_carlo_pvalue
-from sketchtest._tails import chi2_sf, wide_dtype
+from sketchtest._nulls.montecarlo import monte_carlo_pvalue
+from sketchtest._nulls.tails import chi2_sf, wide_dtype
 from sketchtest._result import NormalityResult, _describe
-from sketchtest._sliced import apply_row_nan_policy, nan_where
+from sketchtest._multivariate.sliced import apply_row_nan_policy, nan_where
 from sketchtest._validation import check_method, check_nan_policy, check_real, check_seed, check_int, float_dtypes
 from sketchtest._compat import as_array
 

@@ -54,7 +54,7 @@ def draw_directions(dim, num_slices, *, seed=None, orthogonal=False) -> np.ndarr
 
     Examples
     --------
-    >>> from sketchtest._directions import draw_directions
+    >>> from sketchtest._multivariate.directions import draw_directions
     >>> a = draw_directions(3, 5, seed=0)
     >>> a.shape
     (3, 5)
@@ -86,7 +86,7 @@ def _seeded_directions(dim, num_slices, seed, orthogonal):
 
 
 def _torch_is_compiling() -> bool:
-    from sketchtest._univariate import torch_is_compiling
+    from sketchtest._univariate.base import torch_is_compiling
 
     return torch_is_compiling()
 
@@ -167,7 +167,7 @@ def check_direction_values(directions, *, name: str = "directions") -> None:
     Norms are computed in float64 where the device has it. Traced arrays
     (``jax.jit``, ``torch.compile``) have no values to read and are not checked.
     """
-    from sketchtest._univariate import torch_is_compiling
+    from sketchtest._univariate.base import torch_is_compiling
 
     if is_traced(directions) or torch_is_compiling():
         return

@@ -13,11 +13,11 @@ integral over :math:`\mathbb R^D` is a Gaussian integral,
 
 so each statistic is a closed-form double sum over pairs of samples, formed
 a block of rows at a time (memory O(N * block), not O(N^2); see
-:func:`sketchtest._multivariate.pairwise_sum`).
+:func:`sketchtest._multivariate.affine.pairwise_sum`).
 
 Under ``null="normal"`` (the default) the samples are standardized by the
 sample mean and the biased covariance (ddof = 0) as in
-:mod:`sketchtest._multivariate`: the tests are affine invariant, their null
+:mod:`sketchtest._multivariate.affine`: the tests are affine invariant, their null
 distribution depends on N, D and the tuning parameter only, and the Monte
 Carlo null (N(0, I) draws of the same shape) is exact; numerically singular
 samples give NaN. Under ``null="standard"`` the samples are used as they
@@ -34,11 +34,11 @@ from __future__ import annotations
 import math
 
 from sketchtest._compat import device
-from sketchtest._montecarlo import monte_carlo_pvalue
-from sketchtest._multivariate import _prepare as prepare_full_rank, pairwise_sum, standardized
+from sketchtest._nulls.montecarlo import monte_carlo_pvalue
+from sketchtest._multivariate.affine import _prepare as prepare_full_rank, pairwise_sum, standardized
 from sketchtest._result import NormalityResult
-from sketchtest._sliced import _prepare as prepare_samples, apply_row_nan_policy, nan_where
-from sketchtest._tails import wide_dtype
+from sketchtest._multivariate.sliced import _prepare as prepare_samples, apply_row_nan_policy, nan_where
+from sketchtest._nulls.tails import wide_dtype
 from sketchtest._validation import check_choice, check_int, check_nan_policy, check_real, check_seed
 
 __all__ = ["henze_visagie", "henze_jimenez_gamero", "comb"]

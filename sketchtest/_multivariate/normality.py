@@ -17,7 +17,7 @@ p-value has the distribution it claims at every (N, D):
   the axis). Under the standard null the variance along the top axes is
   biased (eigenvalue order statistics); that departure is left to the
   covariance component;
-* moments: see :mod:`sketchtest._normality_moments`.
+* moments: see :mod:`sketchtest._multivariate.normality_moments`.
 """
 
 from __future__ import annotations
@@ -25,18 +25,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sketchtest._combine import cauchy_combination, cauchy_pvalue, cauchy_statistic
+from sketchtest._nulls.combine import cauchy_combination, cauchy_pvalue, cauchy_statistic
 from sketchtest._compat import device
-from sketchtest._directions import directions_for
-from sketchtest._normality_moments import (
+from sketchtest._multivariate.directions import directions_for
+from sketchtest._multivariate.normality_moments import (
     chi2_upper, covariance_statistic, kurtosis_statistic, matched_chi2_pvalue, mean_statistic,
     null_moments, skewness_statistic,
 )
 from sketchtest._result import NormalityResult, _describe
-from sketchtest._quadrature import ecf_sums, epps_pulley_from_sums, epps_pulley_knots
-from sketchtest._sliced import _prepare
-from sketchtest._sliced_null import epps_pulley_asymptotic_pvalue
-from sketchtest._univariate import standardize
+from sketchtest._univariate.quadrature import ecf_sums, epps_pulley_from_sums, epps_pulley_knots
+from sketchtest._multivariate.sliced import _prepare
+from sketchtest._nulls.sliced import epps_pulley_asymptotic_pvalue
+from sketchtest._univariate.base import standardize
 from sketchtest._validation import check_choice, check_int, check_nan_policy, check_seed
 
 __all__ = ["NormalityTestResult", "normality_test", "whiten_principal"]

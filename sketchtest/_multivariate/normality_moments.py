@@ -27,7 +27,7 @@ import numpy as np
 
 import sketchtest_backends
 from sketchtest._compat import device, host_constant
-from sketchtest._multivariate import chi2_sf
+from sketchtest._multivariate.affine import chi2_sf
 
 __all__ = [
     "covariance_statistic", "kurtosis_statistic", "mean_statistic", "skewness_statistic",

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import sketchtest
-from sketchtest._combine import cauchy_pvalue, cauchy_statistic
+from sketchtest._nulls.combine import cauchy_pvalue, cauchy_statistic
 from sketchtest._compat import as_array, device, is_traced
-from sketchtest._directions import directions_for
-from sketchtest._montecarlo import monte_carlo_pvalue
-from sketchtest._quadrature import ecf_sums, epps_pulley_from_sums, epps_pulley_knots
+from sketchtest._multivariate.directions import directions_for
+from sketchtest._nulls.montecarlo import monte_carlo_pvalue
+from sketchtest._univariate.quadrature import ecf_sums, epps_pulley_from_sums, epps_pulley_knots
 from sketchtest._result import _describe
-from sketchtest._sliced_null import epps_pulley_asymptotic_pvalue
-from sketchtest._univariate import standardize, torch_is_compiling
+from sketchtest._nulls.sliced import epps_pulley_asymptotic_pvalue
+from sketchtest._univariate.base import standardize, torch_is_compiling
 from sketchtest._validation import (
     check_bool, check_choice, check_int, check_nan_policy, check_real, check_seed, float_dtypes,
 )
@@ -302,7 +302,7 @@ def sliced_test(
     trapezoid weights doubled for the half line times :math:`e^{-t_j^2/2}`,
     so the mean statistic equals :func:`sketchtest.sigreg` for the same
     directions; its slice p-values come from the asymptotic null, a weighted
-    sum of :math:`\chi^2_1` (see :mod:`sketchtest._sliced_null`).
+    sum of :math:`\chi^2_1` (see :mod:`sketchtest._nulls.sliced`).
 
     Parameters
     ----------
@@ -416,7 +416,7 @@ def sliced_test(
             return statistic, cauchy_pvalue(statistic, xp=xp), slice_statistics, slice_pvalues
         statistic = _aggregate(slice_statistics, aggregate, xp=xp)
         if resolved_method == "asymptotic":
-            from sketchtest._mean_null import sigreg_pvalue
+            from sketchtest._nulls.sliced_mean import sigreg_pvalue
 
             pvalue = sigreg_pvalue(statistic, directions=directions, **options)
             return statistic, pvalue, slice_statistics, slice_pvalues
@@ -469,4 +469,4 @@ def check_knots(t_max, n_points, *, null="standard"):
     return t_max, n_points
 
 
-from sketchtest._streaming import SlicedEppsPulley  # noqa: E402  (it builds on the helpers above)
+from sketchtest._multivariate.streaming import SlicedEppsPulley  # noqa: E402  (it builds on the helpers above)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sketchtest._combine import cauchy_pvalue, cauchy_statistic
+from sketchtest._nulls.combine import cauchy_pvalue, cauchy_statistic
 from sketchtest._compat import array_namespace, device
-from sketchtest._directions import check_directions, directions_for
-from sketchtest._quadrature import ecf_sums, epps_pulley_from_sums, epps_pulley_knots
+from sketchtest._multivariate.directions import check_directions, directions_for
+from sketchtest._univariate.quadrature import ecf_sums, epps_pulley_from_sums, epps_pulley_knots
 from sketchtest._validation import (
     NAN_POLICIES, check_bool, check_choice, check_int, check_nan_policy, check_seed,
 )
@@ -108,7 +108,7 @@ class SlicedEppsPulley:
     def __init__(self, num_slices=256, seed=0, *, t_max=3.0, n_points=17, directions=None,
                  orthogonal=False, aggregate="cauchy", n_resamples=999, mc_max_samples=2048,
                  nan_policy="propagate"):
-        from sketchtest._sliced import check_knots
+        from sketchtest._multivariate.sliced import check_knots
 
         self.num_slices = check_int(num_slices, name="num_slices", minimum=1)
         check_seed(seed)
@@ -144,7 +144,7 @@ class SlicedEppsPulley:
 
     def update(self, batch):
         """Fold a batch of samples of shape ``(n_b, D)`` into the sums; returns self."""
-        from sketchtest._sliced import _prepare
+        from sketchtest._multivariate.sliced import _prepare
 
         batch, xp, _ = _prepare(batch, name="batch", min_samples=1)
         if batch.ndim != 2:
@@ -219,8 +219,8 @@ class SlicedEppsPulley:
 
     def result(self):
         """The :class:`SlicedResult` of every sample seen so far."""
-        from sketchtest._mean_null import sigreg_pvalue
-        from sketchtest._sliced import (
+        from sketchtest._nulls.sliced_mean import sigreg_pvalue
+        from sketchtest._multivariate.sliced import (
             SlicedResult, _aggregate, _aggregate_method, _epps_pulley_slices, aggregate_mc_pvalue,
             directions_fingerprint, epps_pulley_slice_pvalues)
 

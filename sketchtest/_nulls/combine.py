@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from sketchtest._tails import cauchy_term
+from sketchtest._nulls.tails import cauchy_term
 
 __all__ = ["cauchy_combination", "cauchy_pvalue", "cauchy_statistic"]
 
@@ -22,7 +22,7 @@ def cauchy_combination(pvalues, /, *, axis=-1, xp):
     show that its tail stays that of a standard Cauchy under arbitrary
     dependence (bivariate normal copulas), so the combined p-value is valid
     for small significance levels whatever the dependence between slices.
-    Each term is computed by :func:`sketchtest._tails.cauchy_term`, accurate
+    Each term is computed by :func:`sketchtest._nulls.tails.cauchy_term`, accurate
     in float32 for every p (p = 1 gives a large negative term, p = 1/2 gives
     0), and the final p-value as :math:`\operatorname{atan2}(1, T)/\pi`,
     accurate for large T.
@@ -50,7 +50,7 @@ def cauchy_combination(pvalues, /, *, axis=-1, xp):
     Examples
     --------
     >>> import numpy as np
-    >>> from sketchtest._combine import cauchy_combination
+    >>> from sketchtest._nulls.combine import cauchy_combination
     >>> float(cauchy_combination(np.asarray([0.5, 0.5]), xp=np))
     0.5
     """

@@ -15,10 +15,10 @@ import math
 import numpy as np
 
 from sketchtest._compat import device, host_constant, index_dtype, is_traced
-from sketchtest._ecf_nulls import _lagrange4 as lagrange4
-from sketchtest._edf_limit_laws import TABLE_END
-from sketchtest._edf_limit_tables import LIMIT_TABLES
-from sketchtest._tails import wide_dtype
+from sketchtest._nulls.ecf import _lagrange4 as lagrange4
+from sketchtest._nulls.edf_limit_laws import TABLE_END
+from sketchtest._nulls.edf_limit_tables import LIMIT_TABLES
+from sketchtest._nulls.tails import wide_dtype
 
 __all__ = [
     "kolmogorov_limit_sf",
@@ -78,7 +78,7 @@ def kolmogorov_limit_sf(s, *, xp):
 def mixture_limit_sf(statistic, law: str, *, xp):
     r"""P(Q > statistic) for the limit law `law` (a chi-square mixture), on the statistic's device.
 
-    Reads the table of :mod:`sketchtest._edf_limit_laws`, the smooth residual
+    Reads the table of :mod:`sketchtest._nulls.edf_limit_laws`, the smooth residual
     :math:`r(x) = \log P(Q > q) + x/2 + \tfrac12\log(1 + x)` at
     :math:`x = (q - \text{shift})/\lambda_1`, by 4-point Lagrange
     interpolation in :math:`\sqrt x`, and holds it constant beyond its last

@@ -39,7 +39,7 @@ import math
 import numpy as np
 
 from sketchtest._compat import as_array, device, index_dtype
-from sketchtest._directions import draw_directions
+from sketchtest._multivariate.directions import draw_directions
 from sketchtest._validation import check_int, check_positive_float, check_seed, float_dtypes
 
 __all__ = ["sigreg_pvalue", "mean_null_moments"]

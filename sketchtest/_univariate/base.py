@@ -12,7 +12,7 @@ import sys
 
 from sketchtest._compat import as_array, device, is_numpy_namespace, is_traced
 from sketchtest._result import NormalityResult
-from sketchtest._montecarlo import monte_carlo_pvalue
+from sketchtest._nulls.montecarlo import monte_carlo_pvalue
 from sketchtest._validation import (
     check_bool, check_int, check_nan_policy, check_seed, float_dtypes, normalize_axis,
 )
@@ -37,7 +37,7 @@ SHARED_PARAMETERS_DOC = """    n_resamples : int, default 9999
         ``statistic`` and ``pvalue`` in the input's namespace and on its device.
         Tests of the composite null (any Gaussian) give NaN for a degenerate
         sample (constant, or spread only by rounding; see
-        :func:`sketchtest._univariate.standardize`).
+        :func:`sketchtest._univariate.base.standardize`).
 """
 
 
@@ -114,7 +114,7 @@ def run_univariate(
     """Run a univariate test's `compute` on `x` under the shared conventions.
 
     ``method="monte_carlo"`` replaces `compute`'s p-value by one against the
-    null simulated with `compute` itself (see :mod:`sketchtest._montecarlo`);
+    null simulated with `compute` itself (see :mod:`sketchtest._nulls.montecarlo`);
     `options` (hashable) completes the cache key of that simulation, and
     `larger_is_extreme` says which tail rejects.
     """

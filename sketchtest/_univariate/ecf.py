@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 from sketchtest._compat import device
-from sketchtest._ecf_nulls import asymptotic_pvalue
-from sketchtest._quadrature import quadrature_statistic
-from sketchtest._univariate import resolve_auto_method, run_univariate, shared_docs, standardize
+from sketchtest._nulls.ecf import asymptotic_pvalue
+from sketchtest._univariate.quadrature import quadrature_statistic
+from sketchtest._univariate.base import resolve_auto_method, run_univariate, shared_docs, standardize
 from sketchtest._validation import (
     check_choice, check_int, check_method, check_positive_float,
 )

@@ -8,7 +8,7 @@ axis. ``null="normal"`` (the default, as SciPy's normality tests) compares
 :func:`scipy.stats.anderson` and of D'Agostino & Stephens 1986), H0 being
 N(mu, sigma^2) with both unknown; ``null="standard"`` compares the samples
 themselves (H0: N(0, 1)). The p-value formulas live in
-:mod:`sketchtest._edf_nulls` and :mod:`sketchtest._ks_null`.
+:mod:`sketchtest._nulls.edf` and :mod:`sketchtest._nulls.ks`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import math
 import numpy as np
 
 import sketchtest_backends
-from sketchtest import _edf_nulls as nulls
+from sketchtest._nulls import edf as nulls
 from sketchtest._compat import host_constant
-from sketchtest._ks_null import kolmogorov_smirnov_exact_sf
-from sketchtest._univariate import (
+from sketchtest._nulls.ks import kolmogorov_smirnov_exact_sf
+from sketchtest._univariate.base import (
     SHARED_PARAMETERS_DOC, resolve_auto_method, run_univariate, sample_index, standardize,
 )
 from sketchtest._validation import check_choice, check_method
@@ -55,7 +55,7 @@ _COMMON_PARAMETERS = """
 # The p-value of the composite null, the same for Cramér-von Mises, Anderson-Darling and Watson.
 _COMPOSITE_NULL_METHODS = """    - ``"normal"``, ``"auto"``: the limit law (a chi-square mixture, its
       eigenvalues computed by Nyström's method, see
-      :mod:`sketchtest._edf_limit_laws`) with a finite-n correction fitted
+      :mod:`sketchtest._nulls.edf_limit_laws`) with a finite-n correction fitted
       to simulation; measured against 10^5 to 10^6 simulated samples at n = 25, 30, 50,
       100, 300 and 1000, n = 50, 300 and 1000 held out of the fit: absolute error at most
       0.0025, within 3 binomial standard errors for p <= 0.9; relative error at most
@@ -421,7 +421,7 @@ def kolmogorov_smirnov(
     - ``"standard"``, ``"auto"`` or ``"exact"``: the exact distribution of
       :math:`D_n` as :func:`scipy.stats.kstwo` (what ``kstest`` uses), from
       a per-n spline table built once on the host (see
-      :mod:`sketchtest._ks_null`); measured against ``kstwo.sf`` for every
+      :mod:`sketchtest._nulls.ks`); measured against ``kstwo.sf`` for every
       n in 1..200 and 40 n up to 10000, relative error where p > 1e-10 at
       most 4e-7 (n <= 10), 1.4e-7 (n <= 140) and 3.3e-8 (n > 140); absolute
       error below 8e-9 everywhere. The first call with a new n builds the

@@ -8,8 +8,8 @@ import array_api_compat.numpy as numpy_namespace
 import numpy as np
 
 from sketchtest._compat import device, host_constant
-from sketchtest._montecarlo import rank_pvalue
-from sketchtest._univariate import run_univariate, sample_count, shared_docs, standardize
+from sketchtest._nulls.montecarlo import rank_pvalue
+from sketchtest._univariate.base import run_univariate, sample_count, shared_docs, standardize
 from sketchtest._validation import check_choice, check_int, check_method
 
 __all__ = ["vasicek"]

@@ -6,9 +6,9 @@ import dataclasses
 import math
 
 import sketchtest_backends
-from sketchtest._montecarlo import monte_carlo_pvalue
-from sketchtest._tails import wide_dtype
-from sketchtest._univariate import resolve_auto_method, run_univariate, shared_docs, standardize
+from sketchtest._nulls.montecarlo import monte_carlo_pvalue
+from sketchtest._nulls.tails import wide_dtype
+from sketchtest._univariate.base import resolve_auto_method, run_univariate, shared_docs, standardize
 from sketchtest._validation import check_choice, check_int, check_method, check_seed
 
 __all__ = ["jarque_bera", "dagostino_pearson", "skewness_test", "kurtosis_test"]

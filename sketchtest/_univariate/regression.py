@@ -18,7 +18,7 @@ import numpy as np
 import sketchtest_backends
 from sketchtest_backends import standard as _standard
 from sketchtest._compat import device, host_constant
-from sketchtest._univariate import (
+from sketchtest._univariate.base import (
     resolve_auto_method, run_univariate, sample_count, shared_docs, standardize,
 )
 from sketchtest._validation import check_choice, check_method
@@ -126,7 +126,7 @@ def _one_minus_squared_correlation(y, weights, *, xp):
     keeps the relative precision of ``1 - W`` near W = 1, where the p-value
     lives (in float32 at n = 5000, p-values then agree with float64 to 2e-5;
     computing ``1 - W`` by subtraction gave 4e-2). The sample is standardized
-    first (:func:`sketchtest._univariate.standardize`), so no sum overflows
+    first (:func:`sketchtest._univariate.base.standardize`), so no sum overflows
     or underflows at any scale, and degenerate samples give NaN.
     """
     ordered = xp.sort(y, axis=-1, stable=False)  # ties are equal values: any order will do

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import sketchtest as st
-from sketchtest._directions import draw_directions
-from sketchtest._mean_null import mean_null_moments
-from sketchtest._sliced_null import epps_pulley_asymptotic_pvalue, epps_pulley_null_eigenvalues
+from sketchtest._multivariate.directions import draw_directions
+from sketchtest._nulls.sliced_mean import mean_null_moments
+from sketchtest._nulls.sliced import epps_pulley_asymptotic_pvalue, epps_pulley_null_eigenvalues
 from grid import band
 
 
