@@ -9,6 +9,7 @@ Importing :mod:`sketchtest` imports no array framework besides NumPy;
 modules (the ``SIGReg`` module, the JAX loss with ``custom_vjp``).
 """
 
+from sketchtest._version import __version__ as __version__
 from sketchtest._univariate.ecf import epps_pulley
 from sketchtest._univariate.entropy import vasicek
 from sketchtest._univariate.edf import anderson_darling, cramer_von_mises, kolmogorov_smirnov, watson
@@ -20,9 +21,9 @@ from sketchtest._multivariate.normality import NormalityTestResult, normality_te
 from sketchtest._univariate.regression import shapiro_francia, shapiro_wilk
 from sketchtest._result import NormalityResult
 from sketchtest._losses.sigreg import sigreg
-from sketchtest._multivariate.sliced import SlicedEppsPulley, SlicedResult, sliced_test
+from sketchtest._multivariate.sliced import SlicedResult, sliced_test
+from sketchtest._multivariate.streaming import SlicedEppsPulley
 
-__version__ = "0.1.0"
 
 __all__ = [
     "NormalityResult",

@@ -612,7 +612,7 @@ def test_eigen_solver_failure_is_a_sentence_not_a_crash(monkeypatch, capsys):
         raise np.linalg.LinAlgError("Eigenvalues did not converge")
 
     monkeypatch.setattr(np.linalg, "eigvalsh", fail)
-    monkeypatch.setattr("sketchtest.mardia", lambda x: fail())
+    monkeypatch.setattr("sketchtest._multivariate.affine.mardia", lambda x: fail())
     status, out, err = run(["check", "--demo", "--json", "--slices", "4",
                             "--tests", "jarque_bera,mardia"], capsys)
     assert status == 0, err

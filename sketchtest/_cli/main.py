@@ -56,7 +56,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``sketchtest``; its only command is ``check``."""
     parser = _Parser(prog="sketchtest", description="Do these samples look Gaussian?")
-    from sketchtest import __version__
+    from sketchtest._version import __version__
 
     parser.add_argument("--version", action="version", version=f"sketchtest {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -257,7 +257,7 @@ def _run_named_test(name, rows: _Rows, streamed, directions, plan, args):
 
 def _run_normality(data, host, args, *, samples):
     """Run ``normality_test`` on `data` (`host` on the host); its report entry and result."""
-    import sketchtest as st
+    from sketchtest._multivariate.normality import normality_test
 
     entry = {"test": NORMALITY, "kind": "combined", "null": args.null}
     if host.shape[0] < samples:
@@ -268,7 +268,7 @@ def _run_normality(data, host, args, *, samples):
                 if args.null == "normal" else ""
             raise ValueError(f"--memory-budget is too small for it at D = {host.shape[1]} with "
                              f"--slices {args.slices}{needs}: raise it")
-        result = st.normality_test(data, null=args.null, seed=args.seed, num_slices=args.slices)
+        result = normality_test(data, null=args.null, seed=args.seed, num_slices=args.slices)
     except (ValueError, TypeError, NotImplementedError, ArithmeticError, RuntimeError) as error:
         entry["error"] = _one_line(error)
         return entry, None
@@ -318,14 +318,14 @@ def _why_undefined(host) -> str:
 
 def _read_once(source, plan, directions, args, to_backend):
     """One pass over the rows: moments, kept rows and streamed Epps-Pulley sums; NaN checks."""
-    import sketchtest as st
+    from sketchtest._multivariate.streaming import SlicedEppsPulley
 
     samples, dimensions = source.samples, source.dimensions
     chosen = SubsampleRows(samples, plan.kept_rows, seed=args.seed)
     kept = np.empty((plan.kept_rows, dimensions), dtype=source.compute_dtype)
     moments = MomentAccumulator(full_covariance=plan.full_covariance)
     block = plan.stream_block
-    streamed = [st.SlicedEppsPulley(directions=directions[:, k:k + block])
+    streamed = [SlicedEppsPulley(directions=directions[:, k:k + block])
                 for k in range(0, args.slices, block)] if block else []
     totals, first, filled = {"NaN": 0, "+inf": 0, "-inf": 0}, [], 0
     with progress_bar(samples, enabled=not args.no_progress) as progress:
@@ -375,12 +375,13 @@ def _call_test(name, kind, data, entry, args, *, directions, block):
     A sliced test runs on blocks of `block` slices (its memory grows as rows x slices),
     whose slice p-values are combined as one call would combine them.
     """
-    import sketchtest as st
+    from sketchtest._multivariate import affine
+    from sketchtest._multivariate.sliced import sliced_test
 
     if kind == "multivariate":
-        return getattr(st, name)(data)
+        return getattr(affine, name)(data)  # henze_zirkler, mardia or bhep
     entry["null"] = "normal" if name in COMPOSITE_ONLY else args.null
-    parts = [st.sliced_test(data, test=name, directions=directions[:, k:k + block], null=entry["null"])
+    parts = [sliced_test(data, test=name, directions=directions[:, k:k + block], null=entry["null"])
              for k in range(0, directions.shape[1], block)]
     return _combined(parts, directions)
 

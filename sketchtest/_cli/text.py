@@ -14,7 +14,7 @@ from functools import partial
 
 import numpy as np
 
-from sketchtest._cli.readers import InputError, RowSource, _matrix_shape
+from sketchtest._cli.rows import InputError, RowSource, _matrix_shape
 
 __all__ = ["open_text"]
 

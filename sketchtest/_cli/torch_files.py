@@ -15,7 +15,7 @@ from functools import partial
 
 import numpy as np
 
-from sketchtest._cli.readers import (
+from sketchtest._cli.rows import (
     InputError, RowSource, _check_dtype, _choose_key, _file_rows, _matrix_shape, _one_line,
     _widen_bfloat16,
 )
