@@ -6,7 +6,6 @@ Backends and helpers live in :mod:`support`; see its docstring.
 from __future__ import annotations
 
 import os
-import signal
 
 import pytest
 
@@ -36,32 +35,10 @@ def dtype_name(request, backend) -> str:
     return name
 
 
-
-
 def pytest_collection_modifyitems(config, items):
     """With ``SKETCHTEST_BACKENDS`` set, only the tests that take the `backend` fixture run."""
     if not os.environ.get("SKETCHTEST_BACKENDS", "").strip():
         return
-    kept = [item for item in items if "backend" in getattr(item, "fixturenames", ())]
-    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
-    items[:] = kept
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
-    """Fail a test that runs past ``SKETCHTEST_TEST_TIMEOUT`` seconds (no plugin needed; POSIX)."""
-    seconds = int(os.environ.get("SKETCHTEST_TEST_TIMEOUT", "0") or 0)
-    if seconds <= 0 or not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def expire(signum, frame):
-        raise TimeoutError(f"{item.nodeid} ran past SKETCHTEST_TEST_TIMEOUT={seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+    takes_backend = ["backend" in getattr(item, "fixturenames", ()) for item in items]
+    config.hook.pytest_deselected(items=[item for item, kept in zip(items, takes_backend) if not kept])
+    items[:] = [item for item, kept in zip(items, takes_backend) if kept]
