@@ -12,7 +12,8 @@
 # 3. runs run.sh (kernel checks, ceilings, block sweep, streaming, fwd+bwd timings, JAX);
 # 4. writes summary.md (pass/fail/skip per backend and dtype, the failures, the benchmark's headline).
 # Files in $OUT (7): summary.md, junit.xml, tests.log, bench/{report.md,results.json,jax.json,log.txt}.
-# Time: TESTS_S (default 200) + BUDGET_S (160) + JAX_S (60) + about 60 s: under 8 minutes.
+# Time: TESTS_S (default 150, collection not counted) + BUDGET_S (200) + JAX_S (50) + about 60 s:
+# under 8 minutes.
 # Without a GPU every test skips (no CUDA device) and the benchmark runs at toy sizes on the CPU.
 set -uo pipefail
 dry_run=()
@@ -22,7 +23,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$out/bench"
 source "$here/env.sh" || { echo "installing the carried wheels failed" | tee "$out/summary.md"; exit 1; }
 cd "$root" || exit 1
-tests_s="${TESTS_S:-200}"
+tests_s="${TESTS_S:-150}"
 export SKETCHTEST_BACKENDS="${SKETCHTEST_BACKENDS:-cupy,torch:cuda,jax:gpu}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 workers=()
 if [[ ${#dry_run[@]} -eq 0 ]] && "$PYTHON" -c "import xdist" 2>/dev/null; then
@@ -34,12 +35,12 @@ test_files=(
     tests/test_normality.py tests/test_conformance.py
 )
 echo "tests on $SKETCHTEST_BACKENDS, at most $tests_s s" | tee "$out/tests.log"
-timeout $((tests_s + 30)) "$PYTHON" -m pytest -p device_budget --per-test-timeout "${PER_TEST_S:-90}" \
+timeout $((tests_s + 60)) "$PYTHON" -m pytest -p device_budget --per-test-timeout "${PER_TEST_S:-90}" \
     --session-budget "$tests_s" "${workers[@]}" -q -rfEs -p no:cacheprovider \
     --junitxml "$out/junit.xml" -o junit_family=xunit2 "${test_files[@]}" >>"$out/tests.log" 2>&1
 status=$?
 tail -2 "$out/tests.log"
 echo "pytest exit status $status" | tee -a "$out/tests.log"
-BUDGET_S="${BUDGET_S:-160}" JAX_S="${JAX_S:-60}" bash "$here/run.sh" "$out/bench" "${dry_run[@]}" >/dev/null
+BUDGET_S="${BUDGET_S:-200}" JAX_S="${JAX_S:-50}" bash "$here/run.sh" "$out/bench" "${dry_run[@]}" >/dev/null
 echo "benchmark exit status $?"
 "$PYTHON" "$here/summarize.py" "$out" | tee "$out/summary.md"

@@ -21,7 +21,10 @@ when it ends (a run cut short keeps what it measured):
    float32 and bfloat16 autocast: naive eager, naive ``torch.compile``, ours
    eager (torch path), ours eager with the Triton kernels (default and tuned
    blocks), the ``SIGReg`` module (draws its directions each step), ours
-   ``torch.compile`` (default and ``mode="reduce-overhead"``); median of
+   ``torch.compile`` reaching the Triton kernels through the custom
+   operators and on the fused torch path (each default and
+   ``mode="reduce-overhead"``); every case's eager rows first, then the
+   compiled ones; median of
    CUDA-event timings after warm-up, peak memory from
    ``torch.cuda.max_memory_allocated``, the roofline of
    ``docs/benchmarks/sigreg.rst`` with the measured ceilings next to each;
@@ -361,13 +364,15 @@ def variants(bench, sketchtest_torch, backend, kernels, cuda, compile_backend, t
         ("ours eager, Triton", plain(ours)),
         ("ours eager, Triton tuned", plain(ours, config=tuned)),
         ("ours SIGReg module, Triton", module),
-        ("ours torch.compile", compiled(ours, fullgraph=True)),
         ("ours torch.compile, Triton", compiled(ours, use_triton=True, fullgraph=True)),
     ]
     if cuda:  # CUDA graphs: no launch gaps between the small kernels around the matmuls
-        rows.append(("ours torch.compile reduce-overhead", compiled(ours, fullgraph=True, mode="reduce-overhead")))
         rows.append(("ours torch.compile reduce-overhead, Triton",
                      compiled(ours, use_triton=True, fullgraph=True, mode="reduce-overhead")))
+    rows.append(("ours torch.compile, torch path", compiled(ours, fullgraph=True)))
+    if cuda:
+        rows.append(("ours torch.compile reduce-overhead, torch path",
+                     compiled(ours, fullgraph=True, mode="reduce-overhead")))
     return rows if kernels is not None else [row for row in rows if "Triton" not in row[0]]
 
 
@@ -386,35 +391,47 @@ def tuned_config(kernels, config):
 
 
 def time_variants(report, bench, make_variants, device, cuda, sizes, peaks, deadline):
+    """Every case's eager variants first, then every case's compiled ones (slow to build).
+
+    So a run that reaches its time budget loses compiled rows of the last
+    cases, not whole cases.
+    """
+    report.results.setdefault("timings", [])
+    for compiled_pass in (False, True):
+        for d in sizes["dimensions"]:
+            for autocast in (True, False):
+                chosen = [(name, make) for name, make in make_variants() if ("torch.compile" in name) == compiled_pass]
+                time_case(report, bench, chosen, device, cuda, sizes, peaks, deadline, d, autocast)
+    return report.results["timings"]
+
+
+def time_case(report, bench, chosen, device, cuda, sizes, peaks, deadline, d, autocast):
+    """One (D, precision) case: each variant timed (rows into the report), or skipped after the deadline."""
     import torch
 
-    rows = report.results.setdefault("timings", [])
-    for d in sizes["dimensions"]:
-        for autocast in (True, False):
-            n, k = sizes["n"], sizes["k"]
-            generator = torch.Generator(device=device).manual_seed(2)
-            z = torch.randn(n, d, device=device, generator=generator).requires_grad_()
-            directions = torch.randn(d, k, device=device, generator=generator)
-            directions = directions / directions.norm(dim=0)
-            bound = bench.roofline(n, d, k, element_bytes=2 if autocast else 4, peaks=peaks)
-            label = "bf16 autocast" if autocast else "float32"
-            for name, make in make_variants():
-                row = {"N": n, "D": d, "K": k, "precision": label, "variant": name, "roofline_ms": bound["bound_ms"]}
-                if time.perf_counter() > deadline:
-                    row["skipped"] = "time budget"
-                else:
-                    try:
-                        row.update(measure(make(z, directions, autocast), cuda, sizes))
-                        row["x_roofline"] = row["median_ms"] / bound["bound_ms"]
-                    except Exception as error:  # report and go on: one broken variant must not end the run
-                        row["error"] = repr(error)[:300]
-                rows.append(row)
-                report.add(format_row(row))
-                report.save()  # a run cut short keeps every row measured so far
-            del z, directions
-            if cuda:
-                torch.cuda.empty_cache()
-    return rows
+    n, k = sizes["n"], sizes["k"]
+    generator = torch.Generator(device=device).manual_seed(2)
+    z = torch.randn(n, d, device=device, generator=generator).requires_grad_()
+    directions = torch.randn(d, k, device=device, generator=generator)
+    directions = directions / directions.norm(dim=0)
+    bound = bench.roofline(n, d, k, element_bytes=2 if autocast else 4, peaks=peaks)
+    label = "bf16 autocast" if autocast else "float32"
+    for name, make in chosen:
+        row = {"N": n, "D": d, "K": k, "precision": label, "variant": name, "roofline_ms": bound["bound_ms"]}
+        if time.perf_counter() > deadline:
+            row["skipped"] = "time budget"
+        else:
+            try:
+                row.update(measure(make(z, directions, autocast), cuda, sizes))
+                row["x_roofline"] = row["median_ms"] / bound["bound_ms"]
+            except Exception as error:  # report and go on: one broken variant must not end the run
+                row["error"] = repr(error)[:300]
+        report.results["timings"].append(row)
+        report.add(format_row(row))
+        report.save()  # a run cut short keeps every row measured so far
+    del z, directions
+    if cuda:
+        torch.cuda.empty_cache()
 
 
 def measure(step, cuda, sizes):

@@ -54,7 +54,8 @@ def test_section(junit):
     for backend, dtype in sorted({key[:2] for key in counts}):
         lines.append(f"| {backend} | {dtype} | " + " | ".join(str(counts[backend, dtype, result]) for result in OUTCOMES) + " |")
     totals = {result: sum(value for key, value in counts.items() if key[2] == result) for result in OUTCOMES}
-    lines += ["", "Totals: " + ", ".join(f"{value} {result}" for result, value in totals.items()), ""]
+    lines += ["", "Totals: " + ", ".join(f"{value} {result}" for result, value in totals.items()),
+              "(dtype -: tests that choose their dtypes themselves)", ""]
     if failures:
         lines += [f"### Failures and errors ({len(failures)})", "", *failures[:60], ""]
     if skip_reasons:
@@ -87,6 +88,11 @@ def bench_section(results_path):
         time_text = f"{row['median_ms']:.3f}" if "median_ms" in row else (row.get("skipped") or row.get("error", ""))[:80]
         ratio = f"{row['x_roofline']:.2f}" if "x_roofline" in row else ""
         lines.append(f"| {row['precision']} | {row['D']} | {row['variant']} | {time_text} | {ratio} |")
+    jax = results.get("jax", {})
+    lines += ["", f"JAX {jax.get('jax', '')} on {jax.get('device', '?')}: " + (jax.get("error") or "")[:300]]
+    for row in jax.get("rows", []):
+        text = f"{row['median_ms']:.3f} ms" if "median_ms" in row else row.get("error", "")[:120]
+        lines.append(f"- {row['variant']}, {row['precision']}, D = {row['D']}: {text}")
     lines += ["", f"Benchmark elapsed: {results.get('elapsed_s')} s"]
     return lines
 

@@ -1,0 +1,49 @@
+"""The GPU call's pytest plugin (``benchmarks/gpu/device_budget.py``): a per-test alarm and a session budget."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+PLUGIN_FOLDER = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "gpu"
+SLEEPY_TESTS = """
+import time
+
+def test_fast():
+    pass
+
+def test_sleeps_three_seconds():
+    time.sleep(3)
+
+def test_last():
+    pass
+"""
+
+
+def _run_pytest(folder, *options):
+    (folder / "test_sleepy.py").write_text(SLEEPY_TESTS)
+    env = dict(os.environ, PYTHONPATH=str(PLUGIN_FOLDER))
+    env.pop("SKETCHTEST_BACKENDS", None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "device_budget", "-p", "no:cacheprovider", "-q", "-rs",
+         "--rootdir", str(folder), *options, str(folder / "test_sleepy.py")],
+        cwd=folder, env=env, capture_output=True, text=True, timeout=120,
+    )
+    return completed.stdout
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGALRM"), reason="SIGALRM is POSIX-only")
+def test_per_test_timeout_fails_the_slow_test_only(tmp_path):
+    output = _run_pytest(tmp_path, "--per-test-timeout", "1")
+    assert "TimeoutError" in output and "ran past --per-test-timeout=1 s" in output
+    assert "1 failed, 2 passed" in output
+
+
+def test_session_budget_skips_the_tests_that_start_after_it(tmp_path):
+    output = _run_pytest(tmp_path, "--session-budget", "2")
+    assert "session time budget of 2 s spent" in output
+    assert "2 passed, 1 skipped" in output
