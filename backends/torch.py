@@ -139,7 +139,7 @@ def _unit_phasors(projections, start, stop, knot_step):
 
 
 def _triton_kernels(device, dtype, numel=0):
-    """The fused Triton kernels (``sketchtest._losses.triton_sigreg``) for eager CUDA tensors, else None.
+    """The fused Triton kernels (``sketchtest._losses.triton_sigreg``) for CUDA tensors, else None.
 
     Used for float32, bfloat16 and float16 tensors on CUDA when Triton is
     installed; float64, CPU tensors and tensors of 2**31 elements or more (the
