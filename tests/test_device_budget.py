@@ -1,4 +1,4 @@
-"""The GPU call's pytest plugin (``benchmarks/gpu/device_budget.py``): a per-test alarm and a session budget."""
+"""The GPU call's test controls: the plugin ``benchmarks/gpu/device_budget.py`` and ``SKETCHTEST_BACKENDS``."""
 
 from __future__ import annotations
 
@@ -47,3 +47,25 @@ def test_session_budget_skips_the_tests_that_start_after_it(tmp_path):
     output = _run_pytest(tmp_path, "--session-budget", "2")
     assert "session time budget of 2 s spent" in output
     assert "2 passed, 1 skipped" in output
+
+
+def _collect(backends, test_file):
+    env = dict(os.environ, SKETCHTEST_BACKENDS=backends)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", test_file],
+        cwd=PLUGIN_FOLDER.parents[1], env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_backend_selection_keeps_the_named_backends_and_drops_tests_without_one():
+    completed = _collect("numpy,torch", "tests/test_streaming.py")
+    collected = [line for line in completed.stdout.splitlines() if "::" in line]
+    assert collected == ["tests/test_streaming.py::test_streaming_on_every_backend[numpy]",
+                         "tests/test_streaming.py::test_streaming_on_every_backend[torch]"], completed.stdout
+    assert "deselected" in completed.stdout
+
+
+def test_backend_selection_refuses_an_unknown_backend():
+    completed = _collect("numpy,tpu", "tests/test_streaming.py")
+    assert completed.returncode != 0
+    assert "SKETCHTEST_BACKENDS names unknown backends ['tpu']" in completed.stdout + completed.stderr
