@@ -139,12 +139,12 @@ def _unit_phasors(projections, start, stop, knot_step):
 
 
 def _triton_kernels(device, dtype, numel=0):
-    """The fused Triton kernels (``sketchtest._losses.triton_sigreg``) for eager CUDA tensors, else None.
+    """The fused Triton kernels (``sketchtest._losses.triton_sigreg``) for CUDA tensors, else None.
 
     Used for float32, bfloat16 and float16 tensors on CUDA when Triton is
-    installed; float64, CPU tensors, tensors of 2**31 elements or more (the
-    kernels index in 32 bits) and ``torch.compile`` (which fuses the torch
-    path itself; callers check first) keep the torch path.
+    installed; float64, CPU tensors and tensors of 2**31 elements or more (the
+    kernels index in 32 bits) keep the torch path. ``torch.compile`` reaches
+    the kernels through the custom operators below.
     """
     if torch.device(device).type != "cuda" or numel >= 2**31:
         return None
@@ -271,9 +271,68 @@ def trig_sums(projections, *, knot_step: float, n_points: int):
 
     Returns two tensors of shape ``(..., n_points, K)`` in float32 for
     bfloat16/float16 projections (their own dtype otherwise), differentiable
-    with a memory-lean backward pass.
+    with a memory-lean backward pass. Where the Triton kernels apply, eager
+    and ``torch.compile`` code alike call them through the custom operator
+    ``sketchtest::trig_sums``; elsewhere compiled code fuses the torch path.
     """
+    if _reaches_kernels(projections):
+        sums = torch.ops.sketchtest.trig_sums(projections, float(knot_step), int(n_points))
+        return sums[..., 0, :, :], sums[..., 1, :, :]
     return _TrigSums.apply(projections, float(knot_step), int(n_points))
+
+
+def _reaches_kernels(projections) -> bool:
+    """Whether `projections` go to the fused kernels (CUDA, Triton installed, a dtype they handle)."""
+    return _triton_kernels(projections.device, projections.dtype, projections.numel()) is not None
+
+
+# The kernels as custom operators: torch.compile keeps them as opaque calls in its
+# graphs (their fake implementations give the shapes), so compiled code reaches
+# them too. Each runs the torch path where the kernels do not apply (CPU tensors,
+# float64, no Triton): opcheck and the CPU tests use that.
+
+
+@torch.library.custom_op("sketchtest::trig_sums", mutates_args=())
+def _trig_sums_op(projections: torch.Tensor, knot_step: float, n_points: int) -> torch.Tensor:
+    """Cosine and sine sums stacked, ``(..., 2, n_points, K)``, by the kernels or the torch path."""
+    if (kernels := _triton_kernels(projections.device, projections.dtype, projections.numel())) is not None:
+        return kernels.stacked_sums(projections, knot_step, n_points)
+    return torch.stack(_forward_sums(projections, knot_step, n_points), dim=-3)
+
+
+@_trig_sums_op.register_fake
+def _(projections, knot_step, n_points):
+    shape = (*projections.shape[:-2], 2, n_points, projections.shape[-1])
+    return projections.new_empty(shape, dtype=_accumulation_dtype(projections.dtype))
+
+
+@torch.library.custom_op("sketchtest::trig_sums_backward", mutates_args=())
+def _trig_sums_backward_op(
+    projections: torch.Tensor, sums_grad: torch.Tensor, knot_step: float, n_points: int
+) -> torch.Tensor:
+    """Gradient with respect to `projections` from the cotangent of the stacked sums."""
+    cos_grad, sin_grad = sums_grad[..., 0, :, :], sums_grad[..., 1, :, :]
+    return _backward_projections(projections, cos_grad, sin_grad, knot_step, n_points).contiguous()
+
+
+@_trig_sums_backward_op.register_fake
+def _(projections, sums_grad, knot_step, n_points):
+    return projections.new_empty(projections.shape)
+
+
+def _trig_sums_setup_context(ctx, inputs, output):
+    projections, knot_step, n_points = inputs
+    ctx.save_for_backward(projections)
+    ctx.knot_step, ctx.n_points = knot_step, n_points
+
+
+def _trig_sums_op_backward(ctx, sums_grad):
+    (projections,) = ctx.saved_tensors
+    gradient = torch.ops.sketchtest.trig_sums_backward(projections, sums_grad, ctx.knot_step, ctx.n_points)
+    return gradient, None, None
+
+
+_trig_sums_op.register_autograd(_trig_sums_op_backward, setup_context=_trig_sums_setup_context)
 
 
 _MASK32 = 0xFFFFFFFF

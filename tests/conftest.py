@@ -5,6 +5,8 @@ Backends and helpers live in :mod:`support`; see its docstring.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from support import ALL_BACKENDS, Backend
@@ -33,3 +35,10 @@ def dtype_name(request, backend) -> str:
     return name
 
 
+def pytest_collection_modifyitems(config, items):
+    """With ``SKETCHTEST_BACKENDS`` set, only the tests that take the `backend` fixture run."""
+    if not os.environ.get("SKETCHTEST_BACKENDS", "").strip():
+        return
+    takes_backend = ["backend" in getattr(item, "fixturenames", ()) for item in items]
+    config.hook.pytest_deselected(items=[item for item, kept in zip(items, takes_backend) if not kept])
+    items[:] = [item for item, kept in zip(items, takes_backend) if kept]

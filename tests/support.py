@@ -166,13 +166,28 @@ def _strict_backends():
     ]
 
 
-ALL_BACKENDS = [
+def _selected(params):
+    """The backends named in ``SKETCHTEST_BACKENDS`` (ids, comma-separated), or all of them.
+
+    ``SKETCHTEST_BACKENDS=cupy,torch:cuda,jax:gpu`` runs the GPU backends
+    alone (``benchmarks/gpu/device_check.sh``); tests that take no backend
+    are then deselected (``conftest.py``).
+    """
+    wanted = {name.strip() for name in os.environ.get("SKETCHTEST_BACKENDS", "").split(",") if name.strip()}
+    unknown = wanted - {param.id for param in params}
+    if unknown:
+        known = ", ".join(param.id for param in params)
+        raise ValueError(f"SKETCHTEST_BACKENDS names unknown backends {sorted(unknown)}; known: {known}")
+    return [param for param in params if param.id in wanted] if wanted else params
+
+
+ALL_BACKENDS = _selected([
     pytest.param(Backend("numpy", np), id="numpy"),
     *_strict_backends(),
     *_torch_backends(),
     *_jax_backends(),
     *_cupy_backends(),
-]
+])
 
 
 def rtol_for(dtype_name: str) -> float:

@@ -47,6 +47,22 @@ import sketchtest_backends.torch as backend
 from sketchtest.torch import sigreg
 assert all(isinstance(kernel, InterpretedFunction) for kernel in kernels._kernels())
 cases = torch.load(sys.argv[1], weights_only=True)
+
+def compiled_sigreg(z, directions):  # value, gradient and kernel calls of compiled sigreg
+    calls = {"forward": 0, "backward": 0}
+    def counted(name, function):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return call
+    kernels.stacked_sums = counted("forward", kernels.stacked_sums)
+    kernels.backward_projections = counted("backward", kernels.backward_projections)
+    loss = torch.compile(lambda z: sigreg(z, directions=directions, distributed=False),
+                         fullgraph=True, backend="aot_eager")
+    leaf = z.clone().requires_grad_()
+    value = loss(leaf)
+    gradient = torch.autograd.grad(value.sum(), leaf)[0]
+    return value.detach(), gradient, torch.tensor([calls["forward"], calls["backward"]])
 backend._triton_kernels = lambda device, dtype, numel=0: kernels if kernels.supports(dtype) else None
 outputs = {}
 for name, case in cases.items():
@@ -58,6 +74,8 @@ for name, case in cases.items():
             case["p"], case["cos_grad"], case["sin_grad"], case["knot_step"], case["n_points"], config=config)
     elif case["kind"] == "draw":
         outputs[name] = kernels.counter_normal(case["shape"], case["seed"], torch.float32, block=16)
+    elif case["kind"] == "compiled":
+        outputs[name] = compiled_sigreg(case["z"], case["directions"])
     else:
         leaf = case["z"].clone().requires_grad_()
         value = sigreg(leaf, directions=case["directions"], distributed=False)
@@ -88,6 +106,7 @@ def _cases():
             "directions": torch.asarray(host_directions(7, 19, seed=5), dtype=torch.float32),
             "config": [64, 64, 4],
         }
+    cases["compiled-float32"] = {**cases["sigreg-float32"], "kind": "compiled"}
     cases["draw"] = {"kind": "draw", "shape": [7, 9], "seed": torch.tensor(5)}  # 63 draws: a lone cos branch
     cases["draw-large-seed"] = {"kind": "draw", "shape": [40], "seed": torch.tensor(3 * 2**32 + 17)}
     return cases
@@ -161,6 +180,19 @@ def test_sigreg_value_and_gradient_equal_the_torch_path(interpreted, dtype_name)
     torch.testing.assert_close(value, expected_value.detach(), rtol=2e-5, atol=0)
     spacing = float(torch.finfo(gradient.dtype).eps) * float(expected_gradient.float().abs().max())
     torch.testing.assert_close(gradient.float(), expected_gradient.float(), rtol=0, atol=spacing + 1e-6)
+
+
+def test_compiled_sigreg_calls_the_kernels_and_equals_the_torch_path(interpreted):
+    """torch.compile(fullgraph=True) reaches the kernels through the custom operators."""
+    cases, outputs = interpreted
+    case = cases["compiled-float32"]
+    value, gradient, calls = outputs["compiled-float32"]
+    assert calls.tolist() == [1, 1], "one forward and one backward kernel call"
+    leaf = case["z"].clone().requires_grad_()
+    expected_value = sigreg(leaf, directions=case["directions"], distributed=False)
+    (expected_gradient,) = torch.autograd.grad(expected_value.sum(), leaf)
+    torch.testing.assert_close(value, expected_value.detach(), rtol=2e-5, atol=0)
+    torch.testing.assert_close(gradient, expected_gradient, rtol=2e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["draw", "draw-large-seed"])

@@ -21,14 +21,19 @@ when it ends (a run cut short keeps what it measured):
    float32 and bfloat16 autocast: naive eager, naive ``torch.compile``, ours
    eager (torch path), ours eager with the Triton kernels (default and tuned
    blocks), the ``SIGReg`` module (draws its directions each step), ours
-   ``torch.compile`` (default and ``mode="reduce-overhead"``); median of
+   ``torch.compile`` reaching the Triton kernels through the custom
+   operators and on the fused torch path (each default and
+   ``mode="reduce-overhead"``); every case's eager rows first, then the
+   compiled ones; median of
    CUDA-event timings after warm-up, peak memory from
    ``torch.cuda.max_memory_allocated``, the roofline of
    ``docs/benchmarks/sigreg.rst`` with the measured ceilings next to each;
 6. JAX (naive and ours, jitted value-and-grad) in a child process.
 
 Torch timings stop being started once `--budget-s` seconds have passed, JAX
-gets at most 100 s more (the run must end within 8 minutes). Without CUDA
+gets at most `--jax-s` seconds more (the whole device call must end within
+8 minutes). Between 4 and 5, the throughput of ``SlicedEppsPulley``
+streaming 10^6 x 1024 float32 samples (K = 256). Without CUDA
 (``--dry-run`` or no GPU) the same code runs at toy sizes on the CPU, with
 Triton's interpreter standing in for the GPU (its timings mean nothing), and
 the report says so.
@@ -56,6 +61,8 @@ T_MAX = 3.0
 KNOT_STEP = T_MAX / (T - 1)
 FULL = {"n": 8192, "k": 1024, "dimensions": (2048, 256), "warmup": 5, "repeats": 30}
 TOY = {"n": 96, "k": 48, "dimensions": (40, 24), "warmup": 1, "repeats": 2}
+STREAM_FULL = {"rows": 1_000_000, "d": 1024, "k": 256, "batch": 1 << 16}  # 4.1 GB of float32 samples
+STREAM_TOY = {"rows": 3000, "d": 32, "k": 16, "batch": 1024}
 SWEEP = [(64, 64, 4), (64, 64, 8), (128, 64, 8), (32, 64, 4), (64, 32, 4), (32, 128, 4), (128, 32, 4), (16, 128, 4)]
 
 
@@ -215,14 +222,29 @@ def check_loss(sketchtest_torch, backend, kernels, device, cuda):
     return rows
 
 
+def _no_kernels(device, dtype, numel=0):
+    return None
+
+
+def _kernels_everywhere(device, dtype, numel=0):
+    """The kernels for CPU tensors too (Triton's interpreter): the dry run's stand-in for CUDA."""
+    from sketchtest._losses import triton_sigreg
+
+    return triton_sigreg if triton_sigreg.supports(dtype) else None
+
+
 @contextlib.contextmanager
 def triton_dispatch(backend, kernels, cuda):
-    """Route the trig sums to `kernels` (CPU tensors too, for the interpreter) or, with None, to torch."""
+    """Route the trig sums to `kernels` (CPU tensors too, for the interpreter) or, with None, to torch.
+
+    The replacements are module-level functions, the same objects on every
+    call, so that compiled variants keep their graphs (Dynamo guards on them).
+    """
     original = backend._triton_kernels
     if kernels is None:
-        backend._triton_kernels = lambda device, dtype, numel=0: None
+        backend._triton_kernels = _no_kernels
     elif not cuda:
-        backend._triton_kernels = lambda device, dtype, numel=0: kernels if kernels.supports(dtype) else None
+        backend._triton_kernels = _kernels_everywhere
     try:
         yield
     finally:
@@ -266,6 +288,46 @@ def sweep_kernels(kernels, device, cuda, size):
     return rows
 
 
+# ----------------------------------------------------------------------------- streaming
+
+
+def stream_throughput(device, cuda, peaks):
+    """``SlicedEppsPulley.update`` over ``rows x d`` float32 samples in batches, then ``result()``.
+
+    Two batches drawn on the device are fed in turn (the draw is not timed);
+    one warm-up accumulator first (direction draw, first-call costs). The
+    floor beside the time: reading the samples once at the copy bandwidth,
+    or the float32 projections at the fp32 matmul rate, whichever is slower.
+    """
+    import torch
+
+    import sketchtest
+
+    sizes = STREAM_FULL if cuda else STREAM_TOY
+    rows, d, k, batch = sizes["rows"], sizes["d"], sizes["k"], sizes["batch"]
+    generator = torch.Generator(device=device).manual_seed(4)
+    batches = [torch.randn(batch, d, device=device, generator=generator) for _ in range(2)]
+    sizes_fed = [min(batch, rows - start) for start in range(0, rows, batch)]
+
+    def run():
+        accumulator = sketchtest.SlicedEppsPulley(k, seed=0)
+        for index, size in enumerate(sizes_fed):
+            accumulator.update(batches[index % 2][:size])
+        return accumulator.result()
+
+    sketchtest.SlicedEppsPulley(k, seed=0).update(batches[0]).result()  # warm-up
+    if cuda:
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    result = run()
+    pvalue = float(result.pvalue)  # synchronizes
+    seconds = time.perf_counter() - start
+    floor = max(4.0 * rows * d / peaks["copy_bytes_per_s"], 2.0 * rows * d * k / peaks["fp32_flops"])
+    return {"rows": rows, "d": d, "k": k, "batch": batch, "seconds": seconds, "rows_per_s": rows / seconds,
+            "input_gb_per_s": 4.0 * rows * d / seconds / 1e9, "floor_s": floor, "x_floor": seconds / floor,
+            "pvalue": pvalue, "sum_dtype": str(result.slice_statistics.dtype)}
+
+
 # ----------------------------------------------------------------------------- timings
 
 
@@ -288,9 +350,11 @@ def variants(bench, sketchtest_torch, backend, kernels, cuda, compile_backend, t
         loss_fn = sketchtest_torch.SIGReg(num_slices=directions.shape[1], distributed=False).to(z.device)
         return plain(lambda z, _: loss_fn(z))(z, directions, autocast)
 
-    def compiled(function, **options):
-        compiled_function = torch.compile(function, backend=compile_backend, **options)
-        return plain(compiled_function, use_triton=False)
+    def compiled(function, use_triton=False, **options):
+        def make(z, directions, autocast):  # a fresh compiled function per case: no shared guards
+            compiled_function = torch.compile(function, backend=compile_backend, **options)
+            return plain(compiled_function, use_triton=use_triton)(z, directions, autocast)
+        return make
 
     ours = bench.torch_ours
     rows = [
@@ -300,10 +364,15 @@ def variants(bench, sketchtest_torch, backend, kernels, cuda, compile_backend, t
         ("ours eager, Triton", plain(ours)),
         ("ours eager, Triton tuned", plain(ours, config=tuned)),
         ("ours SIGReg module, Triton", module),
-        ("ours torch.compile", compiled(ours, fullgraph=True)),
+        ("ours torch.compile, Triton", compiled(ours, use_triton=True, fullgraph=True)),
     ]
     if cuda:  # CUDA graphs: no launch gaps between the small kernels around the matmuls
-        rows.append(("ours torch.compile reduce-overhead", compiled(ours, fullgraph=True, mode="reduce-overhead")))
+        rows.append(("ours torch.compile reduce-overhead, Triton",
+                     compiled(ours, use_triton=True, fullgraph=True, mode="reduce-overhead")))
+    rows.append(("ours torch.compile, torch path", compiled(ours, fullgraph=True)))
+    if cuda:
+        rows.append(("ours torch.compile reduce-overhead, torch path",
+                     compiled(ours, fullgraph=True, mode="reduce-overhead")))
     return rows if kernels is not None else [row for row in rows if "Triton" not in row[0]]
 
 
@@ -322,35 +391,47 @@ def tuned_config(kernels, config):
 
 
 def time_variants(report, bench, make_variants, device, cuda, sizes, peaks, deadline):
+    """Every case's eager variants first, then every case's compiled ones (slow to build).
+
+    So a run that reaches its time budget loses compiled rows of the last
+    cases, not whole cases.
+    """
+    report.results.setdefault("timings", [])
+    for compiled_pass in (False, True):
+        for d in sizes["dimensions"]:
+            for autocast in (True, False):
+                chosen = [(name, make) for name, make in make_variants() if ("torch.compile" in name) == compiled_pass]
+                time_case(report, bench, chosen, device, cuda, sizes, peaks, deadline, d, autocast)
+    return report.results["timings"]
+
+
+def time_case(report, bench, chosen, device, cuda, sizes, peaks, deadline, d, autocast):
+    """One (D, precision) case: each variant timed (rows into the report), or skipped after the deadline."""
     import torch
 
-    rows = report.results.setdefault("timings", [])
-    for d in sizes["dimensions"]:
-        for autocast in (True, False):
-            n, k = sizes["n"], sizes["k"]
-            generator = torch.Generator(device=device).manual_seed(2)
-            z = torch.randn(n, d, device=device, generator=generator).requires_grad_()
-            directions = torch.randn(d, k, device=device, generator=generator)
-            directions = directions / directions.norm(dim=0)
-            bound = bench.roofline(n, d, k, element_bytes=2 if autocast else 4, peaks=peaks)
-            label = "bf16 autocast" if autocast else "float32"
-            for name, make in make_variants():
-                row = {"N": n, "D": d, "K": k, "precision": label, "variant": name, "roofline_ms": bound["bound_ms"]}
-                if time.perf_counter() > deadline:
-                    row["skipped"] = "time budget"
-                else:
-                    try:
-                        row.update(measure(make(z, directions, autocast), cuda, sizes))
-                        row["x_roofline"] = row["median_ms"] / bound["bound_ms"]
-                    except Exception as error:  # report and go on: one broken variant must not end the run
-                        row["error"] = repr(error)[:300]
-                rows.append(row)
-                report.add(format_row(row))
-                report.save()  # a run cut short keeps every row measured so far
-            del z, directions
-            if cuda:
-                torch.cuda.empty_cache()
-    return rows
+    n, k = sizes["n"], sizes["k"]
+    generator = torch.Generator(device=device).manual_seed(2)
+    z = torch.randn(n, d, device=device, generator=generator).requires_grad_()
+    directions = torch.randn(d, k, device=device, generator=generator)
+    directions = directions / directions.norm(dim=0)
+    bound = bench.roofline(n, d, k, element_bytes=2 if autocast else 4, peaks=peaks)
+    label = "bf16 autocast" if autocast else "float32"
+    for name, make in chosen:
+        row = {"N": n, "D": d, "K": k, "precision": label, "variant": name, "roofline_ms": bound["bound_ms"]}
+        if time.perf_counter() > deadline:
+            row["skipped"] = "time budget"
+        else:
+            try:
+                row.update(measure(make(z, directions, autocast), cuda, sizes))
+                row["x_roofline"] = row["median_ms"] / bound["bound_ms"]
+            except Exception as error:  # report and go on: one broken variant must not end the run
+                row["error"] = repr(error)[:300]
+        report.results["timings"].append(row)
+        report.add(format_row(row))
+        report.save()  # a run cut short keeps every row measured so far
+    del z, directions
+    if cuda:
+        torch.cuda.empty_cache()
 
 
 def measure(step, cuda, sizes):
@@ -500,6 +581,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="folder for report.md, results.json, jax.json")
     parser.add_argument("--budget-s", type=float, default=330.0, help="start no torch timing after this many seconds")
+    parser.add_argument("--jax-s", type=float, default=100.0, help="seconds JAX may run past the torch budget")
     parser.add_argument("--dry-run", action="store_true", help="toy sizes on the CPU even if CUDA is present")
     parser.add_argument("--jax-part", choices=["full", "toy"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -549,6 +631,17 @@ def main(argv=None):
 
     tuned = None if kernels is None else kernel_sections(report, kernels, backend, sketchtest_torch, device,
                                                          cuda, sizes)
+    try:
+        stream = stream_throughput(device, cuda, peaks)
+        text = (f"{stream['rows']} x {stream['d']} float32 in batches of {stream['batch']}, K = {stream['k']}: "
+                f"{stream['seconds']:.3f} s, {stream['rows_per_s']:.3g} rows/s, "
+                f"{stream['input_gb_per_s']:.1f} GB/s of samples; floor {stream['floor_s']:.4f} s "
+                f"({stream['x_floor']:.1f}x); p = {stream['pvalue']:.3g}")
+    except Exception as error:  # report and go on
+        stream, text = {"error": repr(error)[:300]}, f"failed: {error!r}"[:300]
+    report.results["streaming"] = stream
+    report.add("## SlicedEppsPulley streaming (update over every batch, then result)", "", text, "")
+    report.save()
 
     clock = "CUDA events" if cuda else "host clock, dry run"
     report.add(f"## Forward+backward ({clock}, median after warm-up)", "",
@@ -561,7 +654,7 @@ def main(argv=None):
 
     time_variants(report, bench, make_variants, device, cuda, sizes, peaks_for_roofline, deadline)
 
-    remaining = deadline + 100 - time.perf_counter()  # JAX may run past the torch budget
+    remaining = deadline + args.jax_s - time.perf_counter()  # JAX may run past the torch budget
     if remaining > 20:
         jax_results = run_jax_child(args.out, "full" if cuda else "toy", timeout=remaining)
     else:

@@ -23,9 +23,10 @@ A third kernel draws the SIGReg module's Gaussian directions
 (:func:`counter_normal`) in one launch instead of some fifty eager ones.
 
 Triton is an optional dependency, imported on first use. ``sketchtest``
-calls these kernels only for CUDA tensors in eager mode (under
-``torch.compile`` the compiler fuses the real-valued torch path instead);
-with ``TRITON_INTERPRET=1`` set before this module is imported, Triton's
+calls these kernels only for CUDA tensors, through the custom operators
+``sketchtest::trig_sums`` and ``sketchtest::trig_sums_backward``
+(``sketchtest_backends.torch``), which ``torch.compile`` graphs keep as
+calls, so compiled and eager code reach the same kernels; with ``TRITON_INTERPRET=1`` set before this module is imported, Triton's
 interpreter runs them on CPU tensors, which is how the tests check them.
 Written against Triton 3.6 (no newer API). Indices are 32-bit: projections
 of 2**31 elements or more keep the torch path.
@@ -38,7 +39,7 @@ import math
 
 import torch
 
-__all__ = ["available", "backward_projections", "counter_normal", "forward_sums", "supports"]
+__all__ = ["available", "backward_projections", "counter_normal", "forward_sums", "stacked_sums", "supports"]
 
 # (BLOCK_N, BLOCK_K, num_warps) of each kernel; benchmarks/gpu/sigreg_gpu.py times alternatives.
 CONFIG = {"forward": (64, 64, 4), "backward": (64, 64, 4)}
@@ -92,6 +93,12 @@ def forward_sums(projections, knot_step: float, n_points: int, *, config=None):
 
     `config` is ``(BLOCK_N, BLOCK_K, num_warps)`` (powers of two), ``CONFIG["forward"]`` by default.
     """
+    sums = stacked_sums(projections, knot_step, n_points, config=config)
+    return sums[..., 0, :, :], sums[..., 1, :, :]
+
+
+def stacked_sums(projections, knot_step: float, n_points: int, *, config=None):
+    """:func:`forward_sums` as one fresh ``(..., 2, T, K)`` float32 tensor: cosine sums, then sine sums."""
     block_n, block_k, num_warps = config or CONFIG["forward"]
     trig_sums_kernel, _, _ = _kernels()
     batched = _as_batched(projections)
@@ -105,8 +112,7 @@ def forward_sums(projections, knot_step: float, n_points: int, *, config=None):
         N_POINTS=n_points, T_PAD=max(2, 1 << (n_points - 1).bit_length()), BLOCK_N=block_n, BLOCK_K=block_k,
         num_warps=num_warps,
     )
-    sums = partial.sum(dim=1).reshape(*projections.shape[:-2], 2, n_points, num_slices)
-    return sums[..., 0, :, :], sums[..., 1, :, :]
+    return partial.sum(dim=1).reshape(*projections.shape[:-2], 2, n_points, num_slices)
 
 
 def backward_projections(projections, cos_grad, sin_grad, knot_step: float, n_points: int, *, config=None):
