@@ -132,7 +132,7 @@ class Diagnosis:
             text += ": no single component rejects, their combination does"
         if self.also_rejecting:
             names = ", ".join(_short_name(name) for name in self.also_rejecting)
-            text += f"; also rejecting, as a shift or scale makes them under N(0, I): {names}"
+            text += f"; also rejecting (under N(0, I) these react to a shift or scale too): {names}"
         return text
 
 
