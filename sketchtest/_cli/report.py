@@ -148,7 +148,7 @@ def _render_diagnostics(d: dict) -> list[str]:
         f"   ratio {ratio}",
         f"  effective rank              {d['effective_rank']:.4g} of {len(d['eigenvalues'])}",
         f"  numerical rank              {d['numerical_rank']} of {len(d['eigenvalues'])}   "
-        f"(eigenvalues above {d['rank_threshold']:.2g} x the largest)",
+        f"(eigenvalues above {d['rank_threshold']:.2g}, the rounding level)",
         f"  isotropic?                  {verdict}",
         f"    (isotropic data: eigenvalues / average within [{lower:.3g}, {upper:.3g}], "
         f"Marchenko-Pastur, +-{BULK_SLACK:.0%})",

@@ -181,10 +181,10 @@ def spectrum_axes(axes, summary, *, collapse=None) -> None:
         rank = (collapse or {}).get("rank", summary.get("numerical_rank"))
         axes.axvline(rank - 0.5, color="tab:red", linewidth=1.5, label=f"collapse: rank {rank}")
         if summary.get("rank_threshold"):
-            axes.axhline(max(summary["rank_threshold"] * largest, floor), color="tab:red", linestyle=":",
+            axes.axhline(max(summary["rank_threshold"], floor), color="tab:red", linestyle=":",
                          linewidth=1, label="rank threshold (rounding level)")
-        title = f"covariance spectrum: collapsed to rank {rank} of {eigenvalues.shape[0]} " \
-                f"(effective rank {summary['effective_rank']:.3g})"
+        title = f"covariance spectrum: rank {rank} of {eigenvalues.shape[0]} " \
+                f"(effective {summary['effective_rank']:.3g})"
     axes.set_yscale("log")
     axes.set_title(title, fontsize=9)
     axes.set_xlabel(f"principal axis ({INDEX_NOTE.split(',')[0]})", fontsize=8)
