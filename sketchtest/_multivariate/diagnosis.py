@@ -243,8 +243,8 @@ def _covariance_departure(pvalue, summary, alpha):
         return Departure("scale", words, pvalue, "covariance",
                          details={"average_variance": summary["average_variance"]})
     largest, smallest = summary["eigenvalue_max"], summary["eigenvalue_min"]
-    words = (f"anisotropy (covariance eigenvalues from {smallest:.3g} to {largest:.3g}; "
-             f"{summary['eigenvalues_outside_range']} of {len(summary['eigenvalues'])} outside the isotropic range)")
+    ratio = f", ratio {largest / smallest:.3g}" if smallest > 0 else ""
+    words = f"anisotropy (covariance eigenvalues from {smallest:.3g} to {largest:.3g}{ratio})"
     return Departure("anisotropy", words, pvalue, "covariance",
                      details={"eigenvalue_min": smallest, "eigenvalue_max": largest})
 
