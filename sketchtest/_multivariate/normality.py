@@ -131,6 +131,18 @@ class NormalityTestResult:
         Returns
         -------
         matplotlib.figure.Figure
+            Three panels; no pyplot state is touched (``figure.savefig`` or
+            display it in a notebook).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import sketchtest as st
+        >>> x = np.random.default_rng(0).standard_normal((1000, 8)) + 0.5
+        >>> figure = st.normality_test(x, seed=0).plot(x)
+        >>> [axes.get_title() for axes in figure.axes]  # doctest: +NORMALIZE_WHITESPACE
+        ['coordinate 5 (x[:, 5]): p < 1e-16', 'principal axis 7: p = 0.307',
+         'covariance spectrum: effective rank 7.95 of 8']
         """
         from sketchtest._multivariate.diagnosis_figure import plot_result
 
