@@ -153,6 +153,17 @@ def test_explain_of_a_nan_result_names_no_direction():
     assert lines[2] == "each coordinate Gaussian: not computed (values too large to square)"
 
 
+def test_repr_shows_where_and_why_but_no_index_for_nan():
+    nan = float("nan")
+    result = NormalityTestResult(np.float64(0.5), np.float64(0.01), {
+        "coordinates": part(0.01, pvalues=np.array([0.5, 0.01]), most_significant=np.int64(1)),
+        "random_slices": part(nan, nan, pvalues=np.full(2, nan), most_significant=np.int64(0), reason="too few rows"),
+    })
+    text = repr(result)
+    assert "coordinates    statistic=1, pvalue=0.01, most_significant=1" in text
+    assert "random_slices  statistic=nan, pvalue=nan, reason='too few rows')" in text
+
+
 def test_a_rank_component_is_told_as_a_collapse_and_unknown_components_by_name():
     # the contract of normality_test's rank component: extras rank, effective_rank, dimension
     result = NormalityTestResult(np.float64(50.0), np.float64(0.0), {

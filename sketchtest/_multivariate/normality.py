@@ -153,8 +153,11 @@ class NormalityTestResult:
                  f"statistic={_describe(self.statistic)}, method={self.method!r}, components:"]
         width = max(len(name) for name in self.components)
         for name, part in self.components.items():
+            where = "".join(f", {key}={_describe(part.extras[key]) if key != 'reason' else repr(part.extras[key])}"
+                            for key in ("most_significant", "reason") if key in part.extras
+                            and not (key == "most_significant" and _describe(part.pvalue) == "nan"))
             lines.append(f"  {name:<{width}}  statistic={_describe(part.statistic)}, "
-                         f"pvalue={_describe(part.pvalue)}")
+                         f"pvalue={_describe(part.pvalue)}{where}")
         return "\n".join(lines) + ")"
 
 
