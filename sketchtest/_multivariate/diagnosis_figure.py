@@ -93,7 +93,8 @@ def qq_panels(host, result, diagnosis, *, summary, seed=0) -> list:
         host = host[np.sort(np.random.default_rng(seed).choice(host.shape[0], QQ_POINTS, replace=False))]
     wanted = [(_KIND_OF[d.kind], d.index, True) for d in diagnosis.departures
               if d.kind in _KIND_OF and d.index is not None]
-    smallest = sorted((name == "random_slices", _number(part.pvalue), name, int(_host(part.extras["most_significant"]).reshape(-1)[0]))
+    smallest = sorted((name == "random_slices", _number(part.pvalue), name,
+                       int(_host(part.extras["most_significant"]).reshape(-1)[0]))
                       for name, part in result.components.items()
                       if name in _COLUMN_COMPONENTS and "most_significant" in part.extras
                       and _number(part.pvalue) is not None)
