@@ -311,3 +311,20 @@ def report_path():
     import os
 
     return os.path.join(os.path.dirname(st.__file__), "data", "demo_embeddings.npy")
+
+
+@pytest.mark.parametrize("library", ["torch", "jax"])
+def test_explain_and_plot_take_samples_of_any_backend(library):
+    pytest.importorskip("matplotlib")
+    module = pytest.importorskip(library)
+    x = np.random.default_rng(7).standard_normal((500, 6)).astype(np.float32) * 3.0  # scale 3: variance 9
+    if library == "torch":
+        samples = module.as_tensor(x).to(module.bfloat16)
+    else:
+        samples = module.numpy.asarray(x)
+    result = st.normality_test(samples, seed=0)
+    verdict = result.explain(samples)[0]
+    assert verdict.startswith("verdict: not ") and "scale (average variance " in verdict, verdict
+    average = float(verdict.split("average variance ")[1].split(",")[0])
+    assert average == pytest.approx(np.var(x, axis=0, ddof=1).mean(), rel=2e-2)  # bfloat16 rounding: 2^-8
+    assert len(result.plot(samples).axes) == 3

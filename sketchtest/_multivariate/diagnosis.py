@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from sketchtest._multivariate.moment_summary import (  # noqa: F401 - re-exported for the CLI
-    BULK_SLACK, moment_diagnostics, summary_of_samples,
+    BULK_SLACK, host_float64, moment_diagnostics, summary_of_samples,
 )
 
 __all__ = ["Departure", "Diagnosis", "diagnose", "explain_lines", "moment_diagnostics",
@@ -317,13 +317,7 @@ def _most_significant(part):
 
 
 def _host(value):
-    if value is None:
-        return None
-    if hasattr(value, "detach"):
-        value = value.detach().cpu()
-    if hasattr(value, "get") and type(value).__module__.startswith("cupy"):
-        value = value.get()
-    return np.asarray(value, dtype=np.float64)
+    return None if value is None else host_float64(value)
 
 
 def _number(value):

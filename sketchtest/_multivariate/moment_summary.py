@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-__all__ = ["moment_diagnostics", "rank_threshold", "summary_of_samples", "BULK_SLACK"]
+__all__ = ["moment_diagnostics", "rank_threshold", "summary_of_samples", "host_float64", "BULK_SLACK"]
 
 #: Relative slack around the Marchenko-Pastur bulk before an eigenvalue counts as an outlier.
 BULK_SLACK = 0.1
@@ -163,7 +163,7 @@ def _effective_rank(eigenvalues) -> float:
 
 def summary_of_samples(x) -> dict:
     """:func:`moment_diagnostics` of an ``(N, D)`` array of any backend, in float64 on the host."""
-    host = _host(x)
+    host = host_float64(x)
     dtype = str(getattr(x, "dtype", "float64")).replace("torch.", "")
     with np.errstate(all="ignore"):
         mean = host.mean(axis=0)
@@ -173,10 +173,10 @@ def summary_of_samples(x) -> dict:
 
 
 
-def _host(value):
-    """A float64 NumPy copy of an array of any backend."""
+def host_float64(value):
+    """A float64 NumPy copy of an array of any backend (torch bfloat16 included)."""
     if hasattr(value, "detach"):
-        value = value.detach().cpu()
+        value = value.detach().cpu().double()
     if hasattr(value, "get") and type(value).__module__.startswith("cupy"):
         value = value.get()
     return np.asarray(value, dtype=np.float64)
