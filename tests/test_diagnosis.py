@@ -36,7 +36,11 @@ def check(tmp_path, capsys, x, *options):
     assert status == 0
     status, out = run(["check", str(tmp_path / "x.npy"), "--no-progress", "--json", *options], capsys)
     assert status == 0
-    return text, json.loads(out)["tests"][0]
+    return text, json.loads(out, parse_constant=refuse_non_finite)["tests"][0]
+
+
+def refuse_non_finite(constant):
+    raise ValueError(f"invalid JSON constant {constant}")  # NaN and Infinity are not JSON
 
 
 def verdict_block(text):
