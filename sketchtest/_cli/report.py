@@ -7,15 +7,13 @@ samples, which fit in memory for any N (they are D and D x D).
 
 from __future__ import annotations
 
-import math
-import os
 import sys
 import time
 
 import numpy as np
 
 from sketchtest._multivariate.diagnosis import (
-    BULK_SLACK, COLUMN_WORDS, INDEX_NOTE, format_pvalue, moment_diagnostics, pvalue_phrase,
+    BULK_SLACK, INDEX_NOTE, format_pvalue, moment_diagnostics, pvalue_phrase,
 )
 from sketchtest._multivariate.diagnosis_figure import plot_path, qq_axes, spectrum_axes
 

@@ -23,8 +23,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
-
 from sketchtest._multivariate.moment_summary import (  # noqa: F401 - re-exported for the CLI
     BULK_SLACK, host_float64, moment_diagnostics, summary_of_samples,
 )
