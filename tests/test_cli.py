@@ -203,10 +203,11 @@ def test_default_check_runs_normality_test(capsys):
     for words in ("random directions", "principal axes", "coordinates", "skewness", "kurtosis",
                   "covariance = I", "mean = 0"):
         assert f"\n  {words} " in out, words
-    # the demo is skewed and bimodal along two collapsed directions
+    # the demo is skewed and bimodal along one direction, with two directions of variance 0.25
     verdict = verdict_of(out)
-    assert verdict.startswith("verdict: not Gaussian (p < 1e-16): departure in "), verdict
-    assert "skewness (p < 1e-16)" in verdict and "principal axes (p < 1e-16)" in verdict
+    assert verdict.startswith("verdict: not Gaussian (p < 1e-16): anisotropy "), verdict
+    assert "along principal axis 0 (the largest-variance axis) (p < 1e-16)" in verdict
+    assert "skewness" in verdict
     assert_reads_well(out)
 
 
@@ -218,7 +219,7 @@ def test_default_json_is_strict_and_holds_the_components(capsys):
     assert test["test"] == "normality_test" and test["kind"] == "combined"
     assert [part["component"] for part in test["components"]] == COMPONENTS
     x = np.load(DEMO)
-    direct = sketchtest.normality_test(x, seed=0, num_slices=256)
+    direct = sketchtest.normality_test(x, seed=0)  # the API's default slice count is the CLI's
     assert test["pvalue"] == pytest.approx(float(direct.pvalue), rel=1e-6, abs=1e-300)
     for part in test["components"]:
         expected = float(direct.components[part["component"]].pvalue)
@@ -234,7 +235,7 @@ def test_uniform_cube_is_not_gaussian_and_names_kurtosis(tmp_path, capsys):
     cube = np.random.default_rng(0).uniform(-3**0.5, 3**0.5, size=(2000, 16))  # mean 0, covariance I
     out = check_file(tmp_path, capsys, cube, "--slices", "64")
     verdict = verdict_of(out)
-    assert "not Gaussian" in verdict and "kurtosis (p < 1e-16)" in verdict, verdict
+    assert "not Gaussian" in verdict and "light tails (kurtosis below the Gaussian's) (p < 1e-16)" in verdict, verdict
     assert re.search(r"\n  mean = 0 .* consistent\n", out)  # the moments it matches are not blamed
     assert_reads_well(out)
 
@@ -246,8 +247,8 @@ def test_two_clusters_are_not_gaussian_and_name_the_principal_axes(tmp_path, cap
     x = rng.standard_normal((2000, 16)) + np.outer(rng.choice([-1.5, 1.5], size=2000), axis)
     out = check_file(tmp_path, capsys, x, "--slices", "64", "--null", "normal")
     verdict = verdict_of(out)
-    assert "not Gaussian" in verdict and "principal axes (p < 1e-16)" in verdict, verdict
-    assert "departure, strongest on axis 1" in out  # the clusters lie along the top axis
+    assert "not Gaussian" in verdict and "along principal axis 0 (the largest-variance axis)" in verdict, verdict
+    assert "departure, strongest on principal axis 0" in out  # the clusters lie along the top axis
     assert_reads_well(out)
 
 
@@ -265,7 +266,8 @@ def test_a_scaled_gaussian_is_not_standard_but_gaussian(tmp_path, capsys):
     out = check_file(tmp_path, capsys, x, "--slices", "64")
     verdict = verdict_of(out)
     assert verdict.startswith("verdict: not N(0, I) (p < 1e-16)") and "--null normal asks" in verdict
-    assert re.search(r"\n  covariance = I .* [\d,]+ \(136\) +< 1e-16 +departure\n", out), out
+    assert "scale (average variance 3.998, 1 under N(0, I))" in verdict, verdict  # x 2: variance 4
+    assert re.search(r"\n  covariance = I .* [\d,]+ \(136\) +< 1e-16 +departure: scale\n", out), out
     assert re.search(r"\n  principal axes .* consistent\n", out), out  # the shape is Gaussian
     assert_reads_well(out)
     out = check_file(tmp_path, capsys, x, "--slices", "64", "--null", "normal")
@@ -277,7 +279,8 @@ def test_a_nan_component_says_why(tmp_path, capsys):
     x = np.random.default_rng(2).standard_normal((500, 4))
     x[:, 2] = 3.0
     out = check_file(tmp_path, capsys, x, "--slices", "16")
-    assert "verdict: undefined: coordinate 2 is constant" in out
+    # a constant coordinate is a collapse: the samples lie in a 3-dimensional subspace
+    assert "collapse: the samples lie in a 3-dimensional subspace (rank 3 of 4" in verdict_of(out)
     assert "not computed: coordinate 2 is constant" in out
     assert_reads_well(out)
     report = strict_json(check_file(tmp_path, capsys, x, "--slices", "16", "--json"))
@@ -306,21 +309,24 @@ def test_normality_test_on_a_subsample_when_the_budget_is_small(tmp_path, capsys
     assert f"on a random subsample of {plan.normality_rows} rows" in out
 
 
-def test_plot_of_the_default_check_shows_the_worst_random_slices(tmp_path, capsys, monkeypatch):
+def test_plot_of_the_default_check_shows_the_flagged_axis_and_the_spectrum(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
-    drawn = {}
-    original = sketchtest._cli.main.draw_plots
+    drawn = []
+    original = sketchtest._cli.main.draw_figure
 
-    def spy(path, **kwargs):
-        drawn.update(kwargs)
-        return original(path, **kwargs)
+    def spy(*args, **kwargs):
+        drawn.append(original(*args, **kwargs))
+        return drawn[-1]
 
-    monkeypatch.setattr(sketchtest._cli.main, "draw_plots", spy)
+    monkeypatch.setattr(sketchtest._cli.main, "draw_figure", spy)
     status, out, err = run(["check", "--demo", "--slices", "64", "--plot", str(tmp_path / "p.png")],
                            capsys)
     assert status == 0, err
-    assert len(drawn["qq_samples"]) == 4 and drawn["slice_pvalues"].shape == (64,)
-    assert drawn["qq_samples"][0][0].startswith("random slice ")
+    titles = [axes.get_title() for axes in drawn[0].axes]
+    # the verdict names principal axis 0 (the clusters): its Q-Q plot comes first, then the spectrum
+    assert titles[0] == "principal axis 0: p < 1e-16 (flagged)", titles
+    assert titles[1].startswith("coordinate ") and "(x[:, " in titles[1], titles
+    assert titles[2].startswith("covariance spectrum: effective rank 15"), titles
     assert (tmp_path / "p.png").stat().st_size > 20_000
 
 

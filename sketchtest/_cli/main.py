@@ -29,9 +29,12 @@ from sketchtest._cli.readers import (
     InputError, count_nonfinite, describe_nonfinite, open_samples, parse_size,
 )
 from sketchtest._cli.report import (
-    MomentAccumulator, draw_plots, moment_diagnostics, overall_verdict, plot_path, progress_bar,
-    pvalue_phrase, render_text,
+    MomentAccumulator, draw_plots, moment_diagnostics, plot_path, progress_bar, pvalue_phrase,
+    render_text,
 )
+from sketchtest._cli.demo import DEMO_SOURCE, demo_findings
+from sketchtest._multivariate.diagnosis import COLUMN_WORDS, INDEX_NOTE, diagnose
+from sketchtest._multivariate.diagnosis_figure import draw_figure
 from sketchtest._multivariate.sliced import SlicedResult
 
 __all__ = ["main", "build_parser", "run_check"]
@@ -44,6 +47,12 @@ NORMALITY = "normality_test"
 DEFAULT_TESTS = NORMALITY
 BACKENDS = ("numpy", "torch", "jax", "cupy")
 QQ_POINTS = 4000
+#: Random directions by default: the default of ``normality_test`` and ``sliced_test``'s 128,
+#: so that one file gets one p-value from the command line and from Python.
+DEFAULT_SLICES = 128
+#: Above this D / N, Mardia's test (its skewness's chi-square limit) rejects N(0, I) too often:
+#: measured on 40 N(0, I) samples per shape (see docs/guide/cli.rst).
+MARDIA_SIZE_RATIO = 1 / 32
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                             f"sliced: {', '.join(SLICED_TESTS)}; "
                             f"multivariate: {', '.join(MULTIVARIATE_TESTS)} "
                             f"(default {DEFAULT_TESTS})")
-    check.add_argument("--slices", type=int, default=256, metavar="K",
-                       help="random directions (default 256)")
+    check.add_argument("--slices", type=int, default=DEFAULT_SLICES, metavar="K",
+                       help=f"random directions (default {DEFAULT_SLICES}, as normality_test)")
     check.add_argument("--seed", type=int, default=0, metavar="S",
                        help="seed of the directions (default 0)")
     check.add_argument("--null", choices=("standard", "normal"), default="standard",
@@ -91,9 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="device of that library, e.g. cpu, cuda, cuda:1, gpu")
     check.add_argument("--json", action="store_true", help="print one JSON object instead")
     check.add_argument("--plot", metavar="PATH",
-                       help="save Q-Q plots of the worst slices, the slice p-values and the "
-                            "covariance spectrum to PATH (a directory: PATH/sketchtest-check.png; "
-                            "no extension: .png is added; needs matplotlib)")
+                       help="save a figure to PATH: Q-Q plots of the principal axis and the "
+                            "coordinate the verdict flags and the covariance spectrum with the rank "
+                            "marked (only sliced tests: their worst slices and slice p-values); "
+                            "a directory: PATH/sketchtest-check.png; no extension: .png is added; "
+                            "needs matplotlib)")
     check.add_argument("--worst", type=int, default=5, metavar="N",
                        help="worst slices to list (default 5)")
     check.add_argument("--memory-budget", default="1G", metavar="SIZE",
@@ -177,8 +188,8 @@ def _require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise InputError("--plot needs matplotlib: pip install matplotlib, or from a clone of "
-                         'sketchtest: pip install -c .ci/constraints.txt -e ".[plot]"') from None
+        raise InputError('--plot needs matplotlib: pip install "sketchtest[plot]" (or pip install '
+                         'matplotlib; from a clone: pip install -c .ci/constraints.txt -e ".[plot]")') from None
 
 
 def run_check(args, *, tests, memory_budget) -> dict:
@@ -199,7 +210,7 @@ def run_check(args, *, tests, memory_budget) -> dict:
     directions = draw_directions(source.dimensions, args.slices, seed=args.seed)
     kept, moments, streamed = _read_once(source, plan, directions, args, to_backend)
     report = {
-        "source": "demo embeddings (shipped with sketchtest)" if args.demo else source.path,
+        "source": DEMO_SOURCE if args.demo else source.path,
         "format": source.format, "key": source.key, "samples": source.samples,
         "dimensions": source.dimensions, "dtype": str(source.dtype),
         "backend": args.backend, "device": device_name, "null": args.null,
@@ -207,7 +218,8 @@ def run_check(args, *, tests, memory_budget) -> dict:
         "streamed": plan.kept_rows < source.samples, "chunk_rows": plan.chunk_rows,
         "memory_budget": memory_budget, "rows_in_memory": plan.kept_rows,
     }
-    report["diagnostics"] = moment_diagnostics(moments.mean(), moments.covariance(), source.samples)
+    report["diagnostics"] = moment_diagnostics(moments.mean(), moments.covariance(), source.samples,
+                                               dtype=str(source.dtype))
     rows = _Rows(kept=kept, on_backend=to_backend(kept), samples=source.samples,
                  to_backend=to_backend)
     results = []
@@ -216,14 +228,48 @@ def run_check(args, *, tests, memory_budget) -> dict:
         for name in tests:
             results.append(_run_named_test(name, rows, streamed, directions, plan, args))
             progress.update(1)
+    for entry, result in results:
+        if entry["test"] == NORMALITY and result is not None:
+            _tell(entry, result, report["diagnostics"], args)
+        if entry["test"] == "mardia" and "error" not in entry:
+            _mardia_caveat(entry, source.samples if "subsample" not in entry else entry["subsample"],
+                           source.dimensions)
     report["tests"] = [entry for entry, _ in results]
     verdicts = [entry["verdict"] for entry, _ in results
                 if entry["test"] == NORMALITY and "verdict" in entry]
     if verdicts:  # the report's verdict is normality_test's
         report["verdict"] = verdicts[0]
+    if args.demo:
+        report["demo"] = demo_findings(report)
     if args.plot:
         report["plot"] = _plot(args, report, results, kept)
     return report
+
+
+def _tell(entry, result, diagnostics, args) -> None:
+    """The verdict of ``normality_test`` in words, its departures, and why a component is NaN."""
+    diagnosis = diagnose(result, alpha=args.alpha, summary=diagnostics)
+    entry["verdict"] = diagnosis.verdict
+    entry["headline"] = diagnosis.headline
+    entry["departures"] = [departure.as_dict() for departure in diagnosis.departures]
+    entry["also_rejecting"] = list(diagnosis.also_rejecting)
+    entry["indices"] = INDEX_NOTE
+    for part in entry["components"]:
+        if part["component"] in diagnosis.reasons and "not_computed" not in part:
+            part["not_computed"] = "not computed: " + diagnosis.reasons[part["component"]]
+        part["reports"] = next((d.kind for d in diagnosis.departures if d.component == part["component"]),
+                               "also_rejecting" if part["component"] in diagnosis.also_rejecting else None)
+        if part["reports"] is None:
+            del part["reports"]
+
+
+def _mardia_caveat(entry, samples, dimensions) -> None:
+    """Mardia's known size problem when D is large relative to N: a caveat in the report."""
+    if dimensions / samples > MARDIA_SIZE_RATIO:
+        entry["caveat"] = (f"D = {dimensions} is large for N = {samples}: Mardia's test rejects N(0, I) "
+                           "samples more often than alpha there (measured at alpha = 0.05: 13 of 40 "
+                           "at N = 512, D = 64; 6 of 40 at D = 32; 3 of 40 at D = 16); prefer "
+                           "normality_test")
 
 
 @dataclass(frozen=True)
@@ -263,6 +309,8 @@ def _run_normality(data, host, args, *, samples):
     if host.shape[0] < samples:
         entry["subsample"] = int(host.shape[0])
     try:
+        if samples < 4:
+            raise ValueError(f"it needs at least 4 samples (rows); the file has N = {samples}")
         if host.shape[0] < 4:
             needs = " (null='normal' simulates its null in about 160 MiB)" \
                 if args.null == "normal" else ""
@@ -277,7 +325,6 @@ def _run_normality(data, host, args, *, samples):
     entry["components"] = [_component_entry(name, part, host, args)
                            for name, part in result.components.items()]
     entry["reject"] = pvalue is not None and pvalue < args.alpha
-    entry["verdict"] = overall_verdict(entry, null=args.null)
     return entry, result
 
 
@@ -294,10 +341,13 @@ def _component_entry(name, part, host, args) -> dict:
     if "pvalues" in part.extras:
         entry["columns"] = int(part.extras["pvalues"].shape[-1])
         if entry["pvalue"] is not None and "most_significant" in part.extras:
-            entry["most_significant"] = int(_host(part.extras["most_significant"]).reshape(-1)[0])
+            index = int(_host(part.extras["most_significant"]).reshape(-1)[0])
+            entry["most_significant"] = index  # 0-based, as x[:, j]
+            entry["most_significant_words"] = COLUMN_WORDS.get(name, "column {index}").format(index=index)
     entry["reject"] = entry["pvalue"] is not None and entry["pvalue"] < args.alpha
     if entry["pvalue"] is None:
-        entry["not_computed"] = _why_undefined(host)
+        reason = part.extras.get("reason")
+        entry["not_computed"] = f"not computed: {reason}" if reason else _why_undefined(host)
     return entry
 
 
@@ -432,7 +482,22 @@ def _worst_slices(result, count: int) -> list[dict]:
 
 
 def _plot(args, report, results, host) -> str:
-    """Draw the plots; return the path really written."""
+    """Draw the figure; return the path really written.
+
+    After ``normality_test``, the figure of ``result.plot()`` (one implementation); after sliced
+    tests only, the Q-Q plots of their worst slices and the slice p-values.
+    """
+    normality = [(entry, result) for entry, result in results if entry["test"] == NORMALITY and result is not None]
+    if normality:
+        entry, result = normality[0]
+        path = plot_path(args.plot)
+        try:
+            figure = draw_figure(host, result, summary=report["diagnostics"], alpha=args.alpha,
+                                 title=f"sketchtest check: {report['source']}", seed=args.seed)
+            figure.savefig(path, dpi=110)
+        except (OSError, ValueError) as error:
+            raise InputError(f"--plot: cannot write {path}: {_one_line(error)}") from None
+        return path
     qq_samples, slice_pvalues = [], None
     with_slices = [(entry, result) for entry, result in results
                    if result is not None and entry["kind"] in ("sliced", "combined")]

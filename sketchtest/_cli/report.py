@@ -7,40 +7,39 @@ samples, which fit in memory for any N (they are D and D x D).
 
 from __future__ import annotations
 
-import math
-import os
 import sys
 import time
 
 import numpy as np
 
-__all__ = ["MomentAccumulator", "moment_diagnostics", "render_text", "draw_plots", "plot_path",
-           "progress_bar", "format_pvalue", "pvalue_phrase", "overall_verdict"]
+from sketchtest._multivariate.diagnosis import (
+    BULK_SLACK, INDEX_NOTE, format_pvalue, moment_diagnostics, pvalue_phrase,
+)
+from sketchtest._multivariate.diagnosis_figure import plot_path, qq_axes, spectrum_axes
 
-#: Relative slack around the Marchenko-Pastur bulk before an eigenvalue counts as an outlier.
-BULK_SLACK = 0.1
+__all__ = ["MomentAccumulator", "moment_diagnostics", "render_text", "draw_plots", "plot_path",
+           "progress_bar", "format_pvalue", "pvalue_phrase"]
+
 #: Above this dimension the D x D covariance is not formed (memory D^2, eigenvalues D^3).
 MAX_COVARIANCE_DIMENSIONS = 4096
-#: p-values below this print as "< 1e-16" (their digits say nothing a person acts on).
-SMALLEST_PRINTED_PVALUE = 1e-16
-#: What each component of ``normality_test`` looks at, for the text report.
+#: What each component of ``normality_test`` looks at, for the text report's table.
 COMPONENT_WORDS = {
+    "rank": ("rank", "numerical rank of the covariance"),
+    "within_subspace": ("within subspace", "Gaussian inside the spanned subspace"),
     "random_slices": ("random directions", "{columns} random slices (Epps-Pulley)"),
     "principal_axes": ("principal axes", "top {columns} principal axes, shape only"),
     "coordinates": ("coordinates", "each coordinate ({columns})"),
     "skewness": ("skewness", "skewness (Mori-Rohatgi-Szekely)"),
-    "kurtosis": ("kurtosis", "kurtosis (Mardia)"),
+    "kurtosis": ("kurtosis", "kurtosis, tails (Mardia)"),
     "covariance": ("covariance = I", "|covariance - I|^2 (U-statistic)"),
     "mean": ("mean = 0", "N |mean|^2 (chi-square, D dof)"),
 }
-#: Rejecting components named in the verdict line (the table lists them all).
-VERDICT_NAMES = 3
-#: Where the most significant column of a per-column component is, in words (1-based).
-COLUMN_WORDS = {"random_slices": "slice {index}", "principal_axes": "axis {number}",
-                "coordinates": "coordinate {index}"}
-#: Under N(0, I), the component that sees shape only (any Gaussian passes it), and those that
-#: see location and scale: the others react to shape and to a shifted or scaled Gaussian alike.
-SHAPE_ONLY, LOCATION_SCALE = ("principal_axes",), ("mean", "covariance")
+#: What a rejecting component's row says, by the departure it reports.
+REPORTS_WORDS = {"collapse": "departure: collapse", "mean_offset": "departure: mean offset",
+                 "scale": "departure: scale", "anisotropy": "departure: anisotropy",
+                 "scale_or_anisotropy": "departure: scale or anisotropy",
+                 "heavy_tails": "departure: heavy tails", "light_tails": "departure: light tails",
+                 "also_rejecting": "rejects (reacts to the shift or scale too)"}
 
 
 class MomentAccumulator:
@@ -98,144 +97,6 @@ class MomentAccumulator:
         return scatter / (self.count - 1)
 
 
-def moment_diagnostics(mean, covariance, samples: int) -> dict:
-    r"""Summaries of the mean and covariance that say whether data look like N(0, I).
-
-    ``mean_norm`` is :math:`\lVert\bar x\rVert`, whose typical size under
-    N(0, I) is :math:`\sqrt{D/N}` (``mean_norm_expected``). The covariance
-    spectrum gives the ratio of the largest to the smallest eigenvalue, the
-    effective rank :math:`\exp(-\sum_i p_i \log p_i)`, :math:`p_i = \lambda_i /
-    \sum_j \lambda_j` (Roy & Vetterli, 2007; D for isotropic data), and the
-    number of eigenvalues outside the Marchenko-Pastur bulk
-    :math:`\bar\lambda\,[(1 - \sqrt{D/N})^2, (1 + \sqrt{D/N})^2]` widened by
-    10%, where the sample eigenvalues of isotropic data fall for large N and D.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> x = np.random.default_rng(0).standard_normal((4000, 4))
-    >>> d = moment_diagnostics(x.mean(axis=0), np.cov(x, rowvar=False), 4000)
-    >>> d["isotropic"], round(d["effective_rank"], 1)
-    (True, 4.0)
-    """
-    mean = np.asarray(mean, dtype=np.float64)
-    covariance = np.asarray(covariance, dtype=np.float64)
-    dimensions = mean.shape[0]
-    if covariance.ndim == 1 and dimensions > 1:  # only the variances: no spectrum
-        return {"mean_norm": float(np.linalg.norm(mean)),
-                "mean_norm_expected": math.sqrt(dimensions / samples),
-                "average_variance": float(covariance.mean()),
-                "spectrum_skipped": f"D = {dimensions}: the covariance matrix was not formed "
-                                    f"(more than {MAX_COVARIANCE_DIMENSIONS} dimensions, or three "
-                                    "copies larger than a quarter of --memory-budget)"}
-    covariance = np.atleast_2d(covariance)
-    eigenvalues = _eigenvalues(covariance)
-    if isinstance(eigenvalues, str):  # the spectrum could not be computed: say why
-        return {"mean_norm": float(np.linalg.norm(mean)),
-                "mean_norm_expected": math.sqrt(dimensions / samples),
-                "average_variance": float(np.mean(np.diagonal(covariance))),
-                "spectrum_skipped": eigenvalues}
-    eigenvalues = np.maximum(eigenvalues, 0.0)
-    average = float(eigenvalues.mean())
-    largest, smallest = float(eigenvalues[0]), float(eigenvalues[-1])
-    gamma = dimensions / samples
-    lower = (1.0 - math.sqrt(gamma)) ** 2 if gamma < 1 else 0.0
-    upper = (1.0 + math.sqrt(gamma)) ** 2
-    relative = eigenvalues / average if average > 0 else eigenvalues
-    outside = int(np.count_nonzero((relative < lower * (1 - BULK_SLACK))
-                                   | (relative > upper * (1 + BULK_SLACK))))
-    return {
-        "mean_norm": float(np.linalg.norm(mean)),
-        "mean_norm_expected": math.sqrt(dimensions / samples),
-        "average_variance": average,
-        "eigenvalue_max": largest,
-        "eigenvalue_min": smallest,
-        "eigenvalue_ratio": largest / smallest if smallest > 0 else None,
-        "effective_rank": _effective_rank(eigenvalues),
-        "marchenko_pastur_range": [lower, upper],
-        "eigenvalues_outside_range": outside,
-        "isotropic": outside == 0,
-        "eigenvalues": [float(v) for v in eigenvalues],
-    }
-
-
-def _eigenvalues(covariance):
-    """Eigenvalues in decreasing order, or a sentence saying why there are none."""
-    if not np.all(np.isfinite(covariance)):
-        return "the covariance is not finite (values too large for float64 squares?)"
-    try:
-        with np.errstate(all="ignore"):
-            eigenvalues = np.linalg.eigvalsh((covariance + covariance.T) / 2.0)
-    except np.linalg.LinAlgError as error:
-        return f"the eigen-solver failed ({error})"
-    if not np.all(np.isfinite(eigenvalues)):
-        return "the eigen-solver returned non-finite eigenvalues"
-    return np.sort(eigenvalues)[::-1]
-
-
-def _effective_rank(eigenvalues) -> float:
-    total = eigenvalues.sum()
-    if not total > 0:
-        return 0.0
-    p = eigenvalues[eigenvalues > 0] / total
-    return float(np.exp(-np.sum(p * np.log(p))))
-
-
-def format_pvalue(pvalue) -> str:
-    """A p-value as a person reads it: 3 significant digits, "< 1e-16" when tiny, "-" for None.
-
-    Examples
-    --------
-    >>> format_pvalue(0.012345), format_pvalue(3e-40), format_pvalue(None)
-    ('0.0123', '< 1e-16', '-')
-    """
-    if pvalue is None:
-        return "-"
-    if pvalue < SMALLEST_PRINTED_PVALUE:
-        return f"< {SMALLEST_PRINTED_PVALUE:.0e}"
-    return f"{pvalue:.3g}"
-
-
-def pvalue_phrase(pvalue) -> str:
-    text = format_pvalue(pvalue)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
-
-
-def overall_verdict(entry: dict, *, null: str) -> str:
-    """The verdict of a ``normality_test`` report entry, naming the components that reject.
-
-    Under N(0, I) it says "not Gaussian" when the departure is in the shape:
-    the shape-only component rejects, or the mean and covariance match N(0, I)
-    (so the other components' departures are not a shift or a scale);
-    otherwise "not N(0, I)" (a Gaussian with another mean or covariance is one).
-    """
-    if entry["pvalue"] is None:
-        return "undefined: " + _undefined_reason(entry)
-    gaussian = "N(0, I)" if null == "standard" else "a Gaussian"
-    if not entry["reject"]:
-        return f"consistent with {gaussian} ({pvalue_phrase(entry['pvalue'])})"
-    rejecting = sorted((part for part in entry["components"] if part["reject"]),
-                       key=lambda part: part["pvalue"])
-    names = {part["component"] for part in rejecting}
-    shape = null == "normal" or bool(names & set(SHAPE_ONLY)) or not names & set(LOCATION_SCALE)
-    verdict = f"{'not Gaussian' if shape else 'not N(0, I)'} ({pvalue_phrase(entry['pvalue'])})"
-    if not rejecting:
-        return verdict + ": no single component rejects, their combination does"
-    named = ", ".join(f"{_component_name(part)} ({pvalue_phrase(part['pvalue'])})"
-                      for part in rejecting[:VERDICT_NAMES])
-    more = len(rejecting) - VERDICT_NAMES
-    return verdict + ": departure in " + named + (f" and {more} more" if more > 0 else "")
-
-
-def _component_name(part: dict) -> str:
-    return COMPONENT_WORDS.get(part["component"], (part["component"],))[0]
-
-
-def _undefined_reason(entry: dict) -> str:
-    reasons = [part["not_computed"] for part in entry["components"] if "not_computed" in part]
-    return reasons[0].removeprefix("not computed: ") if reasons else "a component is undefined"
-
-
 def render_text(report: dict) -> str:
     """The report a person reads, from the same dictionary ``--json`` prints."""
     lines = [f"sketchtest check: {report['source']}",
@@ -251,6 +112,8 @@ def render_text(report: dict) -> str:
     others = [test for test in report["tests"] if test["kind"] != "combined"]
     for test in combined:
         lines += ["", *_render_normality(test, report)]
+    if report.get("demo"):
+        lines += ["", *_render_demo(report["demo"])]
     lines += ["", *_render_diagnostics(report["diagnostics"])]
     if others:
         lines += ["", *_render_tests(report, others, heading="Other tests" if combined else "Tests")]
@@ -282,6 +145,8 @@ def _render_diagnostics(d: dict) -> list[str]:
         f"  eigenvalues max / min       {d['eigenvalue_max']:.4g} / {d['eigenvalue_min']:.4g}"
         f"   ratio {ratio}",
         f"  effective rank              {d['effective_rank']:.4g} of {len(d['eigenvalues'])}",
+        f"  numerical rank              {d['numerical_rank']} of {len(d['eigenvalues'])}   "
+        f"(eigenvalues above {d['rank_threshold']:.2g}, the rounding level)",
         f"  isotropic?                  {verdict}",
         f"    (isotropic data: eigenvalues / average within [{lower:.3g}, {upper:.3g}], "
         f"Marchenko-Pastur, +-{BULK_SLACK:.0%})",
@@ -295,37 +160,62 @@ def _render_normality(test: dict, report: dict) -> list[str]:
              f"seed {report['seed']}{rows})"]
     if "error" in test:
         return lines + [f"  not run: {test['error']}"]
-    verdict, _, departures = test["verdict"].partition(": departure in ")
-    lines += [f"  verdict: {verdict}" + (":" if departures else "")]
-    if departures:
-        lines += [f"    departure in {departures}"]
-    if verdict.startswith("not N(0, I)"):
-        lines += ["    (the mean or covariance differ from N(0, I); --null normal asks whether the "
-                  "shape is Gaussian)"]
-    lines += [
-              f"  {'component':<19}{'looks at':<38}{'value (H0 mean)':>17}{'p-value':>10}   verdict"]
+    lines += _render_verdict(test)
+    lines += [f"  {'component':<19}{'looks at':<38}{'value (H0 mean)':>17}{'p-value':>10}   verdict"]
     for part in test["components"]:
         name, looks_at = COMPONENT_WORDS.get(part["component"], (part["component"], ""))
         looks_at = looks_at.format(columns=part.get("columns", "all"))
         value = ""
         if part.get("expected_under_h0") is not None and part["statistic"] is not None:
             value = f"{_readable(part['statistic'])} ({_readable(part['expected_under_h0'])})"
-        if "not_computed" in part:
-            verdict = part["not_computed"]
-        elif part["reject"] and not test["reject"]:  # one of several small p-values: chance
-            verdict = "p below alpha alone, not once combined"
-        elif part["reject"]:
-            verdict = "departure"
-            if "most_significant" in part:
-                where = COLUMN_WORDS.get(part["component"], "column {index}").format(
-                    index=part["most_significant"], number=part["most_significant"] + 1)
-                verdict += f", strongest on {where}"
-        else:
-            verdict = "consistent"
         lines.append(f"  {name:<19}{looks_at:<38}{value:>17}{format_pvalue(part['pvalue']):>10}"
-                     f"   {verdict}")
+                     f"   {_row_verdict(part, test)}")
     lines += ["  (verdict: the Cauchy combination of the components' p-values, valid although they",
-              "   are dependent; value: a component's statistic, and its mean under H0)"]
+              "   are dependent; value: a component's statistic, and its mean under H0;",
+              f"   {INDEX_NOTE})"]
+    return lines
+
+
+def _render_verdict(test: dict) -> list[str]:
+    """The headline, then one line per departure and one for the rejections they explain."""
+    headline = test.get("headline", test["verdict"])
+    departures = test.get("departures", [])
+    lines = [f"  verdict: {headline}" + (":" if departures else "")]
+    for departure in departures:
+        pvalue = f" ({pvalue_phrase(departure['pvalue'])})" if departure.get("pvalue") is not None else ""
+        lines.append(f"    {departure['words']}{pvalue}")
+    if test.get("also_rejecting"):
+        names = ", ".join(COMPONENT_WORDS.get(name, (name,))[0] for name in test["also_rejecting"])
+        lines.append(f"    also rejecting (under N(0, I) these react to a shift or scale too): {names}")
+    if headline.startswith("not N(0, I)"):
+        lines.append("    (the mean or covariance differ from N(0, I); --null normal asks whether the "
+                     "shape is Gaussian)")
+    if not departures and test.get("reject"):
+        lines.append("    no single component rejects, their combination does")
+    return lines
+
+
+def _row_verdict(part: dict, test: dict) -> str:
+    """A component's verdict in its table row: consistent, not computed, or what it reports."""
+    if "not_computed" in part:
+        return part["not_computed"]
+    if not part["reject"]:
+        return "consistent"
+    if not test["reject"] and test.get("pvalue") is not None:  # one of several small p-values: chance
+        return "p below alpha alone, not once combined"
+    verdict = REPORTS_WORDS.get(part.get("reports"), "departure")
+    if "most_significant_words" in part and part.get("reports") != "also_rejecting":
+        verdict += f", strongest on {part['most_significant_words']}"
+    return verdict
+
+
+def _render_demo(findings: list) -> list[str]:
+    lines = ["Demo: what is planted in these embeddings, and which component finds it"]
+    for item in findings:
+        found = {True: "found", False: "NOT found", None: "not computed"}[item["found"]]
+        where = f", strongest on {item['where']}" if item.get("where") else ""
+        lines.append(f"  {item['planted']}: {found} by {item['found_by']} "
+                     f"({pvalue_phrase(item['pvalue'])}{where})")
     return lines
 
 
@@ -354,6 +244,8 @@ def _render_tests(report: dict, tests: list, heading: str = "Tests") -> list[str
         statistic = "-" if combined else _number(test["statistic"])
         lines.append(f"  {name:<36}{statistic:>12}{format_pvalue(test['pvalue']):>12}"
                      f"   {test['verdict']}{note}")
+        if test.get("caveat"):
+            lines.append(f"    caveat: {test['caveat']}")
         for part in test.get("parts", []):
             lines.append(f"    {part['part']:<34}{_number(part['statistic']):>12}"
                          f"{format_pvalue(part['pvalue']):>12}")
@@ -380,17 +272,8 @@ def _number(value) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-def plot_path(path) -> str:
-    """Where ``--plot path`` writes: ``path/sketchtest-check.png`` for a directory,
-    ``path.png`` when `path` has no extension, else `path` itself."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        return os.path.join(path, "sketchtest-check.png")
-    return path if os.path.splitext(path)[1] else path + ".png"
-
-
 def draw_plots(path, *, qq_samples, slice_pvalues, diagnostics, title="") -> str:
-    """Save Q-Q plots of the worst slices, the slice p-value histogram and the spectrum.
+    """Save Q-Q plots of the worst slices of a sliced test, the slice p-value histogram and the spectrum.
 
     `qq_samples` is a list of ``(label, projected values)``; `slice_pvalues`
     a 1-D array (or None). Needs matplotlib. Returns the path written
@@ -404,30 +287,15 @@ def draw_plots(path, *, qq_samples, slice_pvalues, diagnostics, title="") -> str
     for index in range(4):
         axes = figure.add_subplot(grid[index // 2, index % 2])
         if index < len(qq_samples):
-            _qq_axes(axes, *qq_samples[index])
+            qq_axes(axes, *qq_samples[index])
         else:
             axes.set_axis_off()
     _pvalue_axes(figure.add_subplot(grid[0, 2:]), slice_pvalues)
-    _spectrum_axes(figure.add_subplot(grid[1, 2:]), diagnostics)
+    spectrum_axes(figure.add_subplot(grid[1, 2:]), diagnostics)
     if title:
         figure.suptitle(title)
     figure.savefig(path, dpi=110)
     return path
-
-
-def _qq_axes(axes, label, values) -> None:
-    from scipy.stats import norm
-
-    ordered = np.sort(np.asarray(values, dtype=np.float64))
-    n = ordered.shape[0]
-    theoretical = norm.ppf((np.arange(1, n + 1) - 0.5) / n)
-    axes.plot(theoretical, ordered, ".", markersize=2)
-    low, high = theoretical[0], theoretical[-1]
-    axes.plot([low, high], [low, high], "k--", linewidth=1, label="N(0, 1)")
-    axes.set_title(label, fontsize=9)
-    axes.set_xlabel("N(0, 1) quantiles", fontsize=8)
-    axes.set_ylabel("projected samples", fontsize=8)
-    axes.legend(fontsize=7, loc="upper left")
 
 
 def _pvalue_axes(axes, slice_pvalues) -> None:
@@ -443,27 +311,6 @@ def _pvalue_axes(axes, slice_pvalues) -> None:
     axes.set_title("p-values of the slices", fontsize=9)
     axes.set_xlabel("slice p-value", fontsize=8)
     axes.set_ylabel("slices", fontsize=8)
-    axes.legend(fontsize=7)
-
-
-def _spectrum_axes(axes, diagnostics) -> None:
-    if "spectrum_skipped" in diagnostics:
-        axes.text(0.5, 0.5, f"covariance spectrum skipped:\n{diagnostics['spectrum_skipped']}",
-                  ha="center", va="center", fontsize=8)
-        axes.set_axis_off()
-        return
-    eigenvalues = np.asarray(diagnostics["eigenvalues"], dtype=np.float64)
-    ranks = np.arange(1, eigenvalues.shape[0] + 1)
-    lower, upper = diagnostics["marchenko_pastur_range"]
-    average = diagnostics["average_variance"]
-    axes.axhspan(max(lower, 1e-12) * average, upper * average, color="tab:green", alpha=0.15,
-                 label="isotropic range (Marchenko-Pastur)")
-    axes.plot(ranks, np.maximum(eigenvalues, 1e-12), "o-", markersize=3)
-    axes.axhline(1.0, color="k", linestyle="--", linewidth=1, label="N(0, I)")
-    axes.set_yscale("log")
-    axes.set_title("covariance spectrum", fontsize=9)
-    axes.set_xlabel("rank", fontsize=8)
-    axes.set_ylabel("eigenvalue", fontsize=8)
     axes.legend(fontsize=7)
 
 

@@ -76,30 +76,88 @@ class NormalityTestResult:
         """Unpack as ``statistic, pvalue``."""
         return iter((self.statistic, self.pvalue))
 
-    def explain(self) -> list:
-        """One sentence per component for an unbatched result: what it checks, its p-value, where.
+    def explain(self, x=None, *, alpha=0.05) -> list:
+        """The verdict naming the departure, then one line per component, in words.
 
-        Meant for reports (``sketchtest check``): no raw statistics, which
-        mean little to a reader (a Cauchy statistic of 1e+27 is a p-value of 3e-28).
+        Parameters
+        ----------
+        x : array_like, optional
+            The samples tested (unbatched ``(N, D)``): with them the verdict
+            tells a mean offset from a scale, a scale from an anisotropy,
+            and gives the rank of a collapsed sample.
+        alpha : float, default 0.05
+            Level at which a component counts as a departure.
+
+        Returns
+        -------
+        list of str
+            ``"verdict: ..."`` first (collapse with its rank and effective
+            rank, mean offset, scale or anisotropy, skewness, heavy tails,
+            clusters along principal axis k, coordinate j), then what each
+            component checks, its p-value and where it is strongest. Indices
+            count from 0, as ``x[:, j]``; no raw statistics (a Cauchy
+            statistic of 1e+27 means a p-value of 3e-28).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import sketchtest as st
+        >>> x = np.random.default_rng(0).standard_normal((1000, 8)) + 0.5
+        >>> lines = st.normality_test(x, seed=0).explain(x)
+        >>> print(lines[0].split("; ")[0])
+        verdict: not N(0, I) (p < 1e-16): mean offset (|mean| = 1.418, about 0.089 under N(0, I)) (p < 1e-16)
+        >>> print(next(line for line in lines if line.startswith("principal")))
+        principal axes Gaussian in shape: p = 0.694 (smallest at principal axis 7)
         """
-        if tuple(getattr(self.pvalue, "shape", ())) != ():
-            raise ValueError("explain() describes one sample set; index the batch first (result.pvalue has shape "
-                             f"{tuple(self.pvalue.shape)})")
-        lines = []
-        for name, part in self.components.items():
-            where = ""
-            if "most_significant" in part.extras:
-                where = f" (smallest at {_AXIS_WORDS[name]} {int(part.extras['most_significant'])})"
-            lines.append(f"{_COMPONENT_WORDS[name]}: p = {float(part.pvalue):.3g}{where}")
-        return lines
+        from sketchtest._multivariate.diagnosis import explain  # the telling lives there, once
+
+        return explain(self, x, alpha=alpha)
+
+    def plot(self, x, path=None, *, alpha=0.05):
+        """Figure: Q-Q plots of the flagged principal axis and coordinate, and the covariance spectrum.
+
+        The same figure as ``sketchtest check --plot``. Needs matplotlib
+        (``pip install "sketchtest[plot]"``).
+
+        Parameters
+        ----------
+        x : array_like
+            The samples tested, unbatched ``(N, D)``.
+        path : str or os.PathLike, optional
+            Where to save the figure as well (PNG unless the name says otherwise).
+        alpha : float, default 0.05
+            Level at which a component counts as a departure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Three panels; no pyplot state is touched (``figure.savefig`` or
+            display it in a notebook).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import sketchtest as st
+        >>> x = np.random.default_rng(0).standard_normal((1000, 8)) + 0.5
+        >>> figure = st.normality_test(x, seed=0).plot(x)
+        >>> [axes.get_title() for axes in figure.axes]  # doctest: +NORMALIZE_WHITESPACE
+        ['coordinate 5 (x[:, 5]): p < 1e-16', 'principal axis 7: p = 0.307',
+         'covariance spectrum: effective rank 7.95 of 8']
+        """
+        from sketchtest._multivariate.diagnosis_figure import plot_result
+
+        return plot_result(self, x, path=path, alpha=alpha)
 
     def __repr__(self) -> str:
         lines = [f"NormalityTestResult(null={self.null!r}, pvalue={_describe(self.pvalue)}, "
                  f"statistic={_describe(self.statistic)}, method={self.method!r}, components:"]
         width = max(len(name) for name in self.components)
         for name, part in self.components.items():
+            where = "".join(f", {key}={_describe(part.extras[key]) if key != 'reason' else repr(part.extras[key])}"
+                            for key in ("most_significant", "reason") if key in part.extras
+                            and not (key == "most_significant" and _describe(part.pvalue) == "nan"))
             lines.append(f"  {name:<{width}}  statistic={_describe(part.statistic)}, "
-                         f"pvalue={_describe(part.pvalue)}")
+                         f"pvalue={_describe(part.pvalue)}{where}")
         return "\n".join(lines) + ")"
 
 

@@ -4,7 +4,9 @@
 output of a half-trained encoder: most directions are Gaussian, but one is
 bimodal (two clusters), one is skewed, two are partly collapsed (variance
 0.25), and a random rotation spreads these defects over every coordinate, so
-no single column shows them. Run from anywhere::
+no single column shows them. ``sketchtest check --demo`` lists these plants
+and the component of ``normality_test`` that finds each
+(:mod:`sketchtest._cli.demo`). Run from anywhere::
 
     python sketchtest/data/make_demo.py
 
