@@ -15,7 +15,7 @@ import pytest
 
 PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1] / "sketchtest"
 #: The modules a stage may sit beside: the public surface and the shared helpers.
-TOP_LEVEL_MODULES = {"__init__", "__main__", "torch", "jax", "_compat", "_validation", "_result", "_version"}
+TOP_LEVEL_MODULES = {"__init__", "__main__", "torch", "jax", "_compat", "_validation", "_result", "_version", "_typing"}
 STAGES = {"_univariate", "_nulls", "_multivariate", "_losses", "_cli"}
 
 
