@@ -188,8 +188,8 @@ def _require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise InputError('--plot needs matplotlib: pip install "sketchtest[plot]" (or pip install '
-                         'matplotlib; from a clone: pip install -c .ci/constraints.txt -e ".[plot]")') from None
+        raise InputError("--plot needs matplotlib: pip install matplotlib, or from a clone of "
+                         'sketchtest: pip install -c .ci/constraints.txt -e ".[plot]"') from None
 
 
 def run_check(args, *, tests, memory_budget) -> dict:

@@ -35,8 +35,8 @@ def require_matplotlib(what="result.plot()"):
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise ImportError(f'{what} needs matplotlib: pip install "sketchtest[plot]" '
-                          "(or pip install matplotlib)") from None
+        raise ImportError(f"{what} needs matplotlib: pip install matplotlib, or from a clone of sketchtest: "
+                          'pip install -c .ci/constraints.txt -e ".[plot]"') from None
 
 
 def plot_path(path) -> str:

@@ -117,7 +117,7 @@ class NormalityTestResult:
         """Figure: Q-Q plots of the flagged principal axis and coordinate, and the covariance spectrum.
 
         The same figure as ``sketchtest check --plot``. Needs matplotlib
-        (``pip install "sketchtest[plot]"``).
+        (``pip install -c .ci/constraints.txt -e ".[plot]"``).
 
         Parameters
         ----------
