@@ -9,19 +9,21 @@ before the call raises ``ValueError``.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Callable, Literal, TypeVar, Union
 
 import numpy as np
 
 __all__ = [
-    "Aggregate", "AggregateMethod", "Alternative", "Array", "EppsPulleyForm", "MultivariateMethod", "NanPolicy",
-    "Null", "Seed", "SlicedTestName", "TestName", "UnivariateMethod",
+    "Aggregate", "AggregateMethod", "Alternative", "Array", "DeviceSeed", "EppsPulleyForm", "MultivariateMethod", "NanPolicy",
+    "Null", "Seed", "SlicedTestName", "TestName", "UnivariateMethod", "Function",
 ]
 
 #: Any array of the array API standard, or anything ``xp.asarray`` takes.
 Array = Any
-#: A seed: an int, a NumPy Generator, or None for fresh entropy.
+#: A seed of the tests: an int, a NumPy Generator, or None for fresh entropy.
 Seed = Union[int, np.random.Generator, None]
+#: A seed of the torch losses, drawn on the device: an int, or a 0-d integer tensor (a step counter).
+DeviceSeed = Union[int, Array, None]
 
 Null = Literal["standard", "normal"]
 NanPolicy = Literal["propagate", "raise", "omit"]
@@ -40,3 +42,6 @@ SlicedTestName = Literal[
     "epps_pulley", "cramer_von_mises", "anderson_darling", "watson", "kolmogorov_smirnov", "shapiro_wilk",
     "shapiro_francia", "jarque_bera",
 ]
+
+#: A function a decorator hands back unchanged (the docstring fillers): its signature survives for type checkers.
+Function = TypeVar("Function", bound=Callable[..., Any])

@@ -24,11 +24,17 @@ from sketchtest._losses.sigreg import (
 from sketchtest._losses.sliced_loss import Collectives, check_loss_samples, check_loss_test, slice_statistics
 from sketchtest._validation import check_int, float_dtypes
 from sketchtest_backends import jax as _backend
+from typing import Any
+from collections.abc import Hashable
+from sketchtest._typing import Array, Null, TestName
 
 __all__ = ["LeJEPAOutput", "lejepa_loss", "sigreg", "sliced_loss"]
 
 
-def sigreg(z, *, key=None, directions=None, num_slices=256, t_max=3.0, n_points=17, axis_name=None):
+def sigreg(
+    z: Array, *, key: Array | None = None, directions: Array | None = None, num_slices: int = 256,
+    t_max: float = 3.0, n_points: int = 17, axis_name: Hashable | None = None,
+) -> Array:
     r"""SIGReg of ``z`` (shape ``(..., N, D)``) as a differentiable JAX loss.
 
     .. math::
@@ -109,9 +115,10 @@ def sigreg(z, *, key=None, directions=None, num_slices=256, t_max=3.0, n_points=
 
 
 def lejepa_loss(
-    projections, *, key=None, directions=None, num_global_views=2, lamb=0.05, num_slices=256,
-    t_max=3.0, n_points=17, axis_name=None,
-):
+    projections: Array, *, key: Array | None = None, directions: Array | None = None, num_global_views: int = 2,
+    lamb: float = 0.05, num_slices: int = 256, t_max: float = 3.0, n_points: int = 17,
+    axis_name: Hashable | None = None,
+) -> LeJEPAOutput:
     r"""The LeJEPA loss (eq. 9 of [1]_) of the views' projections ``(V, N, K)``.
 
     .. math::
@@ -165,9 +172,9 @@ def lejepa_loss(
 
 
 def sliced_loss(
-    z, *, key=None, directions=None, test="epps_pulley", num_slices=256, null="standard",
-    axis_name=None, **options,
-):
+    z: Array, *, key: Array | None = None, directions: Array | None = None, test: TestName = "epps_pulley",
+    num_slices: int = 256, null: Null = "standard", axis_name: Hashable | None = None, **options: Any,
+) -> Array:
     r"""Any univariate test's statistic, averaged over random slices, as a differentiable JAX loss.
 
     .. math::

@@ -26,13 +26,18 @@ from sketchtest._univariate.quadrature import epps_pulley_knots
 from sketchtest._losses.sliced_loss import Collectives, check_loss_samples, check_loss_test, slice_statistics
 from sketchtest._validation import check_bool, check_int, check_seed, float_dtypes
 from sketchtest_backends import torch as _backend
+from typing import Any
+from sketchtest._typing import Array, DeviceSeed, Null, TestName
 
 __all__ = ["LeJEPALoss", "LeJEPAOutput", "SIGReg", "SlicedLoss", "lejepa_loss", "sigreg", "sliced_loss"]
 
 _LOW_PRECISION = (torch.bfloat16, torch.float16)
 
 
-def sigreg(z, *, directions=None, num_slices=256, seed=None, t_max=3.0, n_points=17, distributed=True):
+def sigreg(
+    z: Array, *, directions: Array | None = None, num_slices: int = 256, seed: DeviceSeed = None, t_max: float = 3.0,
+    n_points: int = 17, distributed: bool = True,
+) -> Array:
     r"""SIGReg of ``z`` (shape ``(..., N, D)``) as a differentiable torch loss.
 
     .. math::
@@ -120,9 +125,9 @@ def sigreg(z, *, directions=None, num_slices=256, seed=None, t_max=3.0, n_points
 
 
 def lejepa_loss(
-    projections, *, num_global_views=2, lamb=0.05, directions=None, num_slices=256, seed=None,
-    t_max=3.0, n_points=17, distributed=True,
-):
+    projections: Array, *, num_global_views: int = 2, lamb: float = 0.05, directions: Array | None = None,
+    num_slices: int = 256, seed: DeviceSeed = None, t_max: float = 3.0, n_points: int = 17, distributed: bool = True,
+) -> LeJEPAOutput:
     r"""The LeJEPA loss (eq. 9 of [1]_) of the views' projections ``(V, N, K)``.
 
     .. math::
@@ -204,7 +209,13 @@ class SIGReg(torch.nn.Module):
     (1, torch.Size([]))
     """
 
-    def __init__(self, num_slices=256, t_max=3.0, n_points=17, directions=None, distributed=True):
+    #: The training steps taken so far: the seed of the next directions.
+    step: torch.Tensor
+
+    def __init__(
+        self, num_slices: int = 256, t_max: float = 3.0, n_points: int = 17, directions: Array | None = None,
+        distributed: bool = True,
+    ) -> None:
         super().__init__()
         self.t_max, self.n_points, self.num_slices = check_sigreg_options(
             t_max=t_max, n_points=n_points, num_slices=num_slices
@@ -214,7 +225,7 @@ class SIGReg(torch.nn.Module):
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))
         self.register_buffer("directions", _directions_buffer(directions))
 
-    def forward(self, z):
+    def forward(self, z: Array) -> Any:
         value = sigreg(
             z, directions=self.directions, num_slices=self.num_slices, seed=self.step,
             t_max=self.t_max, n_points=self.n_points, distributed=self.distributed,
@@ -246,14 +257,15 @@ class LeJEPALoss(torch.nn.Module):
     """
 
     def __init__(
-        self, num_slices=256, lamb=0.05, num_global_views=2, t_max=3.0, n_points=17, distributed=True,
-    ):
+        self, num_slices: int = 256, lamb: float = 0.05, num_global_views: int = 2, t_max: float = 3.0,
+        n_points: int = 17, distributed: bool = True,
+    ) -> None:
         super().__init__()
         self.num_global_views = check_int(num_global_views, name="num_global_views", minimum=1)
         self.lamb = check_lamb(lamb)
         self.sigreg = SIGReg(num_slices=num_slices, t_max=t_max, n_points=n_points, distributed=distributed)
 
-    def forward(self, projections):
+    def forward(self, projections: Array) -> Any:
         num_global_views = check_lejepa_options(
             projections, num_global_views=self.num_global_views, lamb=self.lamb, xp=_xp
         )
@@ -264,9 +276,9 @@ class LeJEPALoss(torch.nn.Module):
 
 
 def sliced_loss(
-    z, *, test="epps_pulley", directions=None, num_slices=256, seed=None, null="standard",
-    distributed=True, **options,
-):
+    z: Array, *, test: TestName = "epps_pulley", directions: Array | None = None, num_slices: int = 256,
+    seed: DeviceSeed = None, null: Null = "standard", distributed: bool = True, **options: Any,
+) -> Array:
     r"""Any univariate test's statistic, averaged over random slices, as a differentiable loss.
 
     .. math::
@@ -374,8 +386,13 @@ class SlicedLoss(torch.nn.Module):
     (1, torch.Size([]))
     """
 
-    def __init__(self, test="epps_pulley", num_slices=256, null="standard", directions=None,
-                 distributed=True, **options):
+    #: The training steps taken so far: the seed of the next directions.
+    step: torch.Tensor
+
+    def __init__(
+        self, test: TestName = "epps_pulley", num_slices: int = 256, null: Null = "standard",
+        directions: Array | None = None, distributed: bool = True, **options: Any,
+    ) -> None:
         super().__init__()
         self.num_slices = check_int(num_slices, name="num_slices", minimum=1)
         _, self.options = check_loss_test(test, null, options, num_slices=self.num_slices)
@@ -384,7 +401,7 @@ class SlicedLoss(torch.nn.Module):
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))
         self.register_buffer("directions", _directions_buffer(directions))
 
-    def forward(self, z):
+    def forward(self, z: Array) -> Any:
         value = sliced_loss(
             z, test=self.test, directions=self.directions, num_slices=self.num_slices, seed=self.step,
             null=self.null, distributed=self.distributed, **self.options,

@@ -20,11 +20,15 @@ from sketchtest._multivariate.directions import check_direction_values
 from sketchtest._univariate.quadrature import ecf_sums, epps_pulley_knots
 from sketchtest._multivariate.sliced import MAX_KNOT_SPACING
 from sketchtest._validation import check_int, check_real, check_seed, float_dtypes
+from sketchtest._typing import Array, Seed
 
 __all__ = ["LeJEPAOutput", "sigreg"]
 
 
-def sigreg(z, /, *, num_slices=256, seed=None, directions=None, t_max=3.0, n_points=17):
+def sigreg(
+    z: Array, /, *, num_slices: int = 256, seed: Seed = None, directions: Array | None = None, t_max: float = 3.0,
+    n_points: int = 17,
+) -> Array:
     r"""SIGReg, LeJEPA's sliced Epps-Pulley statistic of ``z`` against N(0, I).
 
     The samples ``z`` (shape ``(..., N, D)``) are projected on unit

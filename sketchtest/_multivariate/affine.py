@@ -25,6 +25,8 @@ from sketchtest._result import NormalityResult, _describe
 from sketchtest._multivariate.sliced import apply_row_nan_policy, nan_where
 from sketchtest._validation import check_method, check_nan_policy, check_real, check_seed, check_int, float_dtypes
 from sketchtest._compat import as_array
+from typing import Literal
+from sketchtest._typing import Array, NanPolicy, Seed
 
 __all__ = ["henze_zirkler", "bhep", "mardia", "MardiaResult"]
 
@@ -171,7 +173,10 @@ def henze_zirkler_beta(n: int, dim: int) -> float:
     return ((2.0 * dim + 1.0) * n / 4.0) ** (1.0 / (dim + 4.0)) / math.sqrt(2.0)
 
 
-def henze_zirkler(x, /, *, method="lognormal", n_resamples=9999, seed=None, nan_policy="propagate"):
+def henze_zirkler(
+    x: Array, /, *, method: Literal["lognormal", "monte_carlo"] = "lognormal", n_resamples: int = 9999,
+    seed: Seed = None, nan_policy: NanPolicy = "propagate",
+) -> NormalityResult:
     r"""Henze-Zirkler test of multivariate normality.
 
     With :math:`y_i` the samples standardized by the sample mean and the
@@ -236,7 +241,10 @@ def henze_zirkler(x, /, *, method="lognormal", n_resamples=9999, seed=None, nan_
                      test="henze_zirkler", nan_policy=nan_policy)
 
 
-def bhep(x, /, *, beta=1.0, method="lognormal", n_resamples=9999, seed=None, nan_policy="propagate"):
+def bhep(
+    x: Array, /, *, beta: float = 1.0, method: Literal["lognormal", "monte_carlo"] = "lognormal",
+    n_resamples: int = 9999, seed: Seed = None, nan_policy: NanPolicy = "propagate",
+) -> NormalityResult:
     r"""BHEP test of multivariate normality (Baringhaus-Henze-Epps-Pulley).
 
     The weighted :math:`L^2` distance between the empirical characteristic
@@ -331,7 +339,7 @@ class MardiaResult(NormalityResult):
                 f"kurtosis_pvalue={_describe(self.kurtosis_pvalue)})")
 
 
-def mardia(x, /, *, nan_policy="propagate"):
+def mardia(x: Array, /, *, nan_policy: NanPolicy = "propagate") -> NormalityResult:
     r"""Mardia's tests of multivariate skewness and kurtosis, and their combination.
 
     With :math:`g_{ij} = (x_i - \bar x)^\top S^{-1} (x_j - \bar x)` and the

@@ -40,6 +40,7 @@ from sketchtest._result import NormalityResult
 from sketchtest._multivariate.sliced import _prepare as prepare_samples, apply_row_nan_policy, nan_where
 from sketchtest._nulls.tails import wide_dtype
 from sketchtest._validation import check_choice, check_int, check_nan_policy, check_real, check_seed
+from sketchtest._typing import Array, NanPolicy, Null, Seed
 
 __all__ = ["henze_visagie", "henze_jimenez_gamero", "comb"]
 
@@ -180,7 +181,10 @@ _DIFFERENTIABLE = """The statistic is smooth in the samples (under ``null="norma
     cannot trace them."""
 
 
-def henze_visagie(x, /, *, gamma=3.0, null="normal", n_resamples=9999, seed=None, nan_policy="propagate"):
+def henze_visagie(
+    x: Array, /, *, gamma: float = 3.0, null: Null = "normal", n_resamples: int = 9999, seed: Seed = None,
+    nan_policy: NanPolicy = "propagate",
+) -> NormalityResult:
     r"""Henze-Visagie test of multivariate normality (the PDE of the moment generating function).
 
     The MGF :math:`M(t) = e^{|t|^2/2}` of N(0, I) is the solution of
@@ -240,7 +244,10 @@ def henze_visagie(x, /, *, gamma=3.0, null="normal", n_resamples=9999, seed=None
                 seed=seed, nan_policy=nan_policy)
 
 
-def henze_jimenez_gamero(x, /, *, beta=5.0, null="normal", n_resamples=9999, seed=None, nan_policy="propagate"):
+def henze_jimenez_gamero(
+    x: Array, /, *, beta: float = 5.0, null: Null = "normal", n_resamples: int = 9999, seed: Seed = None,
+    nan_policy: NanPolicy = "propagate",
+) -> NormalityResult:
     r"""Henze-Jiménez-Gamero test of multivariate normality (the empirical MGF; ``BHEP_M``).
 
     The weighted :math:`L^2` distance between the empirical MGF
@@ -295,7 +302,10 @@ def henze_jimenez_gamero(x, /, *, beta=5.0, null="normal", n_resamples=9999, see
                 n_resamples=n_resamples, seed=seed, nan_policy=nan_policy)
 
 
-def comb(x, /, *, gamma=2.0, null="normal", n_resamples=9999, seed=None, nan_policy="propagate"):
+def comb(
+    x: Array, /, *, gamma: float = 2.0, null: Null = "normal", n_resamples: int = 9999, seed: Seed = None,
+    nan_policy: NanPolicy = "propagate",
+) -> NormalityResult:
     r"""COMB: the product of the empirical MGF and characteristic function, against 1 (two-sided).
 
     N(0, I) has MGF :math:`e^{|t|^2/2}` and characteristic function

@@ -38,6 +38,9 @@ from sketchtest._multivariate.sliced import _prepare
 from sketchtest._nulls.sliced import epps_pulley_asymptotic_pvalue
 from sketchtest._univariate.base import standardize
 from sketchtest._validation import check_choice, check_int, check_nan_policy, check_seed
+import os
+from typing import Any
+from sketchtest._typing import Array, NanPolicy, Null, Seed
 
 __all__ = ["NormalityTestResult", "normality_test", "whiten_principal"]
 
@@ -76,7 +79,7 @@ class NormalityTestResult:
         """Unpack as ``statistic, pvalue``."""
         return iter((self.statistic, self.pvalue))
 
-    def explain(self, x=None, *, alpha=0.05) -> list:
+    def explain(self, x: Array = None, *, alpha: float = 0.05) -> list:
         """The verdict naming the departure, then one line per component, in words.
 
         Parameters
@@ -113,7 +116,7 @@ class NormalityTestResult:
 
         return explain(self, x, alpha=alpha)
 
-    def plot(self, x, path=None, *, alpha=0.05):
+    def plot(self, x: Array, path: str | os.PathLike | None = None, *, alpha: float = 0.05) -> Any:
         """Figure: Q-Q plots of the flagged principal axis and coordinate, and the covariance spectrum.
 
         The same figure as ``sketchtest check --plot``. Needs matplotlib
@@ -307,8 +310,10 @@ def _validate(x, null, seed, num_slices, moment_resamples, nan_policy):
     return x, xp, result_dtype
 
 
-def normality_test(x, /, *, null="standard", seed=None, num_slices=128, directions=None,
-                   moment_resamples=200, nan_policy="propagate"):
+def normality_test(
+    x: Array, /, *, null: Null = "standard", seed: Seed = None, num_slices: int = 128,
+    directions: Array | None = None, moment_resamples: int = 200, nan_policy: NanPolicy = "propagate",
+) -> NormalityTestResult:
     r"""Test whether samples of shape ``(..., N, D)`` are Gaussian: one calibrated p-value.
 
     Components, each a p-value valid at every (N, D) (see the module

@@ -25,6 +25,8 @@ from sketchtest._univariate.registry import univariate_test
 from sketchtest._validation import (
     check_bool, check_choice, check_int, check_nan_policy, check_real, check_seed, float_dtypes,
 )
+from typing import Any, Callable
+from sketchtest._typing import Aggregate, AggregateMethod, Array, NanPolicy, Null, Seed, SlicedTestName
 
 __all__ = ["SlicedResult", "sliced_test", "apply_row_nan_policy", "check_knots", "nan_where"]
 
@@ -262,10 +264,11 @@ def _omitting_rows(x, compute, *, xp, min_samples):
 
 
 def sliced_test(
-    x, /, test="epps_pulley", *, num_slices=256, seed=None, directions=None, orthogonal=False,
-    aggregate="cauchy", null="standard", method=None, n_resamples=999, mc_seed=0, nan_policy="propagate",
-    aggregate_method="auto", **test_options,
-):
+    x: Array, /, test: SlicedTestName | Callable[..., Any] = "epps_pulley", *, num_slices: int = 256,
+    seed: Seed = None, directions: Array | None = None, orthogonal: bool = False, aggregate: Aggregate = "cauchy",
+    null: Null = "standard", method: str | None = None, n_resamples: int = 999, mc_seed: Seed = 0,
+    nan_policy: NanPolicy = "propagate", aggregate_method: AggregateMethod = "auto", **test_options: Any,
+) -> SlicedResult:
     r"""Sliced test of Gaussianity: a univariate test on K random projections.
 
     For samples :math:`x_1, \dots, x_N \in \mathbb R^D` and unit directions

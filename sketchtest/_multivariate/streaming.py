@@ -18,6 +18,8 @@ from sketchtest._univariate.quadrature import ecf_sums, epps_pulley_from_sums, e
 from sketchtest._validation import (
     NAN_POLICIES, check_bool, check_choice, check_int, check_nan_policy, check_seed,
 )
+from sketchtest._typing import Aggregate, Array, NanPolicy, Seed
+from sketchtest._multivariate.sliced import SlicedResult
 
 __all__ = ["SlicedEppsPulley"]
 
@@ -105,9 +107,11 @@ class SlicedEppsPulley:
     True
     """
 
-    def __init__(self, num_slices=256, seed=0, *, t_max=3.0, n_points=17, directions=None,
-                 orthogonal=False, aggregate="cauchy", n_resamples=999, mc_max_samples=2048,
-                 nan_policy="propagate"):
+    def __init__(
+        self, num_slices: int = 256, seed: Seed = 0, *, t_max: float = 3.0, n_points: int = 17,
+        directions: Array | None = None, orthogonal: bool = False, aggregate: Aggregate = "cauchy",
+        n_resamples: int = 999, mc_max_samples: int = 2048, nan_policy: NanPolicy = "propagate",
+    ) -> None:
         from sketchtest._multivariate.sliced import check_knots
 
         self.num_slices = check_int(num_slices, name="num_slices", minimum=1)
@@ -142,7 +146,7 @@ class SlicedEppsPulley:
     def _sum_dtype(self):
         return self.cos_sum.dtype
 
-    def update(self, batch):
+    def update(self, batch: Array) -> SlicedEppsPulley:
         """Fold a batch of samples of shape ``(n_b, D)`` into the sums; returns self."""
         from sketchtest._multivariate.sliced import _prepare
 
@@ -192,7 +196,7 @@ class SlicedEppsPulley:
             raise ValueError(
                 f"`{name}` is on device {device(array)} but this accumulator's sums are on {device(self.cos_sum)}")
 
-    def merge(self, other):
+    def merge(self, other: SlicedEppsPulley) -> SlicedEppsPulley:
         """Add the sums of `other` (same directions and knots) into self; returns self."""
         if not isinstance(other, SlicedEppsPulley):
             raise TypeError(f"`other` must be a SlicedEppsPulley; got {type(other).__name__}")
@@ -217,7 +221,7 @@ class SlicedEppsPulley:
         return self.directions.shape == other.directions.shape and bool(
             xp.all(self.directions == xp.asarray(other.directions, device=device(self.directions))))
 
-    def result(self):
+    def result(self) -> SlicedResult:
         """The :class:`SlicedResult` of every sample seen so far."""
         from sketchtest._nulls.sliced_mean import sigreg_pvalue
         from sketchtest._multivariate.sliced import (

@@ -41,6 +41,8 @@ import numpy as np
 from sketchtest._compat import as_array, device, index_dtype
 from sketchtest._multivariate.directions import draw_directions
 from sketchtest._validation import check_int, check_positive_float, check_seed, float_dtypes
+from typing import Any
+from sketchtest._typing import Array, Seed
 
 __all__ = ["sigreg_pvalue", "mean_null_moments"]
 
@@ -154,7 +156,10 @@ def _host_directions(directions, dim, num_slices, seed):
     return directions
 
 
-def sigreg_pvalue(value, /, *, directions=None, dim=None, num_slices=256, seed=None, t_max=3.0, n_points=17):
+def sigreg_pvalue(
+    value: Array, /, *, directions: Array | None = None, dim: int | None = None, num_slices: int = 256,
+    seed: Seed = None, t_max: float = 3.0, n_points: int = 17,
+) -> Any:
     r"""p-value of a SIGReg value under N(0, I): is the loss at its Gaussian floor?
 
     The SIGReg value (:func:`sketchtest.sigreg`, the mean over K slices of

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from sketchtest._typing import Function
 from sketchtest._compat import as_array, device, is_numpy_namespace, is_traced
 from sketchtest._result import NormalityResult
 from sketchtest._nulls.montecarlo import monte_carlo_pvalue
@@ -41,7 +42,7 @@ SHARED_PARAMETERS_DOC = """    n_resamples : int, default 9999
 """
 
 
-def shared_docs(function):
+def shared_docs(function: Function) -> Function:
     """Fill the ``{shared_parameters}`` line of `function`'s docstring with :data:`SHARED_PARAMETERS_DOC`."""
     function.__doc__ = function.__doc__.replace("    {shared_parameters}\n", SHARED_PARAMETERS_DOC)
     return function

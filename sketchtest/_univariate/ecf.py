@@ -11,6 +11,9 @@ from sketchtest._univariate.base import resolve_auto_method, run_univariate, sha
 from sketchtest._validation import (
     check_choice, check_int, check_method, check_positive_float,
 )
+from typing import Literal
+from sketchtest._typing import Array, EppsPulleyForm, NanPolicy, Null, Seed
+from sketchtest._result import NormalityResult
 
 __all__ = ["epps_pulley"]
 
@@ -21,9 +24,10 @@ _EXACT_BLOCK = 1 << 22  # kernel entries evaluated at once, over the whole batch
 
 @shared_docs
 def epps_pulley(
-    x, /, *, axis=0, null="normal", form="quadrature", t_max=3.0, n_points=17,
-    method="auto", n_resamples=9999, seed=None, nan_policy="propagate", keepdims=False,
-):
+    x: Array, /, *, axis: int = 0, null: Null = "normal", form: EppsPulleyForm = "quadrature", t_max: float = 3.0,
+    n_points: int = 17, method: Literal["auto", "asymptotic", "monte_carlo"] = "auto", n_resamples: int = 9999,
+    seed: Seed = None, nan_policy: NanPolicy = "propagate", keepdims: bool = False,
+) -> NormalityResult:
     r"""Epps-Pulley test of normality from the empirical characteristic function.
 
     The statistic, in the convention of LeJEPA (and of SIGReg per slice), is

@@ -25,6 +25,9 @@ from sketchtest._univariate.base import (
     SHARED_PARAMETERS_DOC, resolve_auto_method, run_univariate, sample_index, standardize,
 )
 from sketchtest._validation import check_choice, check_method
+from typing import Literal
+from sketchtest._typing import Array, Function, NanPolicy, Null, Seed
+from sketchtest._result import NormalityResult
 
 __all__ = ["cramer_von_mises", "anderson_darling", "watson", "kolmogorov_smirnov"]
 
@@ -64,7 +67,7 @@ _COMPOSITE_NULL_METHODS = """    - ``"normal"``, ``"auto"``: the limit law (a ch
 """
 
 
-def _with_common_parameters(function):
+def _with_common_parameters(function: Function) -> Function:
     """Fill the ``{parameters}`` and ``{composite_null}`` lines of `function`'s docstring."""
     function.__doc__ = (function.__doc__
                         .replace("    {parameters}\n", _COMMON_PARAMETERS.lstrip("\n"))
@@ -196,9 +199,10 @@ def _check_options(null, method, *, standard_methods, normal_methods=("auto", "m
 
 @_with_common_parameters
 def cramer_von_mises(
-    x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
-    nan_policy="propagate", keepdims=False,
-):
+    x: Array, /, *, axis: int = 0, null: Null = "normal",
+    method: Literal["auto", "asymptotic", "monte_carlo"] = "auto", n_resamples: int = 9999, seed: Seed = None,
+    nan_policy: NanPolicy = "propagate", keepdims: bool = False,
+) -> NormalityResult:
     r"""Cramér-von Mises test of normality.
 
     .. math::
@@ -268,9 +272,10 @@ def cramer_von_mises(
 
 @_with_common_parameters
 def anderson_darling(
-    x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
-    nan_policy="propagate", keepdims=False,
-):
+    x: Array, /, *, axis: int = 0, null: Null = "normal",
+    method: Literal["auto", "asymptotic", "monte_carlo"] = "auto", n_resamples: int = 9999, seed: Seed = None,
+    nan_policy: NanPolicy = "propagate", keepdims: bool = False,
+) -> NormalityResult:
     r"""Anderson-Darling test of normality.
 
     .. math::
@@ -341,9 +346,10 @@ def anderson_darling(
 
 @_with_common_parameters
 def watson(
-    x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
-    nan_policy="propagate", keepdims=False,
-):
+    x: Array, /, *, axis: int = 0, null: Null = "normal",
+    method: Literal["auto", "asymptotic", "monte_carlo"] = "auto", n_resamples: int = 9999, seed: Seed = None,
+    nan_policy: NanPolicy = "propagate", keepdims: bool = False,
+) -> NormalityResult:
     r"""Test of normality with Watson's :math:`U^2` statistic.
 
     .. math::
@@ -404,9 +410,10 @@ def watson(
 
 @_with_common_parameters
 def kolmogorov_smirnov(
-    x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
-    nan_policy="propagate", keepdims=False,
-):
+    x: Array, /, *, axis: int = 0, null: Null = "normal",
+    method: Literal["auto", "exact", "asymptotic", "monte_carlo"] = "auto", n_resamples: int = 9999,
+    seed: Seed = None, nan_policy: NanPolicy = "propagate", keepdims: bool = False,
+) -> NormalityResult:
     r"""Kolmogorov-Smirnov test of normality (Lilliefors' test for ``null="normal"``).
 
     .. math::

@@ -11,6 +11,9 @@ from sketchtest._compat import device, host_constant
 from sketchtest._nulls.montecarlo import rank_pvalue
 from sketchtest._univariate.base import run_univariate, sample_count, shared_docs, standardize
 from sketchtest._validation import check_choice, check_int, check_method
+from typing import Literal
+from sketchtest._typing import Array, NanPolicy, Null, Seed
+from sketchtest._result import NormalityResult
 
 __all__ = ["vasicek"]
 
@@ -102,9 +105,10 @@ def _check_window(window, x, axis):
 
 @shared_docs
 def vasicek(
-    x, /, *, axis=0, window=None, null="normal", method="auto", n_resamples=9999, seed=None,
-    nan_policy="propagate", keepdims=False,
-):
+    x: Array, /, *, axis: int = 0, window: int | None = None, null: Null = "normal",
+    method: Literal["auto", "tabulated", "monte_carlo"] = "auto", n_resamples: int = 9999, seed: Seed = None,
+    nan_policy: NanPolicy = "propagate", keepdims: bool = False,
+) -> NormalityResult:
     r"""Vasicek's sample-entropy test of normality.
 
     With the ordered sample :math:`X_{(1)} \le \dots \le X_{(n)}` and a

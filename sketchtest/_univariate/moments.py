@@ -10,6 +10,9 @@ from sketchtest._nulls.montecarlo import monte_carlo_pvalue
 from sketchtest._nulls.tails import wide_dtype
 from sketchtest._univariate.base import resolve_auto_method, run_univariate, shared_docs, standardize
 from sketchtest._validation import check_choice, check_int, check_method, check_seed
+from typing import Literal
+from sketchtest._typing import Alternative, Array, Function, NanPolicy, Null, Seed
+from sketchtest._result import NormalityResult
 
 __all__ = ["jarque_bera", "dagostino_pearson", "skewness_test", "kurtosis_test"]
 
@@ -19,9 +22,10 @@ JARQUE_BERA_MONTE_CARLO_BELOW = 1000
 
 @shared_docs
 def jarque_bera(
-    x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
-    nan_policy="propagate", keepdims=False,
-):
+    x: Array, /, *, axis: int = 0, null: Null = "normal",
+    method: Literal["auto", "asymptotic", "monte_carlo"] = "auto", n_resamples: int = 9999, seed: Seed = None,
+    nan_policy: NanPolicy = "propagate", keepdims: bool = False,
+) -> NormalityResult:
     r"""Jarque-Bera test of normality from sample skewness and kurtosis.
 
     .. math::
@@ -139,9 +143,10 @@ def _kurtosis_z(kurtosis, n: int, *, xp):
 
 @shared_docs
 def dagostino_pearson(
-    x, /, *, axis=0, null="normal", method="asymptotic", n_resamples=9999, seed=None,
-    nan_policy="propagate", keepdims=False,
-):
+    x: Array, /, *, axis: int = 0, null: Null = "normal",
+    method: Literal["asymptotic", "monte_carlo"] = "asymptotic", n_resamples: int = 9999, seed: Seed = None,
+    nan_policy: NanPolicy = "propagate", keepdims: bool = False,
+) -> NormalityResult:
     r"""D'Agostino-Pearson :math:`K^2` test of normality (:func:`scipy.stats.normaltest`).
 
     .. math::
@@ -306,16 +311,17 @@ _Z_TEST_PARAMETERS = """    axis : int, default 0
 """
 
 
-def _z_test_docs(function):
+def _z_test_docs(function: Function) -> Function:
     function.__doc__ = function.__doc__.replace("    {z_test_parameters}\n", _Z_TEST_PARAMETERS)
     return shared_docs(function)
 
 
 @_z_test_docs
 def skewness_test(
-    x, /, *, axis=0, alternative="two-sided", null="normal", method="asymptotic", n_resamples=9999,
-    seed=None, nan_policy="propagate", keepdims=False,
-):
+    x: Array, /, *, axis: int = 0, alternative: Alternative = "two-sided", null: Null = "normal",
+    method: Literal["asymptotic", "monte_carlo"] = "asymptotic", n_resamples: int = 9999, seed: Seed = None,
+    nan_policy: NanPolicy = "propagate", keepdims: bool = False,
+) -> NormalityResult:
     r"""D'Agostino's test of the sample skewness (:func:`scipy.stats.skewtest`).
 
     .. math::
@@ -364,9 +370,10 @@ def skewness_test(
 
 @_z_test_docs
 def kurtosis_test(
-    x, /, *, axis=0, alternative="two-sided", null="normal", method="asymptotic", n_resamples=9999,
-    seed=None, nan_policy="propagate", keepdims=False,
-):
+    x: Array, /, *, axis: int = 0, alternative: Alternative = "two-sided", null: Null = "normal",
+    method: Literal["asymptotic", "monte_carlo"] = "asymptotic", n_resamples: int = 9999, seed: Seed = None,
+    nan_policy: NanPolicy = "propagate", keepdims: bool = False,
+) -> NormalityResult:
     r"""Anscombe & Glynn's test of the sample kurtosis (:func:`scipy.stats.kurtosistest`).
 
     With :math:`b_2 = m_4 / m_2^2` (biased central moments), its null mean

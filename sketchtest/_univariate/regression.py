@@ -22,6 +22,9 @@ from sketchtest._univariate.base import (
     resolve_auto_method, run_univariate, sample_count, shared_docs, standardize,
 )
 from sketchtest._validation import check_choice, check_method
+from typing import Literal
+from sketchtest._typing import Array, NanPolicy, Null, Seed
+from sketchtest._result import NormalityResult
 
 __all__ = ["shapiro_wilk", "shapiro_francia"]
 
@@ -212,9 +215,10 @@ def _run_regression_test(x, *, test, weights_for, pvalue_for, min_samples, optio
 
 @shared_docs
 def shapiro_wilk(
-    x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
-    nan_policy="propagate", keepdims=False,
-):
+    x: Array, /, *, axis: int = 0, null: Null = "normal",
+    method: Literal["auto", "royston", "monte_carlo"] = "auto", n_resamples: int = 9999, seed: Seed = None,
+    nan_policy: NanPolicy = "propagate", keepdims: bool = False,
+) -> NormalityResult:
     r"""Shapiro-Wilk test of normality, with Royston's approximations (AS R94).
 
     .. math::
@@ -281,9 +285,10 @@ def shapiro_wilk(
 
 @shared_docs
 def shapiro_francia(
-    x, /, *, axis=0, null="normal", method="auto", n_resamples=9999, seed=None,
-    nan_policy="propagate", keepdims=False,
-):
+    x: Array, /, *, axis: int = 0, null: Null = "normal",
+    method: Literal["auto", "royston", "monte_carlo"] = "auto", n_resamples: int = 9999, seed: Seed = None,
+    nan_policy: NanPolicy = "propagate", keepdims: bool = False,
+) -> NormalityResult:
     r"""Shapiro-Francia test of normality, with Royston's (1993) p-value.
 
     .. math::
