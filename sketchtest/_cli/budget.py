@@ -80,7 +80,7 @@ def plan_memory(source, *, num_slices, budget, stream_epps_pulley=True,
     Examples
     --------
     >>> import numpy as np, os, tempfile
-    >>> from sketchtest._cli.rows import open_samples
+    >>> from sketchtest._cli.readers import open_samples
     >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
     >>> np.save(path, np.zeros((100_000, 8)))
     >>> plan = plan_memory(open_samples(path), num_slices=256, budget=2**20)
