@@ -25,12 +25,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sketchtest._nulls.combine import cauchy_combination, cauchy_pvalue, cauchy_statistic
-from sketchtest._compat import device
+from sketchtest._nulls.combine import cauchy_pvalue
+from sketchtest._nulls.tails import cauchy_term
+from sketchtest._compat import device, is_traced
 from sketchtest._multivariate.directions import directions_for
 from sketchtest._multivariate.normality_moments import (
     chi2_upper, covariance_statistic, kurtosis_statistic, matched_chi2_pvalue, mean_statistic,
     null_moments, skewness_statistic,
+)
+from sketchtest._multivariate.normality_spectrum import (
+    axes_kept, nonfinite_rows, principal_scores, spectrum_of, whitening_matrix,
 )
 from sketchtest._result import NormalityResult, _describe
 from sketchtest._univariate.quadrature import ecf_sums, epps_pulley_from_sums, epps_pulley_knots
@@ -39,7 +43,7 @@ from sketchtest._nulls.sliced import epps_pulley_asymptotic_pvalue
 from sketchtest._univariate.base import standardize
 from sketchtest._validation import check_choice, check_int, check_nan_policy, check_seed
 
-__all__ = ["NormalityTestResult", "normality_test", "whiten_principal"]
+__all__ = ["NormalityTestResult", "nan_cauchy", "normality_test"]
 
 _T_MAX, _N_POINTS = 3.0, 17
 #: Principal axes tested (the first ones): clusters and elongations show on the top axes.
@@ -111,48 +115,33 @@ _COMPONENT_WORDS = {
     "kurtosis": "multivariate kurtosis as Gaussian",
     "covariance": "covariance is the identity",
     "mean": "mean is zero",
+    "rank": "covariance full rank",
+    "within_subspace": "Gaussian within its subspace",
 }
 _AXIS_WORDS = {"random_slices": "direction", "principal_axes": "principal axis", "coordinates": "coordinate"}
 
 
-# --- whitening by principal axes ----------------------------------------------
-
-def _eigh_dtype(matrix, *, xp):
-    """float64 for the small ``(D, D)`` eigenproblem where the device offers it."""
-    info = xp.__array_namespace_info__()
-    return xp.float64 if xp.float64 in info.dtypes(device=device(matrix)).values() else matrix.dtype
-
-
-def principal_scores(centered, covariance, *, xp, num_axes):
-    """Scores on the top `num_axes` principal axes (first axis first), each scaled to unit variance.
-
-    Returns ``(scores, degenerate)``: scores ``(..., N, num_axes)`` and a
-    ``(...)`` mask of batch elements whose kept eigenvalues are not clearly
-    positive (singular covariance), for which the scores mean nothing.
-    """
-    dtype, dim = centered.dtype, covariance.shape[-1]
-    eig_dtype = _eigh_dtype(covariance, xp=xp)
-    eigenvalues, vectors = xp.linalg.eigh(xp.astype(covariance, eig_dtype))
-    kept = xp.flip(eigenvalues[..., dim - num_axes:], axis=-1)  # descending: axis 0 is the first
-    axes = xp.flip(vectors[..., dim - num_axes:], axis=-1)
-    tolerance = 10.0 * float(xp.finfo(dtype).eps) * math.sqrt(dim)
-    largest = eigenvalues[..., -1]
-    degenerate = ~(kept[..., -1] > tolerance * largest)
-    tiny = float(xp.finfo(eig_dtype).smallest_normal)
-    scale = 1.0 / xp.sqrt(xp.clip(kept, tiny, None))
-    loadings = xp.astype(axes * scale[..., None, :], dtype)
-    return xp.matmul(centered, loadings), degenerate
-
-
-def whiten_principal(x, *, xp, num_axes):
-    """``(scores, degenerate, centered)``: PCA-whitened samples of ``(..., N, D)`` (see above)."""
-    centered = x - xp.mean(x, axis=-2, keepdims=True)
-    covariance = xp.matmul(xp.matrix_transpose(centered), centered) / float(x.shape[-2])
-    scores, degenerate = principal_scores(centered, covariance, xp=xp, num_axes=num_axes)
-    return scores, degenerate, centered
-
-
 # --- components -----------------------------------------------------------------
+
+#: Under N(0, I) no value exceeds 64 in magnitude (probability below 1e-890 per value): beyond it the
+#: standard null's moment components are rejected outright (p = 0), and their statistics are
+#: computed on values clipped there, so that no square or fourth power overflows.
+FAR_FROM_STANDARD = 64.0
+
+
+def nan_cauchy(pvalues, *, xp):
+    """Cauchy combination over the last axis leaving NaN p-values out: ``(statistic, pvalue)``.
+
+    NaN only where every p-value is NaN.
+    """
+    present = ~xp.isnan(pvalues)
+    terms = cauchy_term(xp.where(present, pvalues, xp.full_like(pvalues, 0.5)), xp=xp)
+    count = xp.sum(xp.astype(present, pvalues.dtype), axis=-1, keepdims=True)
+    shares = terms / xp.where(count > 0, count, xp.ones_like(count))  # divided first: no overflow in float32
+    mean = xp.sum(xp.where(present, shares, xp.zeros_like(shares)), axis=-1)
+    statistic = xp.where(count[..., 0] > 0, mean, xp.full_like(mean, float("nan")))
+    return statistic, cauchy_pvalue(statistic, xp=xp)
+
 
 def _epps_pulley_columns(projections, *, xp, null):
     """Epps-Pulley statistics and asymptotic p-values of every column of ``(..., N, K)``.
@@ -167,68 +156,172 @@ def _epps_pulley_columns(projections, *, xp, null):
                                         device=device(projections))
     cos_sum, sin_sum = ecf_sums(projections, _T_MAX, _N_POINTS, xp=xp)
     statistics = epps_pulley_from_sums(cos_sum, sin_sum, float(projections.shape[-2]), phi, weights, xp=xp)
-    undefined = xp.isnan(statistics)
+    undefined = ~xp.isfinite(statistics)
     safe = xp.where(undefined, xp.zeros_like(statistics), statistics)
     pvalues = epps_pulley_asymptotic_pvalue(safe, t_max=_T_MAX, n_points=_N_POINTS, null=null, xp=xp)
-    return statistics, xp.where(undefined, statistics, pvalues)
+    return statistics, xp.where(undefined, xp.full_like(pvalues, float("nan")), pvalues)
 
 
-def _axes_component(projections, *, xp, null, name):
-    """Epps-Pulley on every column of ``(..., N, K)``, Cauchy-combined over the K columns."""
+def _axes_component(projections, *, xp, null, name, kept=None):
+    """Epps-Pulley on every column of ``(..., N, K)``, Cauchy-combined over the columns that are `kept`.
+
+    A column left out (an empty principal axis, a constant coordinate) has
+    a NaN p-value and no part in the combination.
+    """
     statistics, pvalues = _epps_pulley_columns(projections, xp=xp, null=null)
-    combined = cauchy_statistic(pvalues, xp=xp)
-    extras = {"statistics": statistics, "pvalues": pvalues, "most_significant": xp.argmin(pvalues, axis=-1)}
-    return NormalityResult(combined, cauchy_pvalue(combined, xp=xp), test=name, null=null,
-                           method="epps_pulley_cauchy", extras=extras)
+    if kept is not None:
+        pvalues = xp.where(kept, pvalues, xp.full_like(pvalues, float("nan")))
+    combined, pvalue = nan_cauchy(pvalues, xp=xp)
+    safe = xp.where(xp.isnan(pvalues), xp.full_like(pvalues, 2.0), pvalues)
+    extras = {"statistics": statistics, "pvalues": pvalues, "most_significant": xp.argmin(safe, axis=-1)}
+    return NormalityResult(combined, pvalue, test=name, null=null, method="epps_pulley_cauchy", extras=extras)
 
 
-def _moment_component(statistic, name, null, n, dim, *, xp, tail, n_resamples):
-    mean, variance = null_moments(name, null, n, dim, n_resamples=n_resamples, seed=0)
+def _moment_component(statistic, name, null, n, dim, *, xp, tail):
+    mean, variance = null_moments(name, null, n, dim)
     pvalue = matched_chi2_pvalue(statistic, mean, variance, xp=xp, tail=tail)
     return NormalityResult(statistic, pvalue, test=name, null=null, method="matched_chi2",
                            extras={"null_mean": mean, "null_variance": variance})
 
 
-def _standard_components(x, directions, *, xp, n_resamples):
+def _switched_off(part, reason, *, xp):
+    """`part` with NaN statistic and p-value, and `reason` in its extras."""
+    nan = xp.full_like(part.pvalue, float("nan"))
+    return NormalityResult(nan, nan, test=part.test, null=part.null, method=part.method,
+                           extras={**part.extras, "reason": reason})
+
+
+def _reject_where(part, far, reason, *, xp):
+    """`part` with p-value 0 and an infinite statistic where `far` (a batch mask)."""
+    if not (is_traced(far) or bool(xp.any(far))):
+        return part
+    statistic = xp.where(far, xp.full_like(part.statistic, float("inf")), part.statistic)
+    pvalue = xp.where(far, xp.zeros_like(part.pvalue), part.pvalue)
+    return NormalityResult(statistic, pvalue, test=part.test, null=part.null, method=part.method,
+                           extras={**part.extras, "reason": reason})
+
+
+def _standard_moments(x, *, xp):
+    """Skewness, kurtosis, covariance and mean components of the raw samples (standard null)."""
     n, dim = x.shape[-2], x.shape[-1]
+    far = xp.max(xp.abs(x), axis=(-2, -1)) > FAR_FROM_STANDARD
+    x = xp.clip(x, -FAR_FROM_STANDARD, FAR_FROM_STANDARD)
     gram = xp.matmul(xp.matrix_transpose(x), x)
-    mean = xp.mean(x, axis=-2, keepdims=True)
-    covariance = gram / float(n) - xp.matmul(xp.matrix_transpose(mean), mean)
-    scores, degenerate = principal_scores(x - mean, covariance, xp=xp, num_axes=min(dim, n - 1, PRINCIPAL_AXES))
-    mean_value = mean_statistic(x, xp=xp)
     covariance_value = covariance_statistic(x, gram, xp=xp)
-    m = dim * (dim + 1) // 2
-    components = {
-        "random_slices": _axes_component(xp.matmul(x, directions), xp=xp, null="standard", name="random_slices"),
-        "principal_axes": _axes_component(scores, xp=xp, null="normal", name="principal_axes"),
-        "coordinates": _axes_component(x, xp=xp, null="standard", name="coordinates"),
+    mean_value = mean_statistic(x, xp=xp)
+    parts = {
         "skewness": _moment_component(skewness_statistic(x, xp=xp, centre=dim + 2.0), "skewness", "standard",
-                                      n, dim, xp=xp, tail="upper", n_resamples=n_resamples),
-        "kurtosis": _moment_component(kurtosis_statistic(x, xp=xp, scale_free=True), "kurtosis", "standard", n, dim,
-                                      xp=xp, tail="two-sided", n_resamples=n_resamples),
-        "covariance": NormalityResult(covariance_value, chi2_upper(covariance_value, m, xp=xp),
+                                      n, dim, xp=xp, tail="upper"),
+        "kurtosis": _moment_component(kurtosis_statistic(x, xp=xp, scale_free=True), "kurtosis", "standard",
+                                      n, dim, xp=xp, tail="two-sided"),
+        "covariance": NormalityResult(covariance_value, chi2_upper(covariance_value, dim * (dim + 1) // 2, xp=xp),
                                       test="covariance", null="standard", method="chi2"),
         "mean": NormalityResult(mean_value, chi2_upper(mean_value, dim, xp=xp), test="mean",
                                 null="standard", method="chi2_exact"),
     }
-    return components, degenerate
+    reason = f"a value beyond {FAR_FROM_STANDARD:g} in magnitude: impossible under N(0, I)"
+    parts = {name: _reject_where(part, far, reason, xp=xp) for name, part in parts.items()}
+    if n <= dim + 2:
+        reason = f"N = {n} <= D + 2 = {dim + 2}: its chi-square approximation does not hold"
+        for name in ("skewness", "kurtosis", "covariance"):
+            parts[name] = _switched_off(parts[name], reason, xp=xp)
+    return parts
 
 
-def _composite_components(x, directions, *, xp, n_resamples):
+def _standard_components(x, spectrum, directions, *, xp):
     n, dim = x.shape[-2], x.shape[-1]
-    whitened, degenerate, _ = whiten_principal(x, xp=xp, num_axes=dim)
+    num_axes = min(dim, n - 1, PRINCIPAL_AXES)
+    scores = principal_scores(spectrum, xp=xp, num_axes=num_axes)
+    components = {
+        "random_slices": _axes_component(xp.matmul(x, directions), xp=xp, null="standard", name="random_slices"),
+        "principal_axes": _axes_component(scores, xp=xp, null="normal", name="principal_axes",
+                                          kept=axes_kept(spectrum, num_axes, xp=xp)),
+        "coordinates": _axes_component(x, xp=xp, null="standard", name="coordinates"),
+    }
+    components.update(_standard_moments(x, xp=xp))
+    return components
+
+
+def _composite_components(x, spectrum, directions, *, xp):
+    n, dim = x.shape[-2], x.shape[-1]
+    whitened = xp.matmul(spectrum.centred, whitening_matrix(spectrum, xp=xp, dtype=x.dtype))
+    num_axes = min(dim, PRINCIPAL_AXES)
+    scores = principal_scores(spectrum, xp=xp, num_axes=num_axes)
     components = {
         "random_slices": _axes_component(xp.matmul(whitened, directions), xp=xp, null="normal",
                                          name="random_slices"),
-        "principal_axes": _axes_component(whitened[..., :min(dim, PRINCIPAL_AXES)], xp=xp, null="normal",
-                                          name="principal_axes"),
-        "coordinates": _axes_component(x, xp=xp, null="normal", name="coordinates"),
+        "principal_axes": _axes_component(scores, xp=xp, null="normal", name="principal_axes",
+                                          kept=axes_kept(spectrum, num_axes, xp=xp)),
+        "coordinates": _axes_component(spectrum.centred, xp=xp, null="normal", name="coordinates"),
         "skewness": _moment_component(skewness_statistic(whitened, xp=xp, centre=0.0), "skewness", "normal",
-                                      n, dim, xp=xp, tail="upper", n_resamples=n_resamples),
-        "kurtosis": _moment_component(kurtosis_statistic(whitened, xp=xp, scale_free=False), "kurtosis", "normal", n, dim,
-                                      xp=xp, tail="two-sided", n_resamples=n_resamples),
+                                      n, dim, xp=xp, tail="upper"),
+        "kurtosis": _moment_component(kurtosis_statistic(whitened, xp=xp, scale_free=False), "kurtosis", "normal",
+                                      n, dim, xp=xp, tail="two-sided"),
     }
-    return components, degenerate
+    singular = spectrum.rank < dim
+    reason = "the covariance is singular: no whitening (see the rank and within_subspace components)"
+    for name in ("random_slices", "skewness", "kurtosis"):
+        components[name] = _nan_where(components[name], singular, reason, xp=xp)
+    return components
+
+
+def _nan_where(part, mask, reason, *, xp):
+    """`part` with NaN results where `mask` (a batch mask), and `reason` in its extras when any is."""
+    if not (is_traced(mask) or bool(xp.any(mask))):
+        return part
+    nan = xp.full_like(part.pvalue, float("nan"))
+    extras = {**part.extras, "reason": reason}
+    return NormalityResult(xp.where(mask, nan, part.statistic), xp.where(mask, nan, part.pvalue),
+                           test=part.test, null=part.null, method=part.method, extras=extras)
+
+
+# --- rank -------------------------------------------------------------------------------
+
+def _rank_component(spectrum, n, dim, null, *, xp, dtype):
+    """p = 0 where the covariance is numerically singular with N > D, else 1 (never combined)."""
+    singular = spectrum.rank < dim
+    pvalue = xp.where(singular, xp.zeros(singular.shape, dtype=dtype, device=device(singular)),
+                      xp.ones(singular.shape, dtype=dtype, device=device(singular)))
+    extras = {"rank": spectrum.rank, "effective_rank": spectrum.effective_rank, "dimension": dim,
+              "threshold": spectrum.threshold}
+    if n <= dim:
+        pvalue = xp.full_like(pvalue, float("nan"))
+        extras["reason"] = f"N = {n} <= D = {dim}: every sample covariance is singular"
+    statistic = xp.astype(dim - spectrum.rank, dtype)
+    return NormalityResult(statistic, pvalue, test="rank", null=null, method="numerical_rank", extras=extras)
+
+
+def _within_subspace(x_spectrum, singular, null, options, *, xp, dtype):
+    """Composite test of the samples' scores in their k-dimensional subspace, where singular."""
+    shape = tuple(singular.shape)
+    nan = xp.full(shape, float("nan"), dtype=dtype, device=device(singular))
+    part = NormalityResult(nan, nan, test="within_subspace", null="normal", method="normality_test",
+                           extras={"reason": "full rank"})
+    if is_traced(singular):
+        return _switched_off(part, "not computed under tracing (needs the rank as a Python int)", xp=xp)
+    flat_singular = [bool(v) for v in xp.reshape(singular, (-1,))]
+    if not any(flat_singular):
+        return part
+    eigenvalues = xp.reshape(x_spectrum.eigenvalues, (-1,) + tuple(x_spectrum.eigenvalues.shape[-1:]))
+    vectors = xp.reshape(x_spectrum.vectors, (-1,) + tuple(x_spectrum.vectors.shape[-2:]))
+    centred = xp.reshape(x_spectrum.centred, (-1,) + tuple(x_spectrum.centred.shape[-2:]))
+    ranks = [int(v) for v in xp.reshape(x_spectrum.rank, (-1,))]
+    statistics, pvalues = [], []
+    for index, is_singular in enumerate(flat_singular):
+        rank = ranks[index]
+        if not is_singular or rank < 1 or centred.shape[-2] < rank + 2:
+            statistics.append(float("nan"))
+            pvalues.append(float("nan"))
+            continue
+        loadings = vectors[index][:, :rank] / xp.sqrt(eigenvalues[index][:rank])
+        scores = xp.matmul(centred[index], xp.astype(loadings, centred.dtype))
+        inner = normality_test(scores, null="normal", **options)
+        statistics.append(float(inner.statistic))
+        pvalues.append(float(inner.pvalue))
+    statistic = xp.reshape(xp.asarray(statistics, dtype=dtype, device=device(singular)), shape)
+    pvalue = xp.reshape(xp.asarray(pvalues, dtype=dtype, device=device(singular)), shape)
+    return NormalityResult(statistic, pvalue, test="within_subspace", null="normal", method="normality_test",
+                           extras={"rank": x_spectrum.rank})
 
 
 # --- the public function -----------------------------------------------------------
@@ -337,17 +430,24 @@ def normality_test(x, /, *, null="standard", seed=None, num_slices=128, directio
     (True, True)
     """
     x, xp, result_dtype = _validate(x, null, seed, num_slices, moment_resamples, nan_policy)
-    missing = xp.any(xp.isnan(x), axis=(-2, -1))
-    x = xp.where(missing[..., None, None], xp.zeros_like(x), x)
+    n, dim = x.shape[-2], x.shape[-1]
+    missing = nonfinite_rows(x, xp=xp)
+    x = xp.where(xp.isfinite(x), x, xp.zeros_like(x))
     directions, _ = directions_for(x, xp=xp, dtype=x.dtype, num_slices=num_slices, seed=seed,
                                    directions=directions, orthogonal=False)
+    spectrum = spectrum_of(x, xp=xp, result_dtype=result_dtype)
     build = _standard_components if null == "standard" else _composite_components
-    components, degenerate = build(x, directions, xp=xp, n_resamples=int(moment_resamples))
-    invalid = missing | degenerate
-    components = {name: _masked(part, invalid, result_dtype, xp=xp) for name, part in components.items()}
-    pvalues = xp.stack([part.pvalue for part in components.values()], axis=-1)
-    statistic = cauchy_statistic(pvalues, xp=xp)
-    pvalue = cauchy_combination(pvalues, xp=xp)
+    components = build(x, spectrum, directions, xp=xp)
+    rank = _rank_component(spectrum, n, dim, null, xp=xp, dtype=x.dtype)
+    singular = (spectrum.rank < dim) & ~missing if n > dim else xp.zeros_like(missing)
+    options = {"seed": seed if isinstance(seed, int) else 0, "num_slices": num_slices}
+    components["rank"] = rank
+    components["within_subspace"] = _within_subspace(spectrum, singular, null, options, xp=xp, dtype=x.dtype)
+    components = {name: _masked(part, missing, result_dtype, xp=xp) for name, part in components.items()}
+    combined = [part.pvalue for name, part in components.items() if name != "rank"]
+    statistic, pvalue = nan_cauchy(xp.stack(combined, axis=-1), xp=xp)
+    statistic = xp.where(singular, xp.full_like(statistic, float("inf")), statistic)
+    pvalue = xp.where(singular, xp.zeros_like(pvalue), pvalue)
     return NormalityTestResult(statistic, pvalue, components, null=null, extras={"directions": directions})
 
 
