@@ -16,10 +16,13 @@ certain departure. Eigenvalue :math:`\\lambda_k` counts as zero when
 
 .. math::
 
-    \\lambda_k \\le \\max\\big(\\epsilon_{data}^2\\,\\bar\\lambda,\\;
+    \\lambda_k \\le \\max\\big(\\epsilon_{data}^2\\,(\\bar\\lambda + |\\bar x|^2/D),\\;
     8 D \\epsilon_{cov}\\,\\lambda_{max}\\big)
 
-with :math:`\\bar\\lambda` the mean eigenvalue, :math:`\\epsilon_{data}` the
+with :math:`\\bar\\lambda` the mean eigenvalue, :math:`\\bar x` the mean
+(float rounding is relative to the raw values, offset included: a float32
+cloud at 1e4 standard deviations from the origin cannot resolve eigenvalues
+below about 1e-7 of its own), :math:`\\epsilon_{data}` the
 machine epsilon of the caller's dtype (rounding the data to it adds a
 full-rank noise of eigenvalues about :math:`\\epsilon_{data}^2\\bar\\lambda/12`)
 and :math:`\\epsilon_{cov}` that of the dtype of the covariance (its
@@ -39,7 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sketchtest._compat import device
+from sketchtest._compat import device, is_traced
 
 __all__ = [
     "Spectrum", "axes_kept", "data_eps", "nonfinite_rows", "principal_scores", "rank_threshold", "spectrum_of",
@@ -76,29 +79,49 @@ def wide_dtype(x, *, xp):
     return xp.float64 if xp.float64 in info.dtypes(device=device(x)).values() else x.dtype
 
 
-def data_eps(result_dtype, *, xp) -> float:
-    """Machine epsilon of the caller's dtype (bfloat16 and float16 included)."""
-    name = str(result_dtype).rsplit(".", 1)[-1]
+def data_eps(input_dtype, computed_dtype, *, xp) -> float:
+    """Machine epsilon of the caller's dtype (bfloat16 and float16 included; else the computed dtype's)."""
+    name = str(input_dtype).rsplit(".", 1)[-1]
     if name in _SIXTEEN_BIT_EPS:
         return _SIXTEEN_BIT_EPS[name]
-    return float(xp.finfo(result_dtype).eps)
+    return float(xp.finfo(computed_dtype).eps)
 
 
-def rank_threshold(eigenvalues, *, data_epsilon, covariance_epsilon, dim, xp):
-    """Eigenvalue threshold ``(...)`` below which an axis is empty (see the module docstring)."""
-    mean = xp.mean(eigenvalues, axis=-1)
+def rank_threshold(eigenvalues, offset_power, *, data_epsilon, covariance_epsilon, dim, xp):
+    r"""Eigenvalue threshold ``(...)`` below which an axis is empty (see the module docstring).
+
+    `offset_power` is the squared mean per coordinate, :math:`|\bar x|^2/D`, in
+    the eigenvalues' units: rounding is relative to the raw values, offset included.
+    """
+    mean = xp.mean(eigenvalues, axis=-1) + offset_power
     largest = eigenvalues[..., 0]
     return xp.maximum(data_epsilon**2 * mean, 8.0 * dim * covariance_epsilon * largest)
 
 
 def _normalize(x, *, xp, wide):
-    """Centre (two passes) and scale each batch element in the `wide` dtype: max |value| one."""
-    values = xp.astype(x, wide) if x.dtype != wide else x
-    centred = values - xp.mean(values, axis=-2, keepdims=True)
-    centred = centred - xp.mean(centred, axis=-2, keepdims=True)  # the float32-only devices' second pass
+    """Centre each batch element (mean in `wide`, then a second pass) and scale it by a power of two.
+
+    The mean is taken in the wide dtype and subtracted in `x`'s dtype: the
+    difference of two floats of one dtype is rounded once, relative to the
+    centred value, and the second pass removes what rounding the mean left.
+    The power of two brings the largest magnitude into [1/2, 1) exactly.
+    """
+    wide_values = xp.astype(x, wide) if x.dtype != wide else x
+    mean = xp.mean(wide_values, axis=-2, keepdims=True)
+    centred = x - (xp.astype(mean, x.dtype) if x.dtype != wide else mean)
+    centred = centred - xp.mean(centred, axis=-2, keepdims=True)
     largest = xp.max(xp.abs(centred), axis=(-2, -1), keepdims=True)
-    tiny = float(xp.finfo(wide).smallest_normal)
-    return centred / xp.clip(largest, tiny, None)
+    tiny = float(xp.finfo(x.dtype).smallest_normal)
+    exponent = xp.floor(xp.log2(xp.clip(largest, tiny, None))) + 1.0
+    factor = 2.0 ** (-exponent)
+    offset = xp.astype(mean, wide) * xp.astype(factor, wide)
+    return centred * factor, xp.mean(offset * offset, axis=(-2, -1))
+
+
+def _covariance(centred, *, xp, wide):
+    """``(..., D, D)`` covariance of centred samples, in the `wide` dtype."""
+    values = xp.astype(centred, wide) if centred.dtype != wide else centred
+    return xp.matmul(xp.matrix_transpose(values), values) / float(centred.shape[-2])
 
 
 def _effective_rank(eigenvalues, *, xp):
@@ -111,24 +134,40 @@ def _effective_rank(eigenvalues, *, xp):
     return xp.exp(-xp.sum(terms, axis=-1))
 
 
-def spectrum_of(x, *, xp, result_dtype):
-    """The :class:`Spectrum` of samples `x` ``(..., N, D)`` (finite values)."""
-    n, dim = x.shape[-2], x.shape[-1]
+def _eigh_descending(covariance, *, xp):
+    eigenvalues, vectors = xp.linalg.eigh((covariance + xp.matrix_transpose(covariance)) / 2.0)
+    return xp.flip(eigenvalues, axis=-1), xp.flip(vectors, axis=-1)
+
+
+def spectrum_of(x, *, xp, input_dtype):
+    r"""The :class:`Spectrum` of samples `x` ``(..., N, D)`` (finite values).
+
+    The covariance is first computed in `x`'s dtype (one float32 GEMM for
+    float32 data); only where that spectrum cannot certify the rank (its
+    smallest eigenvalue below :math:`8 D \epsilon_{32} \lambda_{max}`), or
+    under tracing, it is recomputed in float64 where the device has it.
+    """
+    dim = x.shape[-1]
     wide = wide_dtype(x, xp=xp)
-    centred = _normalize(x, xp=xp, wide=wide)
-    covariance = xp.matmul(xp.matrix_transpose(centred), centred) / float(n)
-    mean_eigenvalue = xp.mean(xp.linalg.diagonal(covariance), axis=-1)
+    centred, offset_power = _normalize(x, xp=xp, wide=wide)
+    covariance_dtype = x.dtype
+    covariance = xp.astype(_covariance(centred, xp=xp, wide=x.dtype), wide)
+    eigenvalues, vectors = _eigh_descending(covariance, xp=xp)
+    if wide != x.dtype:
+        floor = 8.0 * dim * float(xp.finfo(x.dtype).eps) * eigenvalues[..., 0]
+        if is_traced(eigenvalues) or bool(xp.any(eigenvalues[..., -1] <= floor)):
+            covariance = _covariance(centred, xp=xp, wide=wide)
+            eigenvalues, vectors = _eigh_descending(covariance, xp=xp)
+            covariance_dtype = wide
+    mean_eigenvalue = xp.mean(eigenvalues, axis=-1)
     tiny = float(xp.finfo(wide).smallest_normal)
     unit = 1.0 / xp.clip(mean_eigenvalue, tiny, None)
-    covariance = covariance * unit[..., None, None]
-    eigenvalues, vectors = xp.linalg.eigh((covariance + xp.matrix_transpose(covariance)) / 2.0)
-    eigenvalues, vectors = xp.flip(eigenvalues, axis=-1), xp.flip(vectors, axis=-1)  # descending
-    threshold = rank_threshold(eigenvalues, data_epsilon=data_eps(result_dtype, xp=xp),
-                               covariance_epsilon=float(xp.finfo(wide).eps), dim=dim, xp=xp)
+    eigenvalues = eigenvalues * unit[..., None]
+    threshold = rank_threshold(eigenvalues, offset_power * unit, data_epsilon=data_eps(input_dtype, x.dtype, xp=xp),
+                               covariance_epsilon=float(xp.finfo(covariance_dtype).eps), dim=dim, xp=xp)
     rank = xp.sum(xp.astype(eigenvalues > threshold[..., None], xp.int32), axis=-1)
-    centred = centred * xp.sqrt(unit)[..., None, None]
-    return Spectrum(xp.astype(centred, x.dtype), eigenvalues, vectors, rank,
-                    _effective_rank(eigenvalues, xp=xp), threshold)
+    centred = centred * xp.astype(xp.sqrt(unit), x.dtype)[..., None, None]
+    return Spectrum(centred, eigenvalues, vectors, rank, _effective_rank(eigenvalues, xp=xp), threshold)
 
 
 def whitening_matrix(spectrum, *, xp, dtype):
