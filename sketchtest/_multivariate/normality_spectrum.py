@@ -1,7 +1,7 @@
 """Centring, scaling, spectrum and numerical rank of samples ``(..., N, D)`` for :func:`sketchtest.normality_test`.
 
-The data is centred and scaled in float64 where the device offers it (two
-passes otherwise), so that every scale- and shift-free component sees the
+The data is centred (shifted by its first sample, then two passes) and
+scaled by a power of two, so that every scale- and shift-free component sees the
 same numbers whatever the data's offset or units: a float32 cloud at 1e4
 standard deviations from the origin, or scaled by 1e-30 or 1e30, gives the
 float32 arithmetic well-scaled values, and no square over- or underflows.
@@ -99,22 +99,27 @@ def rank_threshold(eigenvalues, offset_power, *, data_epsilon, covariance_epsilo
 
 
 def _normalize(x, *, xp, wide):
-    """Centre each batch element (mean in `wide`, then a second pass) and scale it by a power of two.
+    """Centre each batch element (shifted data, then two mean passes) and scale it by a power of two.
 
-    The mean is taken in the wide dtype and subtracted in `x`'s dtype: the
-    difference of two floats of one dtype is rounded once, relative to the
-    centred value, and the second pass removes what rounding the mean left.
-    The power of two brings the largest magnitude into [1/2, 1) exactly.
+    The first sample is subtracted first (the shifted-data algorithm: the
+    differences of nearby floats of one dtype are rounded relative to the
+    differences), so that the means are taken over values of the order of
+    the spread, not of the offset, whatever the summation order of the
+    backend; a second pass removes what rounding the first mean left. The
+    power of two brings the largest magnitude into [1/2, 1) exactly.
+    Returns the scaled samples and :math:`|\\bar x|^2/D` in their units.
     """
-    wide_values = xp.astype(x, wide) if x.dtype != wide else x
-    mean = xp.mean(wide_values, axis=-2, keepdims=True)
-    centred = x - (xp.astype(mean, x.dtype) if x.dtype != wide else mean)
-    centred = centred - xp.mean(centred, axis=-2, keepdims=True)
+    pivot = x[..., :1, :]
+    centred = x - pivot
+    first = xp.mean(centred, axis=-2, keepdims=True)
+    centred = centred - first
+    second = xp.mean(centred, axis=-2, keepdims=True)
+    centred = centred - second
     largest = xp.max(xp.abs(centred), axis=(-2, -1), keepdims=True)
     tiny = float(xp.finfo(x.dtype).smallest_normal)
     exponent = xp.floor(xp.log2(xp.clip(largest, tiny, None))) + 1.0
     factor = 2.0 ** (-exponent)
-    offset = xp.astype(mean, wide) * xp.astype(factor, wide)
+    offset = (xp.astype(pivot, wide) + xp.astype(first, wide) + xp.astype(second, wide)) * xp.astype(factor, wide)
     return centred * factor, xp.mean(offset * offset, axis=(-2, -1))
 
 
