@@ -198,7 +198,7 @@ def test_repr_lists_every_component():
     text = repr(st.normality_test(sample(12), seed=0, num_slices=4))
     assert text.startswith("NormalityTestResult(null='standard', pvalue=")
     for name in ("random_slices", "principal_axes", "coordinates", "skewness", "kurtosis", "covariance", "mean",
-                 "rank", "within_subspace"):
+                 "rank"):
         assert name in text
 
 
@@ -206,7 +206,7 @@ def test_explain_says_what_and_where_in_words():
     x = sample(13)
     x[:, 3] = np.random.default_rng(0).exponential(size=N) - 1.0
     lines = st.normality_test(x, seed=0, num_slices=4).explain()
-    assert len(lines) == 9  # the seven components, rank and within_subspace
+    assert len(lines) == 8  # the seven components and the rank
     assert any(line.startswith("each coordinate Gaussian: p = ") and line.endswith("(smallest at coordinate 3)")
                for line in lines)
     assert not any("e+" in line for line in lines)

@@ -143,14 +143,16 @@ def nan_cauchy(pvalues, *, xp):
     return statistic, cauchy_pvalue(statistic, xp=xp)
 
 
-def _epps_pulley_columns(projections, *, xp, null):
+def _epps_pulley_columns(projections, *, xp, null, standardized=False):
     """Epps-Pulley statistics and asymptotic p-values of every column of ``(..., N, K)``.
 
     The composite null standardizes each column with ddof = 0, as
-    :func:`sketchtest.epps_pulley`. A NaN statistic (a constant column)
-    gives a NaN p-value without reaching the interpolation of the null table.
+    :func:`sketchtest.epps_pulley`, unless the columns are `standardized`
+    already (whitened slices, principal scores: mean zero and variance one
+    by construction). A NaN statistic (a constant column) gives a NaN
+    p-value without reaching the interpolation of the null table.
     """
-    if null == "normal":
+    if null == "normal" and not standardized:
         projections = xp.moveaxis(standardize(xp.moveaxis(projections, -1, -2), xp=xp, ddof=0), -1, -2)
     _, phi, weights = epps_pulley_knots(_T_MAX, _N_POINTS, xp=xp, dtype=projections.dtype,
                                         device=device(projections))
@@ -162,13 +164,13 @@ def _epps_pulley_columns(projections, *, xp, null):
     return statistics, xp.where(undefined, xp.full_like(pvalues, float("nan")), pvalues)
 
 
-def _axes_component(projections, *, xp, null, name, kept=None):
+def _axes_component(projections, *, xp, null, name, kept=None, standardized=False):
     """Epps-Pulley on every column of ``(..., N, K)``, Cauchy-combined over the columns that are `kept`.
 
     A column left out (an empty principal axis, a constant coordinate) has
     a NaN p-value and no part in the combination.
     """
-    statistics, pvalues = _epps_pulley_columns(projections, xp=xp, null=null)
+    statistics, pvalues = _epps_pulley_columns(projections, xp=xp, null=null, standardized=standardized)
     if kept is not None:
         pvalues = xp.where(kept, pvalues, xp.full_like(pvalues, float("nan")))
     combined, pvalue = nan_cauchy(pvalues, xp=xp)
@@ -235,7 +237,7 @@ def _standard_components(x, spectrum, directions, *, xp):
     components = {
         "random_slices": _axes_component(xp.matmul(x, directions), xp=xp, null="standard", name="random_slices"),
         "principal_axes": _axes_component(scores, xp=xp, null="normal", name="principal_axes",
-                                          kept=axes_kept(spectrum, num_axes, xp=xp)),
+                                          kept=axes_kept(spectrum, num_axes, xp=xp), standardized=True),
         "coordinates": _axes_component(x, xp=xp, null="standard", name="coordinates"),
     }
     components.update(_standard_moments(x, xp=xp))
@@ -248,6 +250,14 @@ def _standard_components(x, spectrum, directions, *, xp):
 COMPOSITE_MOMENTS_MARGIN = 8
 
 
+def _unit_columns(centred, *, xp):
+    """Centred samples with each column scaled to variance one (ddof = 0); a constant column is NaN."""
+    variance = xp.mean(centred * centred, axis=-2, keepdims=True)
+    safe = xp.where(variance > 0, variance, xp.ones_like(variance))
+    scale = xp.where(variance > 0, 1.0 / xp.sqrt(safe), xp.full_like(variance, float("nan")))
+    return centred * scale
+
+
 def _composite_components(x, spectrum, directions, *, xp):
     n, dim = x.shape[-2], x.shape[-1]
     whitened = xp.matmul(spectrum.centred, whitening_matrix(spectrum, xp=xp, dtype=x.dtype))
@@ -255,10 +265,11 @@ def _composite_components(x, spectrum, directions, *, xp):
     scores = principal_scores(spectrum, xp=xp, num_axes=num_axes)
     components = {
         "random_slices": _axes_component(xp.matmul(whitened, directions), xp=xp, null="normal",
-                                         name="random_slices"),
+                                         name="random_slices", standardized=True),
         "principal_axes": _axes_component(scores, xp=xp, null="normal", name="principal_axes",
-                                          kept=axes_kept(spectrum, num_axes, xp=xp)),
-        "coordinates": _axes_component(spectrum.centred, xp=xp, null="normal", name="coordinates"),
+                                          kept=axes_kept(spectrum, num_axes, xp=xp), standardized=True),
+        "coordinates": _axes_component(_unit_columns(spectrum.centred, xp=xp), xp=xp, null="normal",
+                                       name="coordinates", standardized=True),
         "skewness": _moment_component(skewness_statistic(whitened, xp=xp, centre=0.0), "skewness", "normal",
                                       n, dim, xp=xp, tail="upper"),
         "kurtosis": _moment_component(kurtosis_statistic(whitened, xp=xp, scale_free=False), "kurtosis", "normal",
@@ -303,16 +314,17 @@ def _rank_component(spectrum, n, dim, null, *, xp, dtype):
 
 
 def _within_subspace(x_spectrum, singular, null, options, *, xp, dtype):
-    """Composite test of the samples' scores in their k-dimensional subspace, where singular."""
+    """Composite test of the samples' scores in their k-dimensional subspace, where singular.
+
+    ``None`` (no component) where no sample is singular, and under tracing
+    (the rank must be a Python int); NaN for the full-rank batch elements.
+    """
     shape = tuple(singular.shape)
-    nan = xp.full(shape, float("nan"), dtype=dtype, device=device(singular))
-    part = NormalityResult(nan, nan, test="within_subspace", null="normal", method="normality_test",
-                           extras={"reason": "full rank"})
     if is_traced(singular):
-        return _switched_off(part, "not computed under tracing (needs the rank as a Python int)", xp=xp)
+        return None
     flat_singular = [bool(v) for v in xp.reshape(singular, (-1,))]
     if not any(flat_singular):
-        return part
+        return None
     eigenvalues = xp.reshape(x_spectrum.eigenvalues, (-1,) + tuple(x_spectrum.eigenvalues.shape[-1:]))
     vectors = xp.reshape(x_spectrum.vectors, (-1,) + tuple(x_spectrum.vectors.shape[-2:]))
     centred = xp.reshape(x_spectrum.centred, (-1,) + tuple(x_spectrum.centred.shape[-2:]))
@@ -402,7 +414,8 @@ def normality_test(x, /, *, null="standard", seed=None, num_slices=128, directio
     ``within_subspace``
         For a singular sample (N > D): ``normality_test(null="normal")`` of
         its scores on its k non-empty principal axes, whether the data is
-        Gaussian inside its subspace; NaN for full-rank samples.
+        Gaussian inside its subspace; NaN for the full-rank elements of a
+        batch, and absent when no sample is singular (and under ``jax.jit``).
 
     Under ``null="standard"`` the slices, coordinates, moments, covariance
     and mean are computed on the raw samples, so collapsed, shifted and
@@ -497,7 +510,9 @@ def normality_test(x, /, *, null="standard", seed=None, num_slices=128, directio
     singular = (spectrum.rank < dim) & ~missing if n > dim else xp.zeros_like(missing)
     options = {"seed": seed if isinstance(seed, int) else 0, "num_slices": num_slices}
     components["rank"] = rank
-    components["within_subspace"] = _within_subspace(spectrum, singular, null, options, xp=xp, dtype=x.dtype)
+    inside = _within_subspace(spectrum, singular, null, options, xp=xp, dtype=x.dtype)
+    if inside is not None:
+        components["within_subspace"] = inside
     components = {name: _masked(part, missing, result_dtype, xp=xp) for name, part in components.items()}
     combined = [part.pvalue for name, part in components.items() if name != "rank"]
     statistic, pvalue = nan_cauchy(xp.stack(combined, axis=-1), xp=xp)
