@@ -250,12 +250,17 @@ def _standard_components(x, spectrum, directions, *, xp):
 COMPOSITE_MOMENTS_MARGIN = 8
 
 
-def _unit_columns(centred, *, xp):
-    """Centred samples with each column scaled to variance one (ddof = 0); a constant column is NaN."""
-    variance = xp.mean(centred * centred, axis=-2, keepdims=True)
-    safe = xp.where(variance > 0, variance, xp.ones_like(variance))
-    scale = xp.where(variance > 0, 1.0 / xp.sqrt(safe), xp.full_like(variance, float("nan")))
-    return centred * scale
+def _unit_columns(spectrum, *, xp):
+    """Centred samples with each column scaled to variance one (ddof = 0); an empty column is NaN.
+
+    The variances are the covariance's diagonal, :math:`\\sum_k V_{jk}^2 \\lambda_k`;
+    a column whose variance is below the rank threshold (a constant) is empty.
+    """
+    variance = xp.sum(spectrum.vectors * spectrum.vectors * spectrum.eigenvalues[..., None, :], axis=-1)
+    empty = variance <= spectrum.threshold[..., None]
+    safe = xp.where(empty, xp.ones_like(variance), variance)
+    scale = xp.where(empty, xp.full_like(variance, float("nan")), 1.0 / xp.sqrt(safe))
+    return spectrum.centred * xp.astype(scale, spectrum.centred.dtype)[..., None, :]
 
 
 def _composite_components(x, spectrum, directions, *, xp):
@@ -268,7 +273,7 @@ def _composite_components(x, spectrum, directions, *, xp):
                                          name="random_slices", standardized=True),
         "principal_axes": _axes_component(scores, xp=xp, null="normal", name="principal_axes",
                                           kept=axes_kept(spectrum, num_axes, xp=xp), standardized=True),
-        "coordinates": _axes_component(_unit_columns(spectrum.centred, xp=xp), xp=xp, null="normal",
+        "coordinates": _axes_component(_unit_columns(spectrum, xp=xp), xp=xp, null="normal",
                                        name="coordinates", standardized=True),
         "skewness": _moment_component(skewness_statistic(whitened, xp=xp, centre=0.0), "skewness", "normal",
                                       n, dim, xp=xp, tail="upper"),
