@@ -90,7 +90,7 @@ def _small_n_rates(n, dim, replicates, seed):
 def test_size_at_n_below_d_plus_2(n):
     dim, replicates = 16, 1000
     result = _small_n_rates(n, dim, replicates, seed=100 + n)
-    _check_rates(result.pvalue, replicates, f"normality_test N={n}, D={dim}")
+    _check_rates(result.pvalue, replicates, f"normality_test N={n}, D={dim}", conservative_ok=True)
     for name in ("skewness", "kurtosis", "covariance"):  # switched off, with their reason
         assert np.all(np.isnan(result.components[name].pvalue)), name
         assert "D + 2" in result.components[name].extras["reason"]
@@ -103,6 +103,8 @@ def test_size_at_n_below_d_plus_2(n):
 def test_size_at_n_below_d_plus_2_full(n):
     dim, replicates = 16, 4000
     result = _small_n_rates(n, dim, replicates, seed=200 + n)
-    _check_rates(result.pvalue, replicates, f"normality_test N={n}, D={dim}")
+    # the level holds; at N = 5, 6 the test is conservative (about 0.03 at alpha = 0.05: the components
+    # left there are the Epps-Pulley ones, whose asymptotic null is conservative for tiny samples)
+    _check_rates(result.pvalue, replicates, f"normality_test N={n}, D={dim}", conservative_ok=True)
     # the far tail too: alpha = 0.001 within its 4-sigma binomial band (0.0020 at R = 4000)
     assert float(np.mean(np.asarray(result.pvalue) <= 0.001)) <= 0.001 + 4 * np.sqrt(0.001 * 0.999 / replicates)
