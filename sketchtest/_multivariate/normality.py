@@ -22,7 +22,6 @@ p-value has the distribution it claims at every (N, D):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from sketchtest._nulls.combine import cauchy_pvalue
