@@ -22,15 +22,18 @@ p-value has the distribution it claims at every (N, D):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-from sketchtest._nulls.combine import cauchy_combination, cauchy_pvalue, cauchy_statistic
-from sketchtest._compat import device
+from sketchtest._nulls.combine import cauchy_pvalue
+from sketchtest._nulls.tails import cauchy_term
+from sketchtest._compat import device, is_traced
 from sketchtest._multivariate.directions import directions_for
 from sketchtest._multivariate.normality_moments import (
     chi2_upper, covariance_statistic, kurtosis_statistic, matched_chi2_pvalue, mean_statistic,
     null_moments, skewness_statistic,
+)
+from sketchtest._multivariate.normality_spectrum import (
+    axes_kept, nonfinite_rows, principal_scores, spectrum_of, whitening_matrix,
 )
 from sketchtest._result import NormalityResult, _describe
 from sketchtest._univariate.quadrature import ecf_sums, epps_pulley_from_sums, epps_pulley_knots
@@ -42,7 +45,7 @@ import os
 from typing import Any
 from sketchtest._typing import Array, NanPolicy, Null, Seed
 
-__all__ = ["NormalityTestResult", "normality_test", "whiten_principal"]
+__all__ = ["NormalityTestResult", "nan_cauchy", "normality_test"]
 
 _T_MAX, _N_POINTS = 3.0, 17
 #: Principal axes tested (the first ones): clusters and elongations show on the top axes.
@@ -164,132 +167,236 @@ class NormalityTestResult:
         return "\n".join(lines) + ")"
 
 
-_COMPONENT_WORDS = {
-    "random_slices": "random 1-D projections Gaussian",
-    "principal_axes": "principal axes Gaussian in shape",
-    "coordinates": "each coordinate Gaussian",
-    "skewness": "no multivariate skewness",
-    "kurtosis": "multivariate kurtosis as Gaussian",
-    "covariance": "covariance is the identity",
-    "mean": "mean is zero",
-}
-_AXIS_WORDS = {"random_slices": "direction", "principal_axes": "principal axis", "coordinates": "coordinate"}
-
-
-# --- whitening by principal axes ----------------------------------------------
-
-def _eigh_dtype(matrix, *, xp):
-    """float64 for the small ``(D, D)`` eigenproblem where the device offers it."""
-    info = xp.__array_namespace_info__()
-    return xp.float64 if xp.float64 in info.dtypes(device=device(matrix)).values() else matrix.dtype
-
-
-def principal_scores(centered, covariance, *, xp, num_axes):
-    """Scores on the top `num_axes` principal axes (first axis first), each scaled to unit variance.
-
-    Returns ``(scores, degenerate)``: scores ``(..., N, num_axes)`` and a
-    ``(...)`` mask of batch elements whose kept eigenvalues are not clearly
-    positive (singular covariance), for which the scores mean nothing.
-    """
-    dtype, dim = centered.dtype, covariance.shape[-1]
-    eig_dtype = _eigh_dtype(covariance, xp=xp)
-    eigenvalues, vectors = xp.linalg.eigh(xp.astype(covariance, eig_dtype))
-    kept = xp.flip(eigenvalues[..., dim - num_axes:], axis=-1)  # descending: axis 0 is the first
-    axes = xp.flip(vectors[..., dim - num_axes:], axis=-1)
-    tolerance = 10.0 * float(xp.finfo(dtype).eps) * math.sqrt(dim)
-    largest = eigenvalues[..., -1]
-    degenerate = ~(kept[..., -1] > tolerance * largest)
-    tiny = float(xp.finfo(eig_dtype).smallest_normal)
-    scale = 1.0 / xp.sqrt(xp.clip(kept, tiny, None))
-    loadings = xp.astype(axes * scale[..., None, :], dtype)
-    return xp.matmul(centered, loadings), degenerate
-
-
-def whiten_principal(x, *, xp, num_axes):
-    """``(scores, degenerate, centered)``: PCA-whitened samples of ``(..., N, D)`` (see above)."""
-    centered = x - xp.mean(x, axis=-2, keepdims=True)
-    covariance = xp.matmul(xp.matrix_transpose(centered), centered) / float(x.shape[-2])
-    scores, degenerate = principal_scores(centered, covariance, xp=xp, num_axes=num_axes)
-    return scores, degenerate, centered
-
 
 # --- components -----------------------------------------------------------------
 
-def _epps_pulley_columns(projections, *, xp, null):
+#: Under N(0, I) no value exceeds 64 in magnitude (probability below 1e-890 per value): beyond it the
+#: standard null's moment components are rejected outright (p = 0), and their statistics are
+#: computed on values clipped there, so that no square or fourth power overflows.
+FAR_FROM_STANDARD = 64.0
+
+
+def nan_cauchy(pvalues, *, xp):
+    """Cauchy combination over the last axis leaving NaN p-values out: ``(statistic, pvalue)``.
+
+    NaN only where every p-value is NaN.
+    """
+    present = ~xp.isnan(pvalues)
+    terms = cauchy_term(xp.where(present, pvalues, xp.full_like(pvalues, 0.5)), xp=xp)
+    count = xp.sum(xp.astype(present, pvalues.dtype), axis=-1, keepdims=True)
+    shares = terms / xp.where(count > 0, count, xp.ones_like(count))  # divided first: no overflow in float32
+    mean = xp.sum(xp.where(present, shares, xp.zeros_like(shares)), axis=-1)
+    statistic = xp.where(count[..., 0] > 0, mean, xp.full_like(mean, float("nan")))
+    return statistic, cauchy_pvalue(statistic, xp=xp)
+
+
+def _epps_pulley_columns(projections, *, xp, null, standardized=False):
     """Epps-Pulley statistics and asymptotic p-values of every column of ``(..., N, K)``.
 
     The composite null standardizes each column with ddof = 0, as
-    :func:`sketchtest.epps_pulley`. A NaN statistic (a constant column)
-    gives a NaN p-value without reaching the interpolation of the null table.
+    :func:`sketchtest.epps_pulley`, unless the columns are `standardized`
+    already (whitened slices, principal scores: mean zero and variance one
+    by construction). A NaN statistic (a constant column) gives a NaN
+    p-value without reaching the interpolation of the null table.
     """
-    if null == "normal":
+    if null == "normal" and not standardized:
         projections = xp.moveaxis(standardize(xp.moveaxis(projections, -1, -2), xp=xp, ddof=0), -1, -2)
     _, phi, weights = epps_pulley_knots(_T_MAX, _N_POINTS, xp=xp, dtype=projections.dtype,
                                         device=device(projections))
     cos_sum, sin_sum = ecf_sums(projections, _T_MAX, _N_POINTS, xp=xp)
     statistics = epps_pulley_from_sums(cos_sum, sin_sum, float(projections.shape[-2]), phi, weights, xp=xp)
-    undefined = xp.isnan(statistics)
+    undefined = ~xp.isfinite(statistics)
     safe = xp.where(undefined, xp.zeros_like(statistics), statistics)
     pvalues = epps_pulley_asymptotic_pvalue(safe, t_max=_T_MAX, n_points=_N_POINTS, null=null, xp=xp)
-    return statistics, xp.where(undefined, statistics, pvalues)
+    return statistics, xp.where(undefined, xp.full_like(pvalues, float("nan")), pvalues)
 
 
-def _axes_component(projections, *, xp, null, name):
-    """Epps-Pulley on every column of ``(..., N, K)``, Cauchy-combined over the K columns."""
-    statistics, pvalues = _epps_pulley_columns(projections, xp=xp, null=null)
-    combined = cauchy_statistic(pvalues, xp=xp)
-    extras = {"statistics": statistics, "pvalues": pvalues, "most_significant": xp.argmin(pvalues, axis=-1)}
-    return NormalityResult(combined, cauchy_pvalue(combined, xp=xp), test=name, null=null,
-                           method="epps_pulley_cauchy", extras=extras)
+def _axes_component(projections, *, xp, null, name, kept=None, standardized=False):
+    """Epps-Pulley on every column of ``(..., N, K)``, Cauchy-combined over the columns that are `kept`.
+
+    A column left out (an empty principal axis, a constant coordinate) has
+    a NaN p-value and no part in the combination.
+    """
+    statistics, pvalues = _epps_pulley_columns(projections, xp=xp, null=null, standardized=standardized)
+    if kept is not None:
+        pvalues = xp.where(kept, pvalues, xp.full_like(pvalues, float("nan")))
+    combined, pvalue = nan_cauchy(pvalues, xp=xp)
+    safe = xp.where(xp.isnan(pvalues), xp.full_like(pvalues, 2.0), pvalues)
+    extras = {"statistics": statistics, "pvalues": pvalues, "most_significant": xp.argmin(safe, axis=-1)}
+    return NormalityResult(combined, pvalue, test=name, null=null, method="epps_pulley_cauchy", extras=extras)
 
 
-def _moment_component(statistic, name, null, n, dim, *, xp, tail, n_resamples):
-    mean, variance = null_moments(name, null, n, dim, n_resamples=n_resamples, seed=0)
+def _moment_component(statistic, name, null, n, dim, *, xp, tail):
+    mean, variance = null_moments(name, null, n, dim)
     pvalue = matched_chi2_pvalue(statistic, mean, variance, xp=xp, tail=tail)
     return NormalityResult(statistic, pvalue, test=name, null=null, method="matched_chi2",
                            extras={"null_mean": mean, "null_variance": variance})
 
 
-def _standard_components(x, directions, *, xp, n_resamples):
+def _switched_off(part, reason, *, xp):
+    """`part` with NaN statistic and p-value, and `reason` in its extras."""
+    nan = xp.full_like(part.pvalue, float("nan"))
+    return NormalityResult(nan, nan, test=part.test, null=part.null, method=part.method,
+                           extras={**part.extras, "reason": reason})
+
+
+def _reject_where(part, far, reason, *, xp):
+    """`part` with p-value 0 and an infinite statistic where `far` (a batch mask)."""
+    if not (is_traced(far) or bool(xp.any(far))):
+        return part
+    statistic = xp.where(far, xp.full_like(part.statistic, float("inf")), part.statistic)
+    pvalue = xp.where(far, xp.zeros_like(part.pvalue), part.pvalue)
+    return NormalityResult(statistic, pvalue, test=part.test, null=part.null, method=part.method,
+                           extras={**part.extras, "reason": reason})
+
+
+def _standard_moments(x, *, xp):
+    """Skewness, kurtosis, covariance and mean components of the raw samples (standard null)."""
     n, dim = x.shape[-2], x.shape[-1]
+    far = xp.max(xp.abs(x), axis=(-2, -1)) > FAR_FROM_STANDARD
+    x = xp.clip(x, -FAR_FROM_STANDARD, FAR_FROM_STANDARD)
     gram = xp.matmul(xp.matrix_transpose(x), x)
-    mean = xp.mean(x, axis=-2, keepdims=True)
-    covariance = gram / float(n) - xp.matmul(xp.matrix_transpose(mean), mean)
-    scores, degenerate = principal_scores(x - mean, covariance, xp=xp, num_axes=min(dim, n - 1, PRINCIPAL_AXES))
-    mean_value = mean_statistic(x, xp=xp)
     covariance_value = covariance_statistic(x, gram, xp=xp)
-    m = dim * (dim + 1) // 2
-    components = {
-        "random_slices": _axes_component(xp.matmul(x, directions), xp=xp, null="standard", name="random_slices"),
-        "principal_axes": _axes_component(scores, xp=xp, null="normal", name="principal_axes"),
-        "coordinates": _axes_component(x, xp=xp, null="standard", name="coordinates"),
+    mean_value = mean_statistic(x, xp=xp)
+    parts = {
         "skewness": _moment_component(skewness_statistic(x, xp=xp, centre=dim + 2.0), "skewness", "standard",
-                                      n, dim, xp=xp, tail="upper", n_resamples=n_resamples),
-        "kurtosis": _moment_component(kurtosis_statistic(x, xp=xp, scale_free=True), "kurtosis", "standard", n, dim,
-                                      xp=xp, tail="two-sided", n_resamples=n_resamples),
-        "covariance": NormalityResult(covariance_value, chi2_upper(covariance_value, m, xp=xp),
+                                      n, dim, xp=xp, tail="upper"),
+        "kurtosis": _moment_component(kurtosis_statistic(x, xp=xp, scale_free=True), "kurtosis", "standard",
+                                      n, dim, xp=xp, tail="two-sided"),
+        "covariance": NormalityResult(covariance_value, chi2_upper(covariance_value, dim * (dim + 1) // 2, xp=xp),
                                       test="covariance", null="standard", method="chi2"),
         "mean": NormalityResult(mean_value, chi2_upper(mean_value, dim, xp=xp), test="mean",
                                 null="standard", method="chi2_exact"),
     }
-    return components, degenerate
+    reason = f"a value beyond {FAR_FROM_STANDARD:g} in magnitude: impossible under N(0, I)"
+    parts = {name: _reject_where(part, far, reason, xp=xp) for name, part in parts.items()}
+    if n <= dim + 2:
+        reason = f"N = {n} <= D + 2 = {dim + 2}: its chi-square approximation does not hold"
+        for name in ("skewness", "kurtosis", "covariance"):
+            parts[name] = _switched_off(parts[name], reason, xp=xp)
+    return parts
 
 
-def _composite_components(x, directions, *, xp, n_resamples):
+def _standard_components(x, spectrum, directions, *, xp):
     n, dim = x.shape[-2], x.shape[-1]
-    whitened, degenerate, _ = whiten_principal(x, xp=xp, num_axes=dim)
+    num_axes = min(dim, n - 1, PRINCIPAL_AXES)
+    scores = principal_scores(spectrum, xp=xp, num_axes=num_axes)
+    components = {
+        "random_slices": _axes_component(xp.matmul(x, directions), xp=xp, null="standard", name="random_slices"),
+        "principal_axes": _axes_component(scores, xp=xp, null="normal", name="principal_axes",
+                                          kept=axes_kept(spectrum, num_axes, xp=xp), standardized=True),
+        "coordinates": _axes_component(x, xp=xp, null="standard", name="coordinates"),
+    }
+    components.update(_standard_moments(x, xp=xp))
+    return components
+
+
+#: Under the composite null, skewness and kurtosis are switched off below N = D + 8: at D = 16 and
+#: N = D + 2..D + 4 their scaled chi-square tails rejected 2.5 to 10 times too often at alpha = 0.001
+#: (4000 replicates); from N = D + 8 the combined p-value holds its level there.
+COMPOSITE_MOMENTS_MARGIN = 8
+
+
+def _unit_columns(spectrum, *, xp):
+    """Centred samples with each column scaled to variance one (ddof = 0); an empty column is NaN.
+
+    The variances are the covariance's diagonal, :math:`\\sum_k V_{jk}^2 \\lambda_k`;
+    a column whose variance is below the rank threshold (a constant) is empty.
+    """
+    variance = xp.sum(spectrum.vectors * spectrum.vectors * spectrum.eigenvalues[..., None, :], axis=-1)
+    empty = variance <= spectrum.threshold[..., None]
+    safe = xp.where(empty, xp.ones_like(variance), variance)
+    scale = xp.where(empty, xp.full_like(variance, float("nan")), 1.0 / xp.sqrt(safe))
+    return spectrum.centred * xp.astype(scale, spectrum.centred.dtype)[..., None, :]
+
+
+def _composite_components(x, spectrum, directions, *, xp):
+    n, dim = x.shape[-2], x.shape[-1]
+    whitened = xp.matmul(spectrum.centred, whitening_matrix(spectrum, xp=xp, dtype=x.dtype))
+    num_axes = min(dim, PRINCIPAL_AXES)
+    scores = principal_scores(spectrum, xp=xp, num_axes=num_axes)
     components = {
         "random_slices": _axes_component(xp.matmul(whitened, directions), xp=xp, null="normal",
-                                         name="random_slices"),
-        "principal_axes": _axes_component(whitened[..., :min(dim, PRINCIPAL_AXES)], xp=xp, null="normal",
-                                          name="principal_axes"),
-        "coordinates": _axes_component(x, xp=xp, null="normal", name="coordinates"),
+                                         name="random_slices", standardized=True),
+        "principal_axes": _axes_component(scores, xp=xp, null="normal", name="principal_axes",
+                                          kept=axes_kept(spectrum, num_axes, xp=xp), standardized=True),
+        "coordinates": _axes_component(_unit_columns(spectrum, xp=xp), xp=xp, null="normal",
+                                       name="coordinates", standardized=True),
         "skewness": _moment_component(skewness_statistic(whitened, xp=xp, centre=0.0), "skewness", "normal",
-                                      n, dim, xp=xp, tail="upper", n_resamples=n_resamples),
-        "kurtosis": _moment_component(kurtosis_statistic(whitened, xp=xp, scale_free=False), "kurtosis", "normal", n, dim,
-                                      xp=xp, tail="two-sided", n_resamples=n_resamples),
+                                      n, dim, xp=xp, tail="upper"),
+        "kurtosis": _moment_component(kurtosis_statistic(whitened, xp=xp, scale_free=False), "kurtosis", "normal",
+                                      n, dim, xp=xp, tail="two-sided"),
     }
-    return components, degenerate
+    if n < dim + COMPOSITE_MOMENTS_MARGIN:
+        reason = (f"N = {n} < D + {COMPOSITE_MOMENTS_MARGIN} = {dim + COMPOSITE_MOMENTS_MARGIN}: "
+                  "its scaled chi-square tail does not hold")
+        for name in ("skewness", "kurtosis"):
+            components[name] = _switched_off(components[name], reason, xp=xp)
+    singular = spectrum.rank < dim
+    reason = "the covariance is singular: no whitening (see the rank and within_subspace components)"
+    for name in ("random_slices", "skewness", "kurtosis"):
+        components[name] = _nan_where(components[name], singular, reason, xp=xp)
+    return components
+
+
+def _nan_where(part, mask, reason, *, xp):
+    """`part` with NaN results where `mask` (a batch mask), and `reason` in its extras when any is."""
+    if not (is_traced(mask) or bool(xp.any(mask))):
+        return part
+    nan = xp.full_like(part.pvalue, float("nan"))
+    extras = {**part.extras, "reason": reason}
+    return NormalityResult(xp.where(mask, nan, part.statistic), xp.where(mask, nan, part.pvalue),
+                           test=part.test, null=part.null, method=part.method, extras=extras)
+
+
+# --- rank -------------------------------------------------------------------------------
+
+def _rank_component(spectrum, n, dim, null, *, xp, dtype):
+    """p = 0 where the covariance is numerically singular with N > D, else 1 (never combined)."""
+    singular = spectrum.rank < dim
+    pvalue = xp.where(singular, xp.zeros(singular.shape, dtype=dtype, device=device(singular)),
+                      xp.ones(singular.shape, dtype=dtype, device=device(singular)))
+    extras = {"rank": spectrum.rank, "effective_rank": spectrum.effective_rank, "dimension": dim,
+              "threshold": spectrum.threshold}
+    if n <= dim:
+        pvalue = xp.full_like(pvalue, float("nan"))
+        extras["reason"] = f"N = {n} <= D = {dim}: every sample covariance is singular"
+    statistic = xp.astype(dim - spectrum.rank, dtype)
+    return NormalityResult(statistic, pvalue, test="rank", null=null, method="numerical_rank", extras=extras)
+
+
+def _within_subspace(x_spectrum, singular, null, options, *, xp, dtype):
+    """Composite test of the samples' scores in their k-dimensional subspace, where singular.
+
+    ``None`` (no component) where no sample is singular, and under tracing
+    (the rank must be a Python int); NaN for the full-rank batch elements.
+    """
+    shape = tuple(singular.shape)
+    if is_traced(singular):
+        return None
+    flat_singular = [bool(v) for v in xp.reshape(singular, (-1,))]
+    if not any(flat_singular):
+        return None
+    eigenvalues = xp.reshape(x_spectrum.eigenvalues, (-1,) + tuple(x_spectrum.eigenvalues.shape[-1:]))
+    vectors = xp.reshape(x_spectrum.vectors, (-1,) + tuple(x_spectrum.vectors.shape[-2:]))
+    centred = xp.reshape(x_spectrum.centred, (-1,) + tuple(x_spectrum.centred.shape[-2:]))
+    ranks = [int(v) for v in xp.reshape(x_spectrum.rank, (-1,))]
+    statistics, pvalues = [], []
+    for index, is_singular in enumerate(flat_singular):
+        rank = ranks[index]
+        if not is_singular or rank < 1 or centred.shape[-2] < rank + 2:
+            statistics.append(float("nan"))
+            pvalues.append(float("nan"))
+            continue
+        loadings = vectors[index][:, :rank] / xp.sqrt(eigenvalues[index][:rank])
+        scores = xp.matmul(centred[index], xp.astype(loadings, centred.dtype))
+        inner = normality_test(scores, null="normal", **options)
+        statistics.append(float(inner.statistic))
+        pvalues.append(float(inner.pvalue))
+    statistic = xp.reshape(xp.asarray(statistics, dtype=dtype, device=device(singular)), shape)
+    pvalue = xp.reshape(xp.asarray(pvalues, dtype=dtype, device=device(singular)), shape)
+    return NormalityResult(statistic, pvalue, test="within_subspace", null="normal", method="normality_test",
+                           extras={"rank": x_spectrum.rank})
 
 
 # --- the public function -----------------------------------------------------------
@@ -342,6 +449,42 @@ def normality_test(
         :math:`\lVert\Sigma - I\rVert_F^2` by a degenerate U-statistic
         (:math:`\chi^2_{D(D+1)/2}` with the exact mean and variance) and
         :math:`N\lVert\bar x\rVert^2 \sim \chi^2_D`.
+    ``rank``
+        The numerical rank of the covariance (``extras``: ``"rank"``,
+        ``"effective_rank"`` (exp of the spectral entropy), ``"dimension"``
+        and ``"threshold"``, the eigenvalue below which an axis counts as
+        empty, relative to a mean eigenvalue of one). With N > D a Gaussian
+        sample is full rank with probability one, so a singular covariance
+        is a certain departure: p = 0, and the combined p-value is 0. Full
+        rank gives p = 1, left out of the combination (it would only pull
+        the combination towards 1); N <= D gives NaN with its reason.
+        Eigenvalue :math:`\lambda_k` counts as zero below
+        :math:`\max(\epsilon^2(\bar\lambda + |\bar x|^2/D),\, 8D\epsilon_{cov}\lambda_{max})`,
+        :math:`\epsilon` the epsilon of the input dtype (bfloat16 included)
+        and :math:`\epsilon_{cov}` that of the covariance (float64 where
+        the device has it). Measured, it tells exactly collapsed data from
+        full-rank Gaussian data at every N > D in float64 and float32, and
+        from N of about 2D in bfloat16.
+    ``within_subspace``
+        For a singular sample (N > D): ``normality_test(null="normal")`` of
+        its scores on its k non-empty principal axes, whether the data is
+        Gaussian inside its subspace; NaN for the full-rank elements of a
+        batch, and absent when no sample is singular (and under ``jax.jit``).
+
+    Under ``null="standard"`` the slices, coordinates, moments, covariance
+    and mean are computed on the raw samples, so collapsed, shifted and
+    rescaled data get p -> 0; a value beyond 64 in magnitude rejects the
+    moment components outright (impossible under N(0, I)). The principal
+    axes, the rank and every ``null="normal"`` component see the samples
+    centred and scaled first (the mean in float64 where the device has it,
+    then a second pass; a power-of-two scale), so the composite null is
+    shift- and scale-invariant in float32 too. A component that cannot be
+    computed has NaN ``pvalue`` and ``extras["reason"]``, and is left out of
+    the combination: skewness, kurtosis and covariance at N <= D + 2 under
+    the standard null, skewness and kurtosis at N < D + 8 under the
+    composite null (their chi-square tails do not hold there), whitened
+    components of a singular sample. The combined p-value is NaN only for
+    a batch element with a NaN or an infinity.
 
     Parameters
     ----------
@@ -355,7 +498,8 @@ def normality_test(
         covariance. Skewness and kurtosis are affine invariant; principal
         axes invariant to shifts, rotations and a global scale; coordinates
         to a shift and scale of each coordinate; random slices (of the
-        whitened samples) invariant in law.
+        samples whitened by the symmetric inverse square root of their
+        covariance, the same on every backend) invariant in law.
     seed : int or numpy.random.Generator, optional
         Seed of the random directions (drawn on the host).
     num_slices : int, default 128
@@ -363,18 +507,18 @@ def normality_test(
     directions : array, optional
         A ``(D, K)`` matrix of unit columns instead of random directions.
     moment_resamples : int, default 200
-        N(0, I) replicates simulated on the host (once per (N, D), cached)
-        for the null mean and variance of the composite skewness.
+        Unused: the composite skewness's null moments are now a closed form
+        (exact at D = 1, checked by simulation beyond); kept so that calls naming it
+        still run, and still validated (an int >= 10).
     nan_policy : {"propagate", "raise"}, default "propagate"
-        A batch element with a NaN gets NaN results, or raise ``ValueError``.
+        A batch element with a NaN or an infinity gets NaN results, or raise
+        ``ValueError``.
 
     Returns
     -------
     NormalityTestResult
         ``pvalue`` and ``statistic`` of shape ``(...)``, ``components``
-        (name to :class:`NormalityResult`). A singular covariance (a constant
-        or collinear coordinate under ``null="normal"``; a constant
-        principal axis under either null) gives NaN.
+        (name to :class:`NormalityResult`).
 
     References
     ----------
@@ -398,19 +542,36 @@ def normality_test(
     >>> result = st.normality_test(cube, seed=0)
     >>> bool(result.pvalue < 1e-6), bool(result.components["kurtosis"].pvalue < 1e-6)
     (True, True)
+
+    A collapsed embedding (rank 4 in D = 32) is a certain departure:
+
+    >>> collapsed = (rng.standard_normal((2000, 4)) @ rng.standard_normal((4, 32))).astype(np.float32)
+    >>> result = st.normality_test(collapsed, null="normal", seed=0)
+    >>> float(result.pvalue), int(result.components["rank"].extras["rank"])
+    (0.0, 4)
     """
+    input_dtype = getattr(x, "dtype", None)
     x, xp, result_dtype = _validate(x, null, seed, num_slices, moment_resamples, nan_policy)
-    missing = xp.any(xp.isnan(x), axis=(-2, -1))
-    x = xp.where(missing[..., None, None], xp.zeros_like(x), x)
+    n, dim = x.shape[-2], x.shape[-1]
+    missing = nonfinite_rows(x, xp=xp)
+    x = xp.where(xp.isfinite(x), x, xp.zeros_like(x))
     directions, _ = directions_for(x, xp=xp, dtype=x.dtype, num_slices=num_slices, seed=seed,
                                    directions=directions, orthogonal=False)
+    spectrum = spectrum_of(x, xp=xp, input_dtype=input_dtype)
     build = _standard_components if null == "standard" else _composite_components
-    components, degenerate = build(x, directions, xp=xp, n_resamples=int(moment_resamples))
-    invalid = missing | degenerate
-    components = {name: _masked(part, invalid, result_dtype, xp=xp) for name, part in components.items()}
-    pvalues = xp.stack([part.pvalue for part in components.values()], axis=-1)
-    statistic = cauchy_statistic(pvalues, xp=xp)
-    pvalue = cauchy_combination(pvalues, xp=xp)
+    components = build(x, spectrum, directions, xp=xp)
+    rank = _rank_component(spectrum, n, dim, null, xp=xp, dtype=x.dtype)
+    singular = (spectrum.rank < dim) & ~missing if n > dim else xp.zeros_like(missing)
+    options = {"seed": seed if isinstance(seed, int) else 0, "num_slices": num_slices}
+    components["rank"] = rank
+    inside = _within_subspace(spectrum, singular, null, options, xp=xp, dtype=x.dtype)
+    if inside is not None:
+        components["within_subspace"] = inside
+    components = {name: _masked(part, missing, result_dtype, xp=xp) for name, part in components.items()}
+    combined = [part.pvalue for name, part in components.items() if name != "rank"]
+    statistic, pvalue = nan_cauchy(xp.stack(combined, axis=-1), xp=xp)
+    statistic = xp.where(singular, xp.full_like(statistic, float("inf")), statistic)
+    pvalue = xp.where(singular, xp.zeros_like(pvalue), pvalue)
     return NormalityTestResult(statistic, pvalue, components, null=null, extras={"directions": directions})
 
 

@@ -49,6 +49,7 @@ def _check_size(null, n, dim, replicates, seed):
         x = null_samples(null, min(chunk, replicates - start), n, dim, seed + start)
         result = st.normality_test(x, null=null, seed=seed, num_slices=64)
         pvalues.append(np.asarray(result.pvalue))
+        assert "within_subspace" not in result.components  # only for singular samples: none here
         for name, component in result.components.items():
             components.setdefault(name, []).append(np.asarray(component.pvalue))
         axes.append(np.asarray(result.components["principal_axes"].extras["pvalues"]))
@@ -75,3 +76,35 @@ def test_size_default_grid(null, n, dim):
 ])
 def test_size_full_grid(null, n, dim, replicates):
     _check_size(null, n, dim, replicates=replicates, seed=7 * n + dim)
+
+
+# --- small N: N <= D + 2 (issue 20) ---------------------------------------------------------
+
+def _small_n_rates(n, dim, replicates, seed):
+    x = np.random.default_rng(seed).standard_normal((replicates, n, dim))
+    result = st.normality_test(x, seed=seed, num_slices=32)
+    return result
+
+
+@pytest.mark.parametrize("n", [5, 8, 12, 18])
+def test_size_at_n_below_d_plus_2(n):
+    dim, replicates = 16, 1000
+    result = _small_n_rates(n, dim, replicates, seed=100 + n)
+    _check_rates(result.pvalue, replicates, f"normality_test N={n}, D={dim}", conservative_ok=True)
+    for name in ("skewness", "kurtosis", "covariance"):  # switched off, with their reason
+        assert np.all(np.isnan(result.components[name].pvalue)), name
+        assert "D + 2" in result.components[name].extras["reason"]
+    if n <= dim:
+        assert "singular" in result.components["rank"].extras["reason"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", list(range(5, 19)))
+def test_size_at_n_below_d_plus_2_full(n):
+    dim, replicates = 16, 4000
+    result = _small_n_rates(n, dim, replicates, seed=200 + n)
+    # the level holds; at N = 5, 6 the test is conservative (about 0.03 at alpha = 0.05: the components
+    # left there are the Epps-Pulley ones, whose asymptotic null is conservative for tiny samples)
+    _check_rates(result.pvalue, replicates, f"normality_test N={n}, D={dim}", conservative_ok=True)
+    # the far tail too: alpha = 0.001 within its 4-sigma binomial band (0.0020 at R = 4000)
+    assert float(np.mean(np.asarray(result.pvalue) <= 0.001)) <= 0.001 + 4 * np.sqrt(0.001 * 0.999 / replicates)
