@@ -166,7 +166,7 @@ def test_demo_text_report(capsys):
 # --- the default check: normality_test and its components, in words ------------------------------
 
 COMPONENTS = ["random_slices", "principal_axes", "coordinates", "skewness", "kurtosis",
-              "covariance", "mean"]
+              "covariance", "mean", "rank"]
 
 
 def strict_json(text):
@@ -275,20 +275,23 @@ def test_a_scaled_gaussian_is_not_standard_but_gaussian(tmp_path, capsys):
     assert "covariance = I" not in out and "mean = 0" not in out  # shape only
 
 
-def test_a_nan_component_says_why(tmp_path, capsys):
+def test_a_collapsed_file_is_an_answer_not_an_error(tmp_path, capsys):
     x = np.random.default_rng(2).standard_normal((500, 4))
     x[:, 2] = 3.0
     out = check_file(tmp_path, capsys, x, "--slices", "16")
     # a constant coordinate is a collapse: the samples lie in a 3-dimensional subspace
     assert "collapse: the samples lie in a 3-dimensional subspace (rank 3 of 4" in verdict_of(out)
-    assert "not computed: coordinate 2 is constant" in out
+    assert "undefined" not in out
     assert_reads_well(out)
     report = strict_json(check_file(tmp_path, capsys, x, "--slices", "16", "--json"))
-    parts = report["tests"][0]["components"]
-    assert all(part["pvalue"] is None and "not computed" in part["not_computed"] for part in parts)
+    (test,) = report["tests"]
+    assert test["pvalue"] == 0.0 and test["reject"] is True
+    assert test["departures"][0]["kind"] == "collapse" and test["departures"][0]["details"]["rank"] == 3
     x[:, 2] = x[:, 0] + x[:, 1]  # collinear: singular, no constant column
     out = check_file(tmp_path, capsys, x, "--slices", "16", "--null", "normal")
-    assert "not computed: the covariance is singular (collinear coordinates)" in out
+    assert "collapse: the samples lie in a 3-dimensional subspace (rank 3 of 4" in verdict_of(out)
+    # the components that need whitening say why they were not computed
+    assert "not computed: the covariance is singular" in out
 
 
 def test_normality_test_on_a_subsample_when_the_budget_is_small(tmp_path, capsys):
