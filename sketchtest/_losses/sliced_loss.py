@@ -42,16 +42,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from sketchtest._compat import device
-from sketchtest._univariate.edf import (
-    _cvm_statistic, _kolmogorov_smirnov_statistic, _normal_cdf, _watson_statistic,
-)
+from sketchtest._univariate.edf import _cvm_statistic, _normal_cdf, _watson_statistic
 from sketchtest._univariate.moments import _kurtosis_z, _skewness_z, jarque_bera_statistic
 from sketchtest._univariate.quadrature import epps_pulley_knots
 from sketchtest._univariate.regression import _blom_scores, _wilk_weights
 from sketchtest._losses.sigreg import check_sigreg_options, statistic_from_sums, trig_sums
 from sketchtest._losses.stable import (
-    anderson_darling_statistic, moments_denominator, one_minus_w, spread_floor, standardize_safely,
-    vasicek_divergence,
+    anderson_darling_statistic, kolmogorov_smirnov_statistic, moments_denominator, one_minus_w,
+    spread_floor, standardize_safely, vasicek_divergence,
 )
 
 __all__ = [
@@ -279,7 +277,7 @@ LOSS_STATISTICS: dict[str, LossStatistic] = {
                                          min_samples=_EDF_SAMPLES),
     "watson": gather_statistic(_edf(_watson_statistic), nulls=("standard", "normal"),
                                min_samples=_EDF_SAMPLES),
-    "kolmogorov_smirnov": gather_statistic(_edf(_kolmogorov_smirnov_statistic),
+    "kolmogorov_smirnov": gather_statistic(_edf(kolmogorov_smirnov_statistic),
                                            nulls=("standard", "normal"), min_samples=_EDF_SAMPLES),
     "shapiro_wilk": gather_statistic(_one_minus_w(_wilk_weights), nulls=("normal",),
                                      min_samples={"normal": 3}),

@@ -19,7 +19,10 @@ null (``null="normal"``) works at any scale and shift in float32.
 - :func:`log_normal_cdf`: :math:`\log\Phi(x)` whose autograd derivative is
   accurate in the far lower tail (a continued fraction for the Mills ratio
   below x = -5, where ``log_ndtr``'s own derivative loses all digits in float32).
-- Anderson-Darling, Shapiro and Vasicek statistics written on those pieces.
+- :func:`centred_normal_cdf`: :math:`\Phi(x) - 1/2` by its Taylor series near 0,
+  so that Kolmogorov-Smirnov's maximum is taken at the right sample when the
+  samples are tiny (float32's :math:`\Phi` is exactly 1/2 below 3e-8).
+- Anderson-Darling, Kolmogorov-Smirnov, Shapiro and Vasicek statistics written on those pieces.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from sketchtest._univariate.edf import _anderson_darling_offset
 from sketchtest._univariate.entropy import MAX_ENTROPY_RATIO, default_window
 
 __all__ = [
-    "anderson_darling_statistic", "condition_samples", "log_normal_cdf", "moments_denominator",
+    "anderson_darling_statistic", "centred_normal_cdf", "condition_samples", "kolmogorov_smirnov_statistic",
+    "log_normal_cdf", "moments_denominator",
     "one_minus_w", "spread_floor", "standardize_safely", "vasicek_divergence",
 ]
 
@@ -134,6 +138,36 @@ def anderson_darling_statistic(z, *, xp):
     large_term = other_ratio - xp.log1p(other_ratio)
     total = 2.0 * xp.sum(expected * small_term + complement * large_term, axis=-1)
     return total + _anderson_darling_offset(n)
+
+
+_CENTRED_CDF_TERMS = 14  # Taylor terms of Phi(x) - 1/2 on |x| < 1: 1e-15 relative
+
+
+def centred_normal_cdf(x, *, xp):
+    r""":math:`\Phi(x) - \tfrac12`, accurate near 0 (where :math:`\Phi` itself rounds to 1/2 in float32).
+
+    Its Taylor series :math:`\varphi(0)\sum_k (-1)^k x^{2k+1} / (2^k k! (2k+1))`
+    on :math:`|x| < 1`, ``ndtr(x) - 1/2`` beyond (no cancellation there).
+    """
+    special = sketchtest_backends.for_namespace(xp)
+    near = xp.abs(x) < 1.0
+    small = xp.where(near, x, xp.zeros_like(x))
+    square = small * small
+    series = xp.zeros_like(x)
+    for k in range(_CENTRED_CDF_TERMS - 1, -1, -1):
+        coefficient = (-1.0) ** k / (2.0**k * math.factorial(k) * (2 * k + 1))
+        series = series * square + coefficient
+    return xp.where(near, series * small / math.sqrt(2.0 * math.pi), special.ndtr(x) - 0.5)
+
+
+def kolmogorov_smirnov_statistic(z, *, xp):
+    """:math:`D` of sorted `z` from :math:`\Phi - 1/2`: the same value, and the right maximizer near 0 in float32."""
+    n = z.shape[-1]
+    centred = centred_normal_cdf(z, xp=xp)
+    ranks = sample_index(n, like=z, xp=xp)
+    above = xp.max((2.0 * ranks - n) / (2.0 * n) - centred, axis=-1)
+    below = xp.max(centred - (2.0 * ranks - 2.0 - n) / (2.0 * n), axis=-1)
+    return xp.maximum(above, below)
 
 
 def one_minus_w(standardized_sorted, weights, *, xp):
