@@ -161,7 +161,7 @@ def centred_normal_cdf(x, *, xp):
 
 
 def kolmogorov_smirnov_statistic(z, *, xp):
-    """:math:`D` of sorted `z` from :math:`\Phi - 1/2`: the same value, and the right maximizer near 0 in float32."""
+    r""":math:`D` of sorted `z` from :math:`\Phi - 1/2`: the same value, and the right maximizer near 0 in float32."""
     n = z.shape[-1]
     centred = centred_normal_cdf(z, xp=xp)
     ranks = sample_index(n, like=z, xp=xp)
