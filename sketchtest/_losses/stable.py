@@ -161,13 +161,19 @@ def centred_normal_cdf(x, *, xp):
 
 
 def kolmogorov_smirnov_statistic(z, *, xp):
-    r""":math:`D` of sorted `z` from :math:`\Phi - 1/2`: the same value, and the right maximizer near 0 in float32."""
+    r""":math:`D` of sorted `z` as :math:`\tfrac12 + \max_i(\dots)` of :math:`\Phi - 1/2`.
+
+    The candidates :math:`i/n - \Phi(z_i)` and :math:`\Phi(z_i) - (i-1)/n`
+    are compared less 1/2, where tiny samples still differ in float32 (their
+    :math:`\Phi` is 1/2 to the last bit): the same value, and the gradient
+    on the sample that float64 picks.
+    """
     n = z.shape[-1]
     centred = centred_normal_cdf(z, xp=xp)
     ranks = sample_index(n, like=z, xp=xp)
-    above = xp.max((2.0 * ranks - n) / (2.0 * n) - centred, axis=-1)
-    below = xp.max(centred - (2.0 * ranks - 2.0 - n) / (2.0 * n), axis=-1)
-    return xp.maximum(above, below)
+    above = xp.max((ranks - n) / n - centred, axis=-1)
+    below = xp.max(centred - (ranks - 1.0) / n, axis=-1)
+    return 0.5 + xp.maximum(above, below)
 
 
 def one_minus_w(standardized_sorted, weights, *, xp):
