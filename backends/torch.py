@@ -56,17 +56,43 @@ def is_distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Sum of every rank's tensor (same shape on all ranks); autograd-aware.
+
+    Built on the public ``torch.distributed.all_reduce`` (in place on a
+    copy, so the input is untouched). Every rank computes the same loss from
+    the sum, so the gradient of a rank's input is the sum over ranks of the
+    gradients of the sum: the backward pass all-reduces the gradient too.
+    """
+
+    @staticmethod
+    def forward(x):
+        total = x.clone(memory_format=torch.contiguous_format)
+        torch.distributed.all_reduce(total, op=torch.distributed.ReduceOp.SUM)
+        return total
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, gradient):
+        gradient = gradient.clone(memory_format=torch.contiguous_format)  # reduced in place
+        torch.distributed.all_reduce(gradient, op=torch.distributed.ReduceOp.SUM)
+        return gradient
+
+
 def all_reduce_sum(x):
     """Autograd-aware sum over the default process group; the identity otherwise.
 
-    ``torch.distributed.nn.functional.all_reduce`` returns a new tensor (its
-    result must be used) whose backward pass all-reduces the gradient.
+    The backward pass all-reduces the gradient (every rank's loss depends on
+    every rank's input through the sum), so ``DistributedDataParallel``'s
+    averaging yields the gradient of one process on the concatenated batch.
+    Only public ``torch.distributed`` calls: no deprecation warning.
     """
     if not is_distributed():
         return x
-    from torch.distributed.nn.functional import all_reduce
-
-    return all_reduce(x, op=torch.distributed.ReduceOp.SUM)
+    return _AllReduceSum.apply(x)
 
 
 class _AllGather(torch.autograd.Function):

@@ -22,6 +22,7 @@ from sketchtest._losses.sigreg import (
     lejepa_combine, statistic_from_sums,
 )
 from sketchtest._losses.sliced_loss import Collectives, check_loss_samples, check_loss_test, slice_statistics
+from sketchtest._losses.stable import condition_samples
 from sketchtest._validation import check_int, float_dtypes
 from sketchtest_backends import jax as _backend
 from typing import Any
@@ -222,7 +223,12 @@ def sliced_loss(
     jax.Array
         Shape ``z.shape[:-2]``; float64 for float64 input, float32 for
         float32, bfloat16 and float16 input (computed in float32). A slice
-        that is degenerate under ``null="normal"`` (constant) gives NaN.
+        that is constant (a collapsed batch) gives a large finite value, not
+        NaN: every finite batch gives a finite loss and finite gradients
+        (ties, outliers, scales from 1e-20 to 1e20 under ``null="normal"``,
+        which is computed at unit scale internally; see
+        :doc:`/benchmarks/loss_robustness` for the float32 and bfloat16
+        gradients' accuracy and the standard null's overflow limits).
 
     Examples
     --------
@@ -238,9 +244,14 @@ def sliced_loss(
     z, compute_dtype = _check_input(z)
     check_samples_shape(z)
     check_loss_samples(entry, z.shape[-2], test=test, null=null)
-    directions = _resolve_directions(z, key, directions, num_slices=num_slices, dtype=compute_dtype)
-    projections = z.astype(compute_dtype) @ directions
+    directions = _resolve_directions(z, key, directions, num_slices=num_slices, dtype=compute_dtype,
+                                     loss=f"sliced_loss(test={test!r})")
     collectives = Collectives() if axis_name is None else _collectives(axis_name)
+    samples = z.astype(compute_dtype)
+    if null == "normal":  # unit scale, same loss and gradient
+        samples = condition_samples(samples, xp=jnp, stop_gradient=jax.lax.stop_gradient,
+                                    reduce_sum=collectives.reduce_sum)
+    projections = samples @ directions
     statistics = slice_statistics(projections, entry=entry, null=null, options=options, xp=jnp,
                                   collectives=collectives)
     return jnp.mean(statistics, axis=-1)
@@ -276,7 +287,7 @@ def _check_input(z, name: str = "z"):
     return z, compute_dtype
 
 
-def _resolve_directions(z, key, directions, *, num_slices, dtype):
+def _resolve_directions(z, key, directions, *, num_slices, dtype, loss="sigreg"):
     """The ``(D, K)`` directions in `dtype`, given or drawn from `key`."""
     dimension = z.shape[-1]
     if directions is not None:
@@ -284,7 +295,7 @@ def _resolve_directions(z, key, directions, *, num_slices, dtype):
         check_directions(directions, dimension, xp=jnp)
         return directions.astype(dtype)
     if key is None:
-        raise ValueError("pass `key` (a jax.random key) or `directions`: SIGReg needs directions")
+        raise ValueError(f"pass `key` (a jax.random key) or `directions`: {loss} needs directions")
     if not isinstance(key, jax.Array):
         raise TypeError(f"`key` must be a jax.random key (jax.random.key(seed)); got {type(key).__name__}")
     gaussian = jax.random.normal(key, (dimension, num_slices), dtype=dtype)

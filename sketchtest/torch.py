@@ -24,6 +24,7 @@ from sketchtest._losses.sigreg import (
 )
 from sketchtest._univariate.quadrature import epps_pulley_knots
 from sketchtest._losses.sliced_loss import Collectives, check_loss_samples, check_loss_test, slice_statistics
+from sketchtest._losses.stable import condition_samples
 from sketchtest._validation import check_bool, check_int, check_seed, float_dtypes
 from sketchtest_backends import torch as _backend
 from typing import Any
@@ -328,7 +329,12 @@ def sliced_loss(
         Shape ``z.shape[:-2]``; float64 for float64 input, float32 for float32,
         bfloat16 and float16 input (computed with float32 projections and
         accumulation), torch's default floating dtype for integers. A slice
-        that is degenerate under ``null="normal"`` (constant) gives NaN.
+        that is constant (a collapsed batch) gives a large finite value, not
+        NaN: every finite batch gives a finite loss and finite gradients
+        (ties, outliers, scales from 1e-20 to 1e20 under ``null="normal"``,
+        which is computed at unit scale internally; see
+        :doc:`/benchmarks/loss_robustness` for the float32 and bfloat16
+        gradients' accuracy and the standard null's overflow limits).
 
     Raises
     ------
@@ -353,8 +359,12 @@ def sliced_loss(
     compute_dtype = _check_input(z, distributed=distributed)
     check_loss_samples(entry, z.shape[-2], test=test, null=null)
     directions = _resolve_directions(z, directions, num_slices=num_slices, seed=seed, dtype=compute_dtype)
-    projections = z.to(compute_dtype) @ directions
     collectives = _collectives() if distributed and _backend.is_distributed() else Collectives()
+    samples = z.to(compute_dtype)
+    if null == "normal":  # unit scale, same loss and gradient
+        samples = condition_samples(samples, xp=_xp, stop_gradient=torch.Tensor.detach,
+                                    reduce_sum=collectives.reduce_sum)
+    projections = samples @ directions
     statistics = slice_statistics(projections, entry=entry, null=null, options=options, xp=_xp,
                                   collectives=collectives)
     return torch.mean(statistics, dim=-1)

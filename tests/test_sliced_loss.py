@@ -96,9 +96,14 @@ def test_composite_null_loss_is_invariant_to_location_scale_and_order(test, seed
 
 
 @pytest.mark.parametrize("test", ["epps_pulley", "cramer_von_mises", "jarque_bera", "shapiro_wilk"])
-def test_constant_slices_give_nan_under_the_composite_null(test):
-    z = torch.ones((20, 3), dtype=torch.float64)
-    assert torch.isnan(sliced_loss(z, test=test, null="normal", num_slices=4, seed=0))
+def test_constant_slices_give_a_large_finite_loss_under_the_composite_null(test):
+    # A loss must not poison training: a collapsed batch is far from normal, not NaN.
+    z = torch.ones((20, 3), dtype=torch.float64, requires_grad=True)
+    collapsed = sliced_loss(z, test=test, null="normal", num_slices=4, seed=0)
+    collapsed.backward()
+    gaussian = torch.asarray(np.random.default_rng(0).standard_normal((20, 3)))
+    assert torch.isfinite(collapsed) and torch.all(torch.isfinite(z.grad))
+    assert collapsed > 5 * sliced_loss(gaussian, test=test, null="normal", num_slices=4, seed=0)
 
 
 @pytest.mark.parametrize(

@@ -38,21 +38,19 @@ built with :func:`gather_statistic` or :func:`sums_statistic`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from sketchtest._compat import device
-from sketchtest._univariate.entropy import vasicek_divergence
-from sketchtest._univariate.edf import (
-    _anderson_darling_statistic, _cvm_statistic, _kolmogorov_smirnov_statistic, _normal_cdf,
-    _sorted_samples, _watson_statistic,
-)
+from sketchtest._univariate.edf import _cvm_statistic, _normal_cdf, _watson_statistic
 from sketchtest._univariate.moments import _kurtosis_z, _skewness_z, jarque_bera_statistic
 from sketchtest._univariate.quadrature import epps_pulley_knots
-from sketchtest._univariate.regression import _blom_scores, _one_minus_squared_correlation, _wilk_weights
+from sketchtest._univariate.regression import _blom_scores, _wilk_weights
 from sketchtest._losses.sigreg import check_sigreg_options, statistic_from_sums, trig_sums
-from sketchtest._univariate.base import DEGENERATE_SPREAD_EPS
+from sketchtest._losses.stable import (
+    anderson_darling_statistic, kolmogorov_smirnov_statistic, moments_denominator, one_minus_w,
+    spread_floor, standardize_safely, vasicek_divergence,
+)
 
 __all__ = [
     "LOSS_STATISTICS", "Collectives", "LossStatistic", "check_loss_test", "gather_statistic",
@@ -143,6 +141,11 @@ class Collectives(NamedTuple):
 # ----------------------------------------------------------------- sort-based
 
 
+def _sorted_samples(y, null, *, xp):
+    """The samples (safely standardized under the composite null), sorted on the last axis."""
+    return xp.sort(standardize_safely(y, ddof=1, xp=xp) if null == "normal" else y, axis=-1, stable=False)
+
+
 def _edf(statistic_of_sorted):
     """An EDF statistic of the (standardized under ``null="normal"``) sorted samples."""
     def statistic(y, *, null, xp):
@@ -157,7 +160,7 @@ def _cramer_von_mises(z, *, xp):
 def _one_minus_w(weights_for):
     """``1 - W`` of a Shapiro test with the given weights (W's own precise form)."""
     def statistic(y, *, null, xp):
-        return _one_minus_squared_correlation(y, weights_for(y.shape[-1]), xp=xp)
+        return one_minus_w(_sorted_samples(y, "normal", xp=xp), weights_for(y.shape[-1]), xp=xp)
     return statistic
 
 
@@ -203,32 +206,39 @@ def _moments(sums):
     return count, sums[..., 1, :] / count, sums[..., 2, :] / count, sums[..., 3, :] / count
 
 
+def _shape_moments(sums, *, xp):
+    """Skewness and kurtosis of standardized samples; 0 and 0 for a constant slice (not NaN)."""
+    _, m2, m3, m4 = _moments(sums)
+    m2 = moments_denominator(m2, xp=xp)
+    return m3 / (m2 * xp.sqrt(m2)), m4 / (m2 * m2)
+
+
 def _jarque_bera_from_sums(sums, *, null, num_samples, xp):
     """:func:`sketchtest.jarque_bera`'s statistic (see its docstring for both nulls)."""
-    n, m2, m3, m4 = _moments(sums)
+    n, _, m3, m4 = _moments(sums)
     if null == "standard":
         return jarque_bera_statistic(m3, m4, n, null=null)
-    return jarque_bera_statistic(m3 / m2**1.5, m4 / (m2 * m2), n, null=null)
+    skewness, kurtosis = _shape_moments(sums, xp=xp)
+    return jarque_bera_statistic(skewness, kurtosis, n, null=null)
 
 
 def _dagostino_pearson_from_sums(sums, *, null, num_samples, xp):
     """:func:`sketchtest.dagostino_pearson`'s :math:`K^2` (needs N as a Python int)."""
-    _, m2, m3, m4 = _moments(sums)
-    skewness, kurtosis = m3 / m2**1.5, m4 / (m2 * m2)
+    skewness, kurtosis = _shape_moments(sums, xp=xp)
     return (_skewness_z(skewness, num_samples, xp=xp) ** 2
             + _kurtosis_z(kurtosis, num_samples, xp=xp) ** 2)
 
 
 def _skewness_squared_from_sums(sums, *, null, num_samples, xp):
     """:math:`Z_1^2` of :func:`sketchtest.skewness_test` (a loss must not reward a sign)."""
-    _, m2, m3, _ = _moments(sums)
-    return _skewness_z(m3 / m2**1.5, num_samples, xp=xp) ** 2
+    skewness, _ = _shape_moments(sums, xp=xp)
+    return _skewness_z(skewness, num_samples, xp=xp) ** 2
 
 
 def _kurtosis_squared_from_sums(sums, *, null, num_samples, xp):
     """:math:`Z_2^2` of :func:`sketchtest.kurtosis_test`."""
-    _, m2, _, m4 = _moments(sums)
-    return _kurtosis_z(m4 / (m2 * m2), num_samples, xp=xp) ** 2
+    _, kurtosis = _shape_moments(sums, xp=xp)
+    return _kurtosis_z(kurtosis, num_samples, xp=xp) ** 2
 
 
 def _check_vasicek_options(options, num_slices):
@@ -263,11 +273,11 @@ LOSS_STATISTICS: dict[str, LossStatistic] = {
                                         min_samples={"normal": 8}, ddof=0),
     "cramer_von_mises": gather_statistic(_edf(_cramer_von_mises), nulls=("standard", "normal"),
                                          min_samples=_EDF_SAMPLES),
-    "anderson_darling": gather_statistic(_edf(_anderson_darling_statistic), nulls=("standard", "normal"),
+    "anderson_darling": gather_statistic(_edf(anderson_darling_statistic), nulls=("standard", "normal"),
                                          min_samples=_EDF_SAMPLES),
     "watson": gather_statistic(_edf(_watson_statistic), nulls=("standard", "normal"),
                                min_samples=_EDF_SAMPLES),
-    "kolmogorov_smirnov": gather_statistic(_edf(_kolmogorov_smirnov_statistic),
+    "kolmogorov_smirnov": gather_statistic(_edf(kolmogorov_smirnov_statistic),
                                            nulls=("standard", "normal"), min_samples=_EDF_SAMPLES),
     "shapiro_wilk": gather_statistic(_one_minus_w(_wilk_weights), nulls=("normal",),
                                      min_samples={"normal": 3}),
@@ -334,12 +344,11 @@ def slice_statistics(projections, *, entry: LossStatistic, null: str, options: d
 
 
 def _standardize_across(projections, *, ddof: int, reduce_sum, xp):
-    """``(p - mean) / sd`` along axis -2 with the global mean and sd of the split batch.
+    """``(p - mean) / sqrt(var + floor^2)`` along axis -2 with the global mean and variance.
 
-    The counterpart of :func:`sketchtest._univariate.base.standardize` from sums
-    (two small all-reduces): a slice whose spread is at most
-    :data:`~sketchtest._univariate.base.DEGENERATE_SPREAD_EPS` epsilons of its mean
-    (constant, or spread only by rounding) comes out NaN.
+    The counterpart of :func:`sketchtest._losses.stable.standardize_safely`
+    from sums (two small all-reduces), on conditioned (O(1)) projections: a
+    constant slice comes out all zeros (a large finite statistic), not NaN.
     """
     shape = (*projections.shape[:-2], 1, projections.shape[-1])
     local_count = xp.full(shape, float(projections.shape[-2]), dtype=projections.dtype,
@@ -347,7 +356,6 @@ def _standardize_across(projections, *, ddof: int, reduce_sum, xp):
     totals = reduce_sum(xp.concat([local_count, xp.sum(projections, axis=-2, keepdims=True)], axis=-2))
     count, mean = totals[..., :1, :], totals[..., 1:, :] / totals[..., :1, :]
     centered = projections - mean
-    spread = xp.sqrt(reduce_sum(xp.sum(centered * centered, axis=-2, keepdims=True)) / (count - ddof))
-    degenerate = spread <= DEGENERATE_SPREAD_EPS * xp.finfo(projections.dtype).eps * xp.abs(mean)
-    nan = xp.asarray(math.nan, dtype=projections.dtype, device=device(projections))
-    return centered / xp.where(degenerate, nan, spread)
+    variance = reduce_sum(xp.sum(centered * centered, axis=-2, keepdims=True)) / (count - ddof)
+    floor = spread_floor(projections.dtype, xp=xp)
+    return centered / xp.sqrt(variance + floor * floor)

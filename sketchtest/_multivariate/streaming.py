@@ -151,6 +151,7 @@ class SlicedEppsPulley:
         from sketchtest._multivariate.sliced import _prepare
 
         batch, xp, _ = _prepare(batch, name="batch", min_samples=1)
+        batch = _without_autograd(batch)
         if batch.ndim != 2:
             raise ValueError(f"`batch` must have shape (n_b, D); got {batch.ndim} dimensions")
         check_nan_policy(self.nan_policy, batch, xp=xp, name="batch")
@@ -266,3 +267,14 @@ class SlicedEppsPulley:
 def _library(array) -> str:
     """The top-level module of `array`'s type ("numpy", "torch", "jax", ...), for messages."""
     return type(array).__module__.split(".")[0]
+
+
+def _without_autograd(batch):
+    """`batch` cut from any autograd graph (a torch tensor's ``detach()``).
+
+    The sums are statistics, never differentiated: a tensor that requires
+    grad would otherwise keep every batch's graph alive through them, so the
+    state would grow with the number of batches instead of staying O(K T).
+    """
+    detach = getattr(batch, "detach", None)
+    return detach() if callable(detach) else batch

@@ -79,3 +79,73 @@ def test_sliced_mean_aggregate_uses_this_null_and_holds_its_size():
     for alpha in (0.01, 0.05, 0.10):
         rate = float(np.mean(pvalues <= alpha))
         assert abs(rate - alpha) <= band(alpha, replicates), f"rate {rate} at alpha={alpha}"
+
+
+# ----------------------------------------------------------------- issue 21: inputs and memory
+
+
+def test_nan_gives_nan():
+    directions = draw_directions(4, 8, seed=0)
+    assert math.isnan(st.sigreg_pvalue(float("nan"), directions=directions))
+    pvalues = st.sigreg_pvalue(np.array([1.0, np.nan, 2.0]), directions=directions)
+    assert math.isnan(pvalues[1]) and np.all(np.isfinite(pvalues[[0, 2]]))
+
+
+@pytest.mark.parametrize(("t_max", "n_points"), [(50.0, 11), (1e-10, 17), (1e-10, 2), (0.01, 3)])
+def test_every_knot_set_sigreg_accepts_gives_a_pvalue(t_max, n_points):
+    directions = draw_directions(4, 8, seed=0)
+    z = np.random.default_rng(0).standard_normal((500, 4))
+    value = st.sigreg(z, directions=directions, t_max=t_max, n_points=n_points)
+    pvalue = st.sigreg_pvalue(value, directions=directions, t_max=t_max, n_points=n_points)
+    assert 0.0 < pvalue <= 1.0
+    assert st.sigreg_pvalue(100.0 * value, directions=directions, t_max=t_max, n_points=n_points) < 1e-6
+
+
+@pytest.mark.parametrize(("options", "match"), [({"t_max": 81.0}, "`t_max`"), ({"t_max": -1.0}, "`t_max`"),
+                                                ({"n_points": 1}, "`n_points`")])
+def test_knots_sigreg_refuses_are_refused_naming_them(options, match):
+    with pytest.raises(ValueError, match=match):
+        st.sigreg_pvalue(1.0, directions=draw_directions(4, 8, seed=0), **options)
+
+
+def test_directions_are_validated_as_sigreg_validates_them():
+    directions = draw_directions(4, 8, seed=0)
+    zero_column = directions.copy()
+    zero_column[:, 0] = 0.0
+    for bad in (2.0 * directions, zero_column):
+        with pytest.raises(ValueError, match="`directions` must have unit columns"):
+            st.sigreg_pvalue(1.0, directions=bad)
+    with pytest.raises(TypeError, match="`directions`"):
+        st.sigreg_pvalue(1.0, directions=directions.astype(complex))
+
+
+def test_returns_a_numpy_scalar_for_scalar_input_as_sigreg_does():
+    directions = draw_directions(4, 8, seed=0)
+    value = st.sigreg(np.random.default_rng(0).standard_normal((200, 4)), directions=directions)
+    assert type(value) is np.float64  # what it is handed
+    assert type(st.sigreg_pvalue(value, directions=directions)) is np.float64
+    assert type(st.sigreg_pvalue(1.0, directions=directions)) is np.float64
+    assert st.sigreg_pvalue(np.array([1.0, 2.0]), directions=directions).shape == (2,)
+
+
+def test_null_moments_match_the_direct_formula_they_replace():
+    # (mean, variance) from the direct (K, K, T, T) computation of sketchtest at commit 74490bb,
+    # mean_null_moments(host_directions(5, 60, seed=60)) with host_directions from sketchtest._losses.sigreg
+    from sketchtest._losses.sigreg import host_directions
+
+    mean, variance = mean_null_moments(host_directions(5, 60, seed=60))
+    assert mean == pytest.approx(1.0524641547991602, rel=1e-13)
+    assert variance == pytest.approx(0.14148262970456213, rel=1e-11)
+
+
+def test_null_moments_of_many_slices_stay_in_bounded_memory():
+    import tracemalloc
+
+    directions = draw_directions(32, 1024, seed=0)
+    tracemalloc.start()
+    try:
+        mean_null_moments(directions)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 * 2**20  # the (K, K, T, T) arrays it replaces: over 7 GB
