@@ -17,8 +17,7 @@ import numpy as np
 
 from sketchtest._compat import as_array, device
 from sketchtest._multivariate.directions import check_direction_values
-from sketchtest._univariate.quadrature import ecf_sums, epps_pulley_knots
-from sketchtest._multivariate.sliced import MAX_KNOT_SPACING
+from sketchtest._univariate.quadrature import check_sigreg_options, ecf_sums, epps_pulley_knots
 from sketchtest._validation import check_int, check_real, check_seed, float_dtypes
 from sketchtest._typing import Array, Seed
 
@@ -135,21 +134,6 @@ def sigreg(
         t_max, n_points, xp=xp, dtype=cos_sums.dtype, device=device(cos_sums)
     )
     return statistic_from_sums(cos_sums, sin_sums, phi, weights, xp=xp)
-
-
-def check_sigreg_options(*, t_max, n_points, num_slices):
-    """Return ``(t_max, n_points, num_slices)`` checked, or raise naming the argument.
-
-    `t_max` is positive with a knot spacing ``t_max / (n_points - 1)`` of at
-    most :data:`sketchtest._multivariate.sliced.MAX_KNOT_SPACING` (5): beyond it every knot
-    but t = 0 weighs less than exp(-12.5) and the loss vanishes whatever the
-    data (and in float32 the knots overflow). `num_slices` is checked even
-    where `directions` overrides it, so a typo never waits for the day
-    directions are dropped.
-    """
-    n_points = check_int(n_points, name="n_points", minimum=2)
-    t_max = check_real(t_max, name="t_max", positive=True, maximum=MAX_KNOT_SPACING * (n_points - 1))
-    return t_max, n_points, check_int(num_slices, name="num_slices", minimum=1)
 
 
 def check_samples_shape(z, *, name: str = "z"):

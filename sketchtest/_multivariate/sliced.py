@@ -450,10 +450,6 @@ def _test_options(test, options, null):
     return {"t_max": t_max, "n_points": n_points}
 
 
-#: SIGReg's knots: beyond a spacing of MAX_KNOT_SPACING every knot but t = 0 has a weight
-#: below exp(-12.5) ~ 4e-6 and the loss vanishes whatever the data.
-MAX_KNOT_SPACING = 5.0
-
 #: Where the asymptotic null of a slice statistic was measured calibrated (2000 Gaussian
 #: slices of N = 400: P(p < 0.05), P(p < 0.01) within binomial error of the level): at least
 #: N_POINTS_MIN knots, spacing t_max / (n_points - 1) at most NULL_MAX_KNOT_SPACING, t_max at

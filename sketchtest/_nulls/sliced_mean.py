@@ -277,7 +277,7 @@ def sigreg_pvalue(
     >>> bool(st.sigreg_pvalue(3.0 * value, dim=32, num_slices=64, seed=3) < 1e-6)
     True
     """
-    from sketchtest._losses.sigreg import check_sigreg_options
+    from sketchtest._univariate.quadrature import check_sigreg_options
 
     t_max, n_points, num_slices = check_sigreg_options(t_max=t_max, n_points=n_points, num_slices=num_slices)
     value, xp = as_array(value, name="value")

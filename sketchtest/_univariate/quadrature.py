@@ -18,8 +18,10 @@ from __future__ import annotations
 import math
 
 from sketchtest._compat import device, is_numpy_namespace
+from sketchtest._validation import check_int, check_real
 
-__all__ = ["ecf_sums", "epps_pulley_from_sums", "epps_pulley_knots", "quadrature_statistic"]
+__all__ = ["MAX_KNOT_SPACING", "check_sigreg_options", "ecf_sums", "epps_pulley_from_sums", "epps_pulley_knots",
+           "quadrature_statistic"]
 
 _ELEMENTS_PER_CHUNK = 1 << 22
 _HOST_ELEMENTS_PER_CHUNK = 1 << 15  # NumPy: chunks that stay in the CPU cache
@@ -87,3 +89,23 @@ def epps_pulley_from_sums(cos_sum, sin_sum, count, phi, weights, *, xp):
     cos_mean, sin_mean = cos_sum / count, sin_sum / count
     error = (cos_mean - phi) ** 2 + sin_mean**2
     return count * xp.sum(error * weights, axis=-1)
+
+
+#: SIGReg's knots: beyond a spacing of MAX_KNOT_SPACING every knot but t = 0 has a weight
+#: below exp(-12.5) ~ 4e-6 and the loss vanishes whatever the data.
+MAX_KNOT_SPACING = 5.0
+
+
+def check_sigreg_options(*, t_max, n_points, num_slices):
+    """Return ``(t_max, n_points, num_slices)`` checked, or raise naming the argument.
+
+    `t_max` is positive with a knot spacing ``t_max / (n_points - 1)`` of at
+    most :data:`MAX_KNOT_SPACING` (5): beyond it every knot
+    but t = 0 weighs less than exp(-12.5) and the loss vanishes whatever the
+    data (and in float32 the knots overflow). `num_slices` is checked even
+    where `directions` overrides it, so a typo never waits for the day
+    directions are dropped.
+    """
+    n_points = check_int(n_points, name="n_points", minimum=2)
+    t_max = check_real(t_max, name="t_max", positive=True, maximum=MAX_KNOT_SPACING * (n_points - 1))
+    return t_max, n_points, check_int(num_slices, name="num_slices", minimum=1)
