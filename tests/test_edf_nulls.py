@@ -35,7 +35,9 @@ def test_cvm_standard_sf_matches_scipy_series(n):
     x = rng.standard_normal((n, 400)) * rng.uniform(0.6, 1.8, 400)
     reference = stats.cramervonmises(x, stats.norm.cdf, axis=0)
     got = nulls.cvm_standard_sf(reference.statistic, n, xp=np)
-    usable = reference.statistic < 8.0  # above, SciPy's series is below its own accuracy
+    # above W^2 = 2 SciPy's 1 - F_n loses its digits (noise from W^2 ~ 4.5); sketchtest follows
+    # the limit law there (tests/test_edf_standard_tails.py)
+    usable = reference.statistic < 2.0
     np.testing.assert_allclose(got[usable], reference.pvalue[usable], rtol=1e-8, atol=1e-14)
 
 
