@@ -182,6 +182,11 @@ class SIGReg(torch.nn.Module):
     ``z`` of shape ``(..., N, D)`` returns the mean over the leading batch
     axes of :func:`sigreg` (a scalar).
 
+    A NaN (or infinity) anywhere in a batch is not dropped or checked (that
+    would cost a host synchronization every step): the loss is NaN and so is
+    every entry of the gradient, on every rank once all-reduced; guard the
+    embeddings upstream (e.g. ``torch.nan_to_num`` or skipping the step).
+
     Parameters
     ----------
     num_slices : int, default 256
