@@ -59,8 +59,12 @@ def test_kolmogorov_smirnov_exact_sf_matches_kstwo(n):
     expected = stats.kstwo.sf(d, n)
     got = kolmogorov_smirnov_exact_sf(d, n, xp=np)
     relevant = expected > 1e-10
+    if 140 < n <= 1000:  # the body is exact there (tests/test_ks_exact_r.py); kstwo's Pelz-Good
+        relevant &= expected < 1e-6  # expansion is off by up to 3.1e-6 (n = 141, against R)
+        np.testing.assert_allclose(got, expected, atol=4e-6)
     np.testing.assert_allclose(got[relevant], expected[relevant], rtol=5e-7)
-    np.testing.assert_allclose(got, expected, atol=2e-8)
+    np.testing.assert_allclose(got[~(expected >= 1e-6) | (n <= 140) | (n > 1000)],
+                               expected[~(expected >= 1e-6) | (n <= 140) | (n > 1000)], atol=2e-8)
 
 
 def _simulated_statistics(test, n, replicates, seed):
