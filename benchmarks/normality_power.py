@@ -154,11 +154,12 @@ def main(argv=None):
     parser.add_argument("--hz-resamples", type=int, default=199)
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--dims", type=int, nargs="+", default=list(DIMENSIONS))
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     args = parser.parse_args(argv)
     budget = 2e9 if args.quick else 2e11
     rows = []
     for dim in args.dims:
-        for n in SIZES:
+        for n in args.sizes:
             if args.null == "normal" and n < dim + 2:
                 continue
             small = n * dim <= 32768

@@ -216,7 +216,9 @@ def sliced_loss(
         gradient equal those of one device on the whole batch.
     **options
         The test's own statistic options: ``t_max`` and ``n_points`` for
-        ``"epps_pulley"`` (as in :func:`sigreg`); no other test takes any.
+        ``"epps_pulley"`` (as in :func:`sigreg`); ``window`` for
+        ``"vasicek"`` (the spacing m, a positive integer below N/2; default
+        as :func:`sketchtest.vasicek`); no other test takes any.
 
     Returns
     -------

@@ -36,8 +36,8 @@ _LOW_PRECISION = (torch.bfloat16, torch.float16)
 
 
 def sigreg(
-    z: Array, *, directions: Array | None = None, num_slices: int = 256, seed: DeviceSeed = None, t_max: float = 3.0,
-    n_points: int = 17, distributed: bool = True,
+    z: Array, *, directions: Array | None = None, num_slices: int = 256, seed: DeviceSeed = None,
+    t_max: float = 3.0, n_points: int = 17, distributed: bool = True,
 ) -> Array:
     r"""SIGReg of ``z`` (shape ``(..., N, D)``) as a differentiable torch loss.
 
@@ -127,7 +127,8 @@ def sigreg(
 
 def lejepa_loss(
     projections: Array, *, num_global_views: int = 2, lamb: float = 0.05, directions: Array | None = None,
-    num_slices: int = 256, seed: DeviceSeed = None, t_max: float = 3.0, n_points: int = 17, distributed: bool = True,
+    num_slices: int = 256, seed: DeviceSeed = None, t_max: float = 3.0, n_points: int = 17,
+    distributed: bool = True,
 ) -> LeJEPAOutput:
     r"""The LeJEPA loss (eq. 9 of [1]_) of the views' projections ``(V, N, K)``.
 
@@ -187,6 +188,11 @@ class SIGReg(torch.nn.Module):
     synchronization, and saved with the ``state_dict``. ``forward(z)`` with
     ``z`` of shape ``(..., N, D)`` returns the mean over the leading batch
     axes of :func:`sigreg` (a scalar).
+
+    A NaN (or infinity) anywhere in a batch is not dropped or checked (that
+    would cost a host synchronization every step): the loss is NaN and so is
+    every entry of the gradient, on every rank once all-reduced; guard the
+    embeddings upstream (e.g. ``torch.nan_to_num`` or skipping the step).
 
     Parameters
     ----------
@@ -321,7 +327,9 @@ def sliced_loss(
         parameter gradients equal those of one process on the whole batch.
     **options
         The test's own statistic options: ``t_max`` and ``n_points`` for
-        ``"epps_pulley"`` (as in :func:`sigreg`); no other test takes any.
+        ``"epps_pulley"`` (as in :func:`sigreg`); ``window`` for
+        ``"vasicek"`` (the spacing m, a positive integer below N/2; default
+        as :func:`sketchtest.vasicek`); no other test takes any.
 
     Returns
     -------

@@ -256,7 +256,7 @@ def _univariate_cases():
     asymptotic = (("method", "asymptotic"),)  # "auto" simulates the null below n=1000
     cases.append(UnivariateCase("jarque_bera", "standard", 2, asymptotic))
     cases.append(UnivariateCase("jarque_bera", "normal", 2, asymptotic, affine_invariant=True))
-    cases.append(UnivariateCase("dagostino_pearson", "normal", 8, affine_invariant=True))
+    cases.append(UnivariateCase("dagostino_pearson", "normal", 8, asymptotic, affine_invariant=True))
     cases.append(UnivariateCase("shapiro_wilk", "normal", 3, affine_invariant=True))
     cases.append(UnivariateCase("shapiro_francia", "normal", 5, affine_invariant=True))
     cases.append(UnivariateCase("skewness_test", "normal", 8, affine_invariant=True))

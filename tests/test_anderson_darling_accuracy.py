@@ -66,7 +66,23 @@ def test_anderson_darling_limit_tail_beyond_the_table_keeps_its_shape():
     assert nulls.anderson_darling_limit_sf(np.asarray([900.0], dtype=np.float32), xp=np)[0] == 0.0
 
 
-@pytest.mark.parametrize("law", laws.LAWS)
+@pytest.mark.parametrize("law", laws.STANDARD_LAWS)
+def test_stored_standard_tables_match_smirnov_and_the_contour_inversion(law):
+    """Nodes of the simple-null tables: recomputed by Smirnov's series, and by the contour inversion."""
+    largest, shift, step, residual = LIMIT_TABLES[law]
+    nodes = np.asarray([0, 300, 1000, 2400, 4095])
+    x = (nodes * step) ** 2
+    expected = laws.smirnov_log_sf(x * largest, law) + x / 2.0 + 0.5 * np.log1p(x)
+    np.testing.assert_allclose(np.asarray(residual)[nodes], expected, rtol=1e-12, atol=1e-14)
+    j = np.arange(1.0, 401.0)
+    weights = 1.0 / (j * (j + 1.0)) if law == "anderson_darling_standard" else 1.0 / (j * np.pi) ** 2
+    mean = 1.0 if law == "anderson_darling_standard" else 1.0 / 6.0
+    contour = mixture_log_sf(x * largest - (mean - weights.sum()), weights)  # the rest as its mean
+    np.testing.assert_allclose(np.asarray(residual)[nodes] - x / 2.0 - 0.5 * np.log1p(x), contour,
+                               rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("law", laws.COMPOSITE_LAWS)
 def test_stored_tables_match_a_fresh_inversion(law):
     """A few nodes of each stored table, recomputed with the contour inversion."""
     largest, shift, step, residual = LIMIT_TABLES[law]

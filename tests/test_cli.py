@@ -631,3 +631,22 @@ def test_eigen_solver_failure_is_a_sentence_not_a_crash(monkeypatch, capsys):
     assert report["tests"][1]["error"] == "Eigenvalues did not converge"
     status, out, err = run(["check", "--demo", "--slices", "4", "--tests", "mardia"], capsys)
     assert status == 0 and "not run: Eigenvalues did not converge" in out
+
+
+def test_a_csv_with_a_utf8_byte_order_mark_keeps_its_header_and_rows(tmp_path, capsys):
+    """Excel's "CSV UTF-8" starts with a BOM: the header is still a header, no data row is lost."""
+    x = np.random.default_rng(3).standard_normal((40, 3))
+    plain, marked = tmp_path / "plain.csv", tmp_path / "marked.csv"
+    np.savetxt(plain, x, delimiter=",", fmt="%.17g", header="a,b,c", comments="")
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    reports = [json.loads(run(["check", str(path), "--json"], capsys)[1]) for path in (plain, marked)]
+    for report in reports:
+        report.pop("source")
+    assert reports[0] == reports[1] and reports[1]["samples"] == 40
+    headless = tmp_path / "headless.csv"  # no header: the first row, behind the BOM, is data
+    headless.write_bytes(b"\xef\xbb\xbf" + "\n".join(",".join(f"{value:.17g}" for value in row) for row in x).encode())
+    assert json.loads(run(["check", str(headless), "--json"], capsys)[1])["samples"] == 40
+
+
+def test_an_error_naming_a_file_with_a_newline_stays_on_one_line(tmp_path, capsys):
+    assert_one_line_error(*run(["check", str(tmp_path / "no\nsuch.csv")], capsys))

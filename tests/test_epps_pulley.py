@@ -235,3 +235,17 @@ def test_runs_under_torch_compile_fullgraph():
     expected = st.epps_pulley(data, null="normal", t_max=4.0, method="asymptotic")
     np.testing.assert_allclose(statistic.numpy(), expected.statistic, rtol=1e-12)
     np.testing.assert_allclose(pvalue.numpy(), expected.pvalue, rtol=1e-12)
+
+
+@pytest.mark.parametrize("t_max", [1000.0, 1e300, 80.5, float("inf"), -1.0])
+def test_t_max_beyond_the_knots_reach_is_a_value_error_naming_it(t_max):
+    """t_max = 1000 raised IndexError and 1e300 LinAlgError (issue 22); 5 (n_points - 1) = 80 is the bound."""
+    x = np.random.default_rng(0).standard_normal(100)
+    with pytest.raises(ValueError, match="t_max"):
+        st.epps_pulley(x, t_max=t_max, n_points=17)
+
+
+def test_t_max_at_the_bound_still_gives_a_pvalue():
+    x = np.random.default_rng(0).standard_normal(100)
+    result = st.epps_pulley(x, null="standard", t_max=80.0, n_points=17)
+    assert 0.0 < float(result.pvalue) <= 1.0

@@ -232,6 +232,18 @@ def test_an_extreme_outlier_overflows_to_the_smallest_pvalue_not_nan(name):
     assert np.isinf(result.statistic) and float(result.pvalue) == pytest.approx(smallest_pvalue(name))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("scale", [300.0, 1e100, 1e154, 1e200])
+def test_samples_far_out_give_infinity_and_the_smallest_pvalue(name, scale):
+    """N(0, I) x 300 (COMB) and x 1e154 (all three) gave NaN under null="standard" (issue 22)."""
+    x = np.random.default_rng(7).standard_normal((40, 3)) * scale
+    result = getattr(st, name)(x, null="standard", **PARAMETERS[name], **FAST)
+    smallest = (2.0 if name == "comb" else 1.0) / (FAST["n_resamples"] + 1)  # COMB is two-sided
+    assert abs(float(result.statistic)) == math.inf
+    assert float(result.pvalue) == pytest.approx(smallest)
+
+
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize(
     ("data", "match"),

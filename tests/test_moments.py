@@ -58,7 +58,7 @@ def test_jarque_bera_standard_null_closed_form():
 def test_dagostino_pearson_matches_scipy_normaltest(n, distribution):
     data = SAMPLERS[distribution](np.random.default_rng(n + 3), (n, 3))
     expected = stats.normaltest(data, axis=0)  # scipy.stats.normaltest(data, axis=0)
-    result = st.dagostino_pearson(data)
+    result = st.dagostino_pearson(data, method="asymptotic")
     np.testing.assert_allclose(result.statistic, expected.statistic, rtol=1e-10)
     np.testing.assert_allclose(result.pvalue, expected.pvalue, rtol=1e-9, atol=1e-300)
 
@@ -67,11 +67,11 @@ def test_dagostino_pearson_on_array_api_strict_device1_and_float32():
     data = np.random.default_rng(4).standard_t(5, (60, 3))
     expected = stats.normaltest(data, axis=0)
     xs, device1 = strict("device1")
-    result = st.dagostino_pearson(xs.asarray(data, device=device1))
+    result = st.dagostino_pearson(xs.asarray(data, device=device1), method="asymptotic")
     assert result.statistic.device == device1 and result.statistic.dtype == xs.float64
     np.testing.assert_allclose(to_numpy(result.statistic), expected.statistic, rtol=1e-10)
     _, no_float64 = strict("no_float64")
-    single = st.dagostino_pearson(xs.asarray(data.astype(np.float32), device=no_float64))
+    single = st.dagostino_pearson(xs.asarray(data.astype(np.float32), device=no_float64), method="asymptotic")
     assert single.pvalue.dtype == xs.float32 and single.pvalue.device == no_float64
     rounded = stats.normaltest(data.astype(np.float32).astype(np.float64), axis=0)
     np.testing.assert_allclose(to_numpy(single.statistic), rounded.statistic, rtol=1e-4)
@@ -80,7 +80,7 @@ def test_dagostino_pearson_on_array_api_strict_device1_and_float32():
 
 def test_dagostino_pearson_batches_axis_and_keepdims():
     data = np.random.default_rng(5).standard_exponential((3, 40, 2))
-    result = st.dagostino_pearson(data, axis=1, keepdims=True)
+    result = st.dagostino_pearson(data, axis=1, keepdims=True, method="asymptotic")
     assert result.statistic.shape == (3, 1, 2)
     expected = stats.normaltest(data, axis=1)
     np.testing.assert_allclose(result.statistic[:, 0, :], expected.statistic, rtol=1e-10)
@@ -106,7 +106,7 @@ def test_dagostino_pearson_validation():
     with pytest.raises(ValueError, match="null"):
         st.dagostino_pearson(x, null="standard")
     with pytest.raises(ValueError, match="method"):
-        st.dagostino_pearson(x, method="auto")
+        st.dagostino_pearson(x, method="exact")
     with pytest.raises(ValueError, match="`x`"):
         st.jarque_bera(np.arange(1.0))
 
@@ -144,3 +144,14 @@ def test_jarque_bera_auto_simulates_the_null_below_a_thousand_samples():
     replicates = np.random.default_rng(6).standard_normal((2000, 25))
     rate = float(np.mean(np.asarray(st.jarque_bera(replicates, axis=-1, seed=1).pvalue) <= 0.05))
     assert abs(rate - 0.05) <= 4 * np.sqrt(0.05 * 0.95 / 2000) + 0.005
+
+
+@pytest.mark.parametrize("n", [10, 25])
+def test_dagostino_pearson_auto_is_calibrated_at_small_n(n):
+    """The chi-square(2) p-value rejects 2.0% (n = 10) and 2.1% (n = 25) at alpha = 1%; "auto" simulates."""
+    replicates = 4000
+    data = np.random.default_rng(100 + n).standard_normal((n, replicates))
+    pvalue = np.asarray(st.dagostino_pearson(data, seed=1).pvalue)
+    for alpha in (0.01, 0.05):
+        tolerance = 4.0 * np.sqrt(alpha * (1.0 - alpha) / replicates)  # 4 binomial standard errors
+        assert abs(np.mean(pvalue <= alpha) - alpha) < tolerance, (alpha, np.mean(pvalue <= alpha))

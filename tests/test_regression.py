@@ -232,3 +232,26 @@ def test_calibration_under_the_null(test, n):
 def test_power_against_a_skewed_alternative(test):
     data = np.random.default_rng(8).standard_exponential((100, 200))
     assert float(np.mean(test(data).pvalue < 0.05)) > 0.95
+
+
+# R 4.2.2, shapiro.test on a deterministic sample (no RNG to share):
+#   options(digits = 17); for (n in c(20L, 100L, 1000L, 5000L)) { i <- 1:n
+#     x <- exp(sin(i * 0.7)) + (i %% 7) / 3; r <- shapiro.test(x)
+#     cat(n, sprintf("%.17g", r$statistic), sprintf("%.17g", r$p.value), "\n") }
+SHAPIRO_WILK_R = {
+    20: (0.95853452595275301, 0.51500502690602379),
+    100: (0.98269792827884339, 0.21442174463620925),
+    1000: (0.98123171121144526, 4.6848785493691741e-10),
+    5000: (0.9812339082453444, 3.2179127052325709e-25),
+}
+
+
+@pytest.mark.parametrize("n", list(SHAPIRO_WILK_R))
+def test_shapiro_wilk_matches_r_to_rounding(n):
+    """Phi^-1 to double precision as R's swilk.c: W to 1e-13 (AS 111's quantiles gave 1.6e-9)."""
+    i = np.arange(1, n + 1)
+    sample = np.exp(np.sin(i * 0.7)) + (i % 7) / 3.0
+    result = st.shapiro_wilk(sample)
+    statistic, pvalue = SHAPIRO_WILK_R[n]
+    np.testing.assert_allclose(result.statistic, statistic, rtol=1e-13)
+    np.testing.assert_allclose(result.pvalue, pvalue, rtol=1e-10)

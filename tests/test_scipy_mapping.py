@@ -43,21 +43,24 @@ def _standard(sample):
     return (SAMPLES[sample] - location) / scale
 
 
-#: row -> (SciPy's call, sketchtest's call, relative p-value tolerance); each call takes the
-#: sample and its name. The same formula as SciPy's: agreement to rounding.
+#: row -> (SciPy's call, sketchtest's call, relative p-value tolerance[, statistic rtol, p atol]);
+#: each call takes the sample and its name. The same formula as SciPy's: agreement to rounding.
 EXACT_ROWS = {
-    "shapiro": (lambda x, s: stats.shapiro(x), lambda x, s: st.shapiro_wilk(x), 1e-9),
+    # SciPy's coefficients use AS 111's 7-digit quantiles, ours (and R's) Phi^-1 to double
+    # precision: W differs by up to 6.4e-10 relative, p by up to 4.4e-7 (n = 3 to 5000)
+    "shapiro": (lambda x, s: stats.shapiro(x), lambda x, s: st.shapiro_wilk(x), 2e-5, 1e-9, 1e-14),
     "cramervonmises-norm": (lambda x, s: stats.cramervonmises(_standard(s), "norm"),
                             lambda x, s: st.cramer_von_mises(_standard(s), null="standard"), 1e-8),
     "cramervonmises-norm-args": (lambda x, s: stats.cramervonmises(x, "norm", args=_known(s)),
                                  lambda x, s: st.cramer_von_mises(_standard(s), null="standard"), 1e-8),
     "kstest-norm": (lambda x, s: stats.kstest(_standard(s), "norm"),
-                    lambda x, s: st.kolmogorov_smirnov(_standard(s), null="standard"), 1e-6),
+                    lambda x, s: st.kolmogorov_smirnov(_standard(s), null="standard"), 1e-6, 1e-10,
+                    4e-6),  # kstwo's Pelz-Good expansion (n > 140) is 3.1e-6 off R's exact p
     "kstest-norm-asymp": (lambda x, s: stats.kstest(_standard(s), "norm", method="asymp"),
                           lambda x, s: st.kolmogorov_smirnov(_standard(s), null="standard", method="asymptotic"),
                           1e-10),
     "jarque_bera": (lambda x, s: stats.jarque_bera(x), lambda x, s: st.jarque_bera(x, method="asymptotic"), 1e-10),
-    "normaltest": (lambda x, s: stats.normaltest(x), lambda x, s: st.dagostino_pearson(x), 1e-10),
+    "normaltest": (lambda x, s: stats.normaltest(x), lambda x, s: st.dagostino_pearson(x, method="asymptotic"), 1e-10),
     "skewtest": (lambda x, s: stats.skewtest(x, alternative="less"),
                  lambda x, s: st.skewness_test(x, alternative="less"), 1e-10),
     "kurtosistest": (lambda x, s: stats.kurtosistest(x), lambda x, s: st.kurtosis_test(x), 1e-10),
@@ -67,13 +70,13 @@ EXACT_ROWS = {
 @pytest.mark.parametrize("sample", sorted(SAMPLES))
 @pytest.mark.parametrize("row", sorted(EXACT_ROWS))
 def test_same_statistic_and_same_pvalue(row, sample):
-    scipy_call, sketchtest_call, rtol = EXACT_ROWS[row]
+    scipy_call, sketchtest_call, rtol, statistic_rtol, atol = (*EXACT_ROWS[row], 1e-10, 1e-14)[:5]
     x = SAMPLES[sample]
     if row in ("normaltest", "kurtosistest") and x.size < 20:
         pytest.skip("SciPy warns below 20 samples (the kurtosis transform is rough there)")
     reference, result = scipy_call(x, sample), sketchtest_call(x, sample)
-    np.testing.assert_allclose(float(result.statistic), reference.statistic, rtol=1e-10)
-    np.testing.assert_allclose(float(result.pvalue), reference.pvalue, rtol=rtol, atol=1e-14)
+    np.testing.assert_allclose(float(result.statistic), reference.statistic, rtol=statistic_rtol)
+    np.testing.assert_allclose(float(result.pvalue), reference.pvalue, rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("sample", sorted(SAMPLES))

@@ -96,3 +96,16 @@ def test_dask_equals_numpy():
         accumulator.update(block)
     streamed = accumulator.result()
     np.testing.assert_allclose(np.asarray(streamed.slice_statistics.compute()), expected.slice_statistics, rtol=1e-10)
+
+
+def test_a_fresh_accumulator_adopts_what_it_merges():
+    """``SlicedEppsPulley().merge(other)`` said "merge into an accumulator that has seen data" (issue 22)."""
+    data = np.random.default_rng(5).standard_normal((600, 4))
+    fresh = st.SlicedEppsPulley(num_slices=8, seed=3)
+    merged = fresh.merge(_stream(data[:200], [200], num_slices=8, seed=3))
+    assert merged is fresh and fresh.count == 200
+    fresh.update(data[200:]).merge(st.SlicedEppsPulley(num_slices=8, seed=3))  # an empty one: no-op
+    one_shot = st.sliced_test(data, num_slices=8, seed=3)
+    np.testing.assert_allclose(fresh.result().slice_statistics, one_shot.slice_statistics, rtol=1e-10)
+    with pytest.raises(ValueError, match="seed"):
+        st.SlicedEppsPulley(num_slices=8, seed=4).merge(_stream(data, [600], num_slices=8, seed=3))

@@ -131,7 +131,8 @@ def main(argv=None) -> int:
             warnings.simplefilter("ignore", RuntimeWarning)  # overflow in extreme data: reported as NaN
             report = run_check(args, **options)
     except InputError as error:
-        print(f"sketchtest check: error: {error}", file=sys.stderr)
+        one_line = str(error).replace("\r", "\\r").replace("\n", "\\n")  # e.g. a newline in a file name
+        print(f"sketchtest check: error: {one_line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sketchtest check: interrupted", file=sys.stderr)

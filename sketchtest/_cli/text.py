@@ -18,6 +18,8 @@ from sketchtest._cli.rows import InputError, RowSource, _matrix_shape
 
 __all__ = ["open_text"]
 
+_BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark, dropped from the start of a file
+
 def open_text(path, key, whole_limit):
     """The :class:`~sketchtest._cli.readers.RowSource` of a text file: at most one header row, then one
     sample per line."""
@@ -42,7 +44,9 @@ def _scan_text(path):
     """The first data line (decoded) and the number of data lines (not blank, not only a comment)."""
     first, count = None, 0
     with open(path, "rb") as stream:
-        for line in stream:
+        for index, line in enumerate(stream):
+            if index == 0 and line.startswith(_BOM):  # Excel's "CSV UTF-8" starts with one
+                line = line[len(_BOM):]
             if line.split(b"#", 1)[0].strip():
                 if first is None:
                     try:
@@ -63,7 +67,7 @@ def _parses_as(kind, text) -> bool:
 
 def _text_rows(path, rows, *, delimiter, dimensions, skip):
     """Blocks of `rows` data lines parsed as float64 (comments and blank lines skipped)."""
-    with open(path, encoding="utf-8") as stream:
+    with open(path, encoding="utf-8-sig") as stream:
         lines = (text for text in (line.split("#", 1)[0].strip() for line in stream) if text)
         for _ in range(skip):
             next(lines)

@@ -26,7 +26,10 @@ are, to test N(0, I) exactly, as the LeJEPA reference does.
 The exponentials grow like :math:`e^{\max_j |y_j|^2 / a}`: every sum is taken
 with that largest exponent factored out (in float64 where the device has
 it), so the statistic overflows to ``+inf`` only where its value does, and a
-``+inf`` statistic gets the smallest Monte Carlo p-value.
+``+inf`` statistic gets the smallest Monte Carlo p-value. Where even the
+squared norms overflow (samples beyond about 1e154) the sums give
+``inf - inf``; finite samples then get ``+inf`` (for COMB, whose sum can be of
+either sign, the magnitude: its two-sided p-value is the smallest either way).
 """
 
 from __future__ import annotations
@@ -114,6 +117,18 @@ def comb_statistic(y, gamma, *, xp):
     return math.sqrt(n) * (mean - 1.0)
 
 
+def _overflow_is_infinite(statistic, y, *, xp):
+    """``+inf`` where finite samples gave NaN: their exponentials overflowed (inf - inf, inf * 0).
+
+    That happens only for samples so far out (e.g. N(0, I) times 1e154, whose
+    squared norms overflow) that the statistic's magnitude is beyond any float;
+    NaN samples keep their NaN.
+    """
+    finite = xp.all(xp.isfinite(y), axis=(-2, -1))
+    return xp.where(xp.isnan(statistic) & finite, xp.asarray(math.inf, dtype=statistic.dtype,
+                                                             device=device(statistic)), statistic)
+
+
 def _run(x, statistic_of, parameter, *, test, null, n_resamples, seed, nan_policy, two_sided=False):
     """Validate, compute `statistic_of(y, parameter)` per batch element, and its Monte Carlo p-value."""
     n_resamples = check_int(n_resamples, name="n_resamples", minimum=1)
@@ -127,7 +142,8 @@ def _run(x, statistic_of, parameter, *, test, null, n_resamples, seed, nan_polic
 
     def compute(samples, *, xp):
         y, singular = _samples_to_test(samples, null, xp=xp)
-        return nan_where(singular, statistic_of(y, parameter, xp=xp), xp=xp), None
+        statistic = _overflow_is_infinite(statistic_of(y, parameter, xp=xp), y, xp=xp)
+        return nan_where(singular, statistic, xp=xp), None
 
     def run(samples):
         n = samples.shape[-2]  # each batch element's own under nan_policy="omit"

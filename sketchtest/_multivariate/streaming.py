@@ -198,7 +198,11 @@ class SlicedEppsPulley:
                 f"`{name}` is on device {device(array)} but this accumulator's sums are on {device(self.cos_sum)}")
 
     def merge(self, other: SlicedEppsPulley) -> SlicedEppsPulley:
-        """Add the sums of `other` (same directions and knots) into self; returns self."""
+        """Add the sums of `other` (same directions and knots) into self; returns self.
+
+        A fresh accumulator (no update yet) with the same seed adopts `other`'s
+        directions and sums.
+        """
         if not isinstance(other, SlicedEppsPulley):
             raise TypeError(f"`other` must be a SlicedEppsPulley; got {type(other).__name__}")
         if (self.t_max, self.n_points, self.num_slices) != (other.t_max, other.n_points, other.num_slices):
@@ -206,13 +210,23 @@ class SlicedEppsPulley:
         if other.directions is None:
             return self
         if self.directions is None:
-            raise ValueError("merge into an accumulator that has seen data (call update first)")
+            return self._adopt(other)
         self._check_compatible(other.cos_sum, array_namespace(other.cos_sum), name="other")
         if not self._same_directions(other):
             raise ValueError("cannot merge accumulators with different directions (seed or directions differ)")
         self.cos_sum = self.cos_sum + self._xp.astype(other.cos_sum, self._sum_dtype)
         self.sin_sum = self.sin_sum + self._xp.astype(other.sin_sum, self._sum_dtype)
         self.count += other.count
+        return self
+
+    def _adopt(self, other):
+        """A fresh accumulator takes over `other`'s directions and sums (both drawn from one seed)."""
+        from_seed = self._given_directions is None and other._given_directions is None
+        if not (from_seed and (self.seed, self.orthogonal) == (other.seed, other.orthogonal)):
+            raise ValueError("cannot merge into a fresh accumulator whose seed, orthogonal or directions "
+                             "differ from `other`'s: merge the other way, or update this one first")
+        self._xp, self.directions, self._host_directions = other._xp, other.directions, other._host_directions
+        self.cos_sum, self.sin_sum, self.count = other.cos_sum, other.sin_sum, other.count
         return self
 
     def _same_directions(self, other) -> bool:

