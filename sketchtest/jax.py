@@ -24,8 +24,13 @@ from sketchtest._losses.sigreg import (
 from sketchtest._losses.sliced_loss import Collectives, check_loss_samples, check_loss_test, slice_statistics
 from sketchtest._validation import check_int, float_dtypes
 from sketchtest_backends import jax as _backend
+from sketchtest._losses.jax_monitor import (
+    MONITOR_FIELDS, MonitorState, monitor_init, monitor_read, monitor_reset, monitor_statistics, monitor_update,
+)
 
 __all__ = ["LeJEPAOutput", "lejepa_loss", "sigreg", "sliced_loss"]
+__all__ += ["MONITOR_FIELDS", "MonitorState", "monitor_init", "monitor_read", "monitor_reset", "monitor_statistics",
+            "monitor_update"]
 
 
 def sigreg(z, *, key=None, directions=None, num_slices=256, t_max=3.0, n_points=17, axis_name=None):
