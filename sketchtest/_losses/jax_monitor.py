@@ -85,14 +85,19 @@ def monitor_update(state: MonitorState, z, *, axis_name=None) -> MonitorState:
 
 
 def monitor_statistics(state: MonitorState) -> jax.Array:
-    """The statistics as one array, in :data:`MONITOR_FIELDS` order (``sigreg_pvalue`` NaN); jit-able."""
+    """The statistics as one array, in :data:`MONITOR_FIELDS` order (``sigreg_pvalue`` NaN); jit-able.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from sketchtest.jax import MONITOR_FIELDS, monitor_init, monitor_statistics, monitor_update
+    >>> state = monitor_update(monitor_init(4), jax.random.normal(jax.random.key(1), (4096, 4)))
+    >>> values = jax.jit(monitor_statistics)(state)
+    >>> round(float(values[MONITOR_FIELDS.index("effective_rank")]), 2)
+    4.0
+    """
     dim, num_slices = state.directions.shape
-    t_max = float(np.asarray(state.knots[-1])) if not isinstance(state.knots, jax.core.Tracer) else None
-    if t_max is None:
-        raise TypeError("monitor_statistics reads the knots on the host: call it outside jit")
-    return _core.monitor_statistics(
-        state.sums, dim=dim, num_slices=num_slices, n_points=state.knots.shape[0], t_max=t_max, xp=jnp
-    )
+    return _core.monitor_statistics(state.sums, state.knots, dim=dim, num_slices=num_slices, xp=jnp)
 
 
 def monitor_read(state: MonitorState) -> dict:

@@ -31,7 +31,6 @@ import numpy as np
 
 from sketchtest._losses.sigreg import statistic_from_sums
 from sketchtest._nulls.sliced_mean import sigreg_pvalue
-from sketchtest._univariate.quadrature import epps_pulley_knots
 from sketchtest._validation import check_int, check_positive_float, check_seed
 
 FIELDS = (
@@ -89,11 +88,14 @@ def batch_sums(z, directions, knots, *, xp):
     return xp.concat(parts)
 
 
-def monitor_statistics(sums, *, dim: int, num_slices: int, n_points: int, t_max: float, xp):
+def monitor_statistics(sums, knots, *, dim: int, num_slices: int, xp):
     """The :data:`FIELDS` from the flat `sums` as one array, on the sums' device (no p-value yet).
 
-    The ``sigreg_pvalue`` entry is NaN here: :func:`read_statistics` fills it in.
+    `knots` are SIGReg's ``linspace(0, t_max, T)`` in the sums' dtype. Array
+    operations only (traceable under ``jit`` and ``torch.compile``). The
+    ``sigreg_pvalue`` entry is NaN here: :func:`read_statistics` fills it in.
     """
+    n_points = knots.shape[0]
     count = sums[0]
     mean = sums[1 : 1 + dim] / count
     second = xp.reshape(sums[1 + dim : 1 + dim + dim * dim], (dim, dim))
@@ -108,13 +110,22 @@ def monitor_statistics(sums, *, dim: int, num_slices: int, n_points: int, t_max:
     spread = xp.where(eig_min > 0, eig_max / xp.where(eig_min > 0, eig_min, 1.0), xp.inf * (1.0 + 0.0 * total))
     ratio = xp.sqrt(dim / count)
     trig = xp.reshape(sums[1 + dim + dim * dim :], (2, n_points, num_slices))
-    _, phi, quadrature = epps_pulley_knots(t_max, n_points, xp=xp, dtype=sums.dtype, device=_device(sums))
+    phi, quadrature = knot_weights(knots, xp=xp)
     sigreg = statistic_from_sums(trig[0], trig[1], phi, quadrature, xp=xp)
     values = [
         count, xp.sqrt(xp.sum(mean * mean)), eig_max, eig_min, spread,
         (1.0 - ratio) ** 2, (1.0 + ratio) ** 2, effective_rank, sigreg, xp.nan * count,
     ]
     return xp.stack(values)
+
+
+def knot_weights(knots, *, xp):
+    """:math:`e^{-t^2/2}` and SIGReg's quadrature weights at `knots` (trapezoid, doubled for the half line)."""
+    ends = np.ones(knots.shape[0])
+    ends[[0, -1]] = 0.5
+    phi = xp.exp(-(knots * knots) / 2.0)
+    spacing = knots[-1] / (knots.shape[0] - 1)
+    return phi, 2.0 * spacing * xp.asarray(ends, dtype=knots.dtype, device=_device(knots)) * phi
 
 
 def read_statistics(values, directions_host: np.ndarray, *, t_max: float, n_points: int) -> dict[str, float]:

@@ -115,9 +115,7 @@ class EmbeddingMonitor:
             torch.distributed.all_reduce(sums)
         if reset:
             self._sums = None
-        return _core.monitor_statistics(
-            sums, dim=self.dim, num_slices=self.num_slices, n_points=self.n_points, t_max=self.t_max, xp=_xp
-        )
+        return _core.monitor_statistics(sums, self._knots, dim=self.dim, num_slices=self.num_slices, xp=_xp)
 
     def read(self, reset=True) -> dict:
         """The statistics of the window (all ranks' rows) as a dict of floats; one host copy."""

@@ -73,7 +73,7 @@ class TrainConfig:
     def resolve_flip(self, dataset_name: str) -> None:
         """Horizontal flips by default, except on digits (a mirrored digit is another glyph)."""
         if self.flip_probability < 0:
-            self.flip_probability = 0.0 if dataset_name == "digits" else 0.5
+            self.flip_probability = 0.0 if dataset_name in ("digits", "shifted-digits") else 0.5
 
     @property
     def out_dir(self) -> pathlib.Path:
@@ -109,7 +109,9 @@ def build_parser(prog: str, description: str, epilog: str = "", loss_help: str =
         prog=prog, description=description, epilog=epilog, formatter_class=HelpFormatter
     )
     data = parser.add_argument_group("data")
-    data.add_argument("--data", default=defaults.data, help="'digits', a .npz/.npy image array or an image folder")
+    data.add_argument(
+        "--data", default=defaults.data, help="'digits', 'shifted-digits', a .npz/.npy image array or an image folder"
+    )
     data.add_argument("--labels", default=None, help="a .npy file of labels, for --data FILE.npy")
     data.add_argument("--image-size", type=int, default=defaults.image_size, help="resize folder images to this")
     model = parser.add_argument_group("model")
