@@ -210,8 +210,8 @@ def monitor_panels(axes, step_rows: list[dict], epoch_rows: list[dict]) -> None:
                        markersize=4, label="effective rank (eval set)")
     rank_axis.set(title="monitor: effective rank, SIGReg p-value", ylim=(0, None))
     pvalue_axis = rank_axis.twinx()
-    pvalue_axis.plot(steps, np.clip(column("batch_sigreg_pvalue"), 1e-300, 1), color="C3", linewidth=0.8,
-                     label="p-value (batch)")
+    pvalue_axis.plot(steps, np.clip(column("batch_sigreg_pvalue"), 1e-12, 1), color="C3", linewidth=0.8,
+                     label="p-value (batch; 1e-12 = below)")
     pvalue_axis.set(yscale="log", ylim=(1e-12, 2))
     pvalue_axis.set_ylabel("SIGReg p-value", color="C3")
     rank_axis.legend(fontsize="x-small", loc="lower left")
