@@ -47,6 +47,12 @@ class TrainConfig:
     checkpoint_every: int = 10
     loss: str = "sigreg"
     loss_null: str = "standard"
+    precision: str = "auto"
+    reference_probes: bool = True
+
+    def use_bfloat16(self, on_gpu: bool) -> bool:
+        """bfloat16 compute: ``--precision bfloat16``, or ``auto`` on a GPU."""
+        return self.precision == "bfloat16" or (self.precision == "auto" and on_gpu)
 
     def resolve_sizes(self, image_height: int) -> None:
         """Default view sizes from the data: global views at least 16 pixels, locals half that."""
@@ -152,12 +158,24 @@ def build_parser(prog: str, description: str, epilog: str = "", loss_help: str =
             default=defaults.loss_null,
             help="for a --loss test: distance of each slice to N(0, 1), or to any Gaussian (slices standardized)",
         )
+    recipe.add_argument(
+        "--precision",
+        choices=("auto", "bfloat16", "float32"),
+        default=defaults.precision,
+        help="encoder and projector compute dtype (auto: bfloat16 autocast on GPU, float32 on CPU)",
+    )
     recipe.add_argument("--probe-lr", type=float, default=defaults.probe_lr, help="online linear probe lr")
     recipe.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
     run = parser.add_argument_group("run")
     run.add_argument("--out", default=defaults.out, help="output folder (metrics, curves, checkpoint)")
     run.add_argument("--resume", action="store_true", help="resume from OUT/checkpoint if present")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="tqdm progress bar")
+    run.add_argument(
+        "--reference-probes",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also probe the random-init encoder and the raw pixels at the end",
+    )
     run.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every, help="epochs")
     return parser
 

@@ -205,7 +205,7 @@ def build_setup(config, dataset) -> Setup:
     return Setup(
         config=config,
         mesh=Mesh(devices, ("data",)),
-        compute_dtype=jnp.bfloat16 if jax.default_backend() == "gpu" else jnp.float32,
+        compute_dtype=jnp.bfloat16 if config.use_bfloat16(jax.default_backend() == "gpu") else jnp.float32,
         mean=jnp.asarray(dataset.channel_mean),
         std=jnp.asarray(dataset.channel_std),
         global_spec=ViewSpec(config.global_size, config.global_scale, config.flip_probability),
@@ -296,8 +296,10 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {
         "framework": "jax",
         "probe_accuracy": frozen_probe_accuracy(encode, params["encoder"], dataset),
-        "random_init_probe_accuracy": frozen_probe_accuracy(encode, random_encoder, dataset),
-        "raw_pixel_probe_accuracy": raw_pixel_probe_accuracy(dataset),
+        "random_init_probe_accuracy": (
+            frozen_probe_accuracy(encode, random_encoder, dataset) if config.reference_probes else float("nan")
+        ),
+        "raw_pixel_probe_accuracy": raw_pixel_probe_accuracy(dataset) if config.reference_probes else float("nan"),
         "online_probe_accuracy": log.rows[-1]["online_probe_accuracy"] if log.rows else float("nan"),
         "train_seconds": log.elapsed_seconds,
         "wall_seconds": time.perf_counter() - started,

@@ -42,6 +42,7 @@ from training_examples.torch_lejepa.views import ViewSpec, make_views, resize_an
 
 DESCRIPTION = "Train a LeJEPA encoder with PyTorch (SIGReg from sketchtest) and report linear-probe accuracy."
 NUM_GLOBAL_VIEWS = 2
+NAN = float("nan")
 
 
 @dataclasses.dataclass
@@ -66,9 +67,9 @@ class Trainer:
     monitor: EmbeddingMonitor
 
     def autocast(self):
-        """bfloat16 autocast on CUDA; full float32 elsewhere."""
-        cuda = self.runtime.device.type == "cuda"
-        return torch.autocast(self.runtime.device.type, dtype=torch.bfloat16, enabled=cuda)
+        """bfloat16 autocast with ``--precision bfloat16`` or on CUDA by default; full float32 otherwise."""
+        enabled = self.config.use_bfloat16(self.runtime.device.type == "cuda")
+        return torch.autocast(self.runtime.device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def build_model(config, dataset, device) -> LeJEPAModel:
@@ -276,11 +277,12 @@ def finish(trainer: Trainer, log: MetricsLog, dataset, started: float) -> dict:
     """Final probes (trained, random init, raw pixels), metrics.json and the PNG curves."""
     config = trainer.config
     random_model = build_model(config, dataset, trainer.runtime.device)
+    references = config.reference_probes
     summary = {
         "framework": "torch",
         "probe_accuracy": frozen_probe_accuracy(trainer, trainer.model, dataset),
-        "random_init_probe_accuracy": frozen_probe_accuracy(trainer, random_model, dataset),
-        "raw_pixel_probe_accuracy": raw_pixel_probe_accuracy(dataset),
+        "random_init_probe_accuracy": frozen_probe_accuracy(trainer, random_model, dataset) if references else NAN,
+        "raw_pixel_probe_accuracy": raw_pixel_probe_accuracy(dataset) if references else NAN,
         "online_probe_accuracy": log.rows[-1]["online_probe_accuracy"] if log.rows else float("nan"),
         "train_seconds": log.elapsed_seconds,
         "wall_seconds": time.perf_counter() - started,
