@@ -218,6 +218,33 @@ def test_a_run_shorter_than_its_warmup_is_warned_and_shortened():
     assert TrainConfig(epochs=40, warmup_epochs=5.0).resolve_warmup() is None
 
 
+def test_precision_option_and_reference_probes_switch():
+    from training_examples.common import parse_config
+
+    def config(*argv):
+        return parse_config(list(argv), "prog", "description")
+
+    assert config().use_bfloat16(on_gpu=True) and not config().use_bfloat16(on_gpu=False)
+    assert config("--precision", "bfloat16").use_bfloat16(on_gpu=False)
+    assert not config("--precision", "float32").use_bfloat16(on_gpu=True)
+    assert config().reference_probes and not config("--no-reference-probes").reference_probes
+
+
+def test_claims_spearman_interval_brackets_scipys_rho():
+    from scipy.stats import spearmanr
+
+    from training_examples.claims import spearman_with_ci
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(12)
+    y = x + 0.5 * rng.standard_normal(12)
+    rho, low, high = spearman_with_ci(x, y)
+    assert rho == pytest.approx(spearmanr(x, y).statistic, abs=0)
+    assert -1 <= low < rho < high <= 1
+    _, low_noise, high_noise = spearman_with_ci(x, rng.standard_normal(12))
+    assert low_noise < 0 < high_noise  # independent: the interval holds 0
+
+
 def test_bad_options_are_refused():
     from training_examples.common import parse_config
 

@@ -106,6 +106,15 @@ def monitor_read(state: MonitorState) -> dict:
     Keys: ``count``, ``mean_norm``, ``eig_max``, ``eig_min``, ``spread``,
     ``mp_low``, ``mp_high``, ``effective_rank``, ``sigreg``, ``sigreg_pvalue``,
     as :class:`sketchtest.torch.EmbeddingMonitor` reads them.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from sketchtest.jax import monitor_init, monitor_read, monitor_update
+    >>> z = 0.01 * jax.random.normal(jax.random.key(2), (2048, 8))   # collapsed to a point
+    >>> stats = monitor_read(monitor_update(monitor_init(8), z))
+    >>> stats["eig_max"] < stats["mp_low"], stats["sigreg_pvalue"]
+    (True, 0.0)
     """
     values = monitor_statistics(state)
     t_max = float(np.asarray(state.knots[-1]))
@@ -114,7 +123,16 @@ def monitor_read(state: MonitorState) -> dict:
 
 
 def monitor_reset(state: MonitorState) -> MonitorState:
-    """The state with its sums set to zero (same directions and knots)."""
+    """The state with its sums set to zero (same directions and knots).
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from sketchtest.jax import monitor_init, monitor_reset, monitor_update
+    >>> state = monitor_update(monitor_init(4), jnp.ones((8, 4)))
+    >>> float(monitor_reset(state).sums.sum())
+    0.0
+    """
     return state._replace(sums=jnp.zeros_like(state.sums))
 
 
