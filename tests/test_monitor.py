@@ -148,7 +148,7 @@ def test_update_compiles_in_one_graph():
 @pytest.mark.parametrize(
     ("bad", "error", "match"),
     [(np.zeros((4, DIM)), TypeError, "`z`"), (torch.zeros(4, DIM + 1), ValueError, r"\(\.\.\., N, 6\)"),
-     (torch.zeros(0, DIM), ValueError, "no rows"), (torch.zeros(4, DIM, dtype=torch.int64), TypeError, "`z`")],
+     (torch.zeros(0, DIM), ValueError, "no rows"), (torch.zeros(4, DIM, dtype=torch.complex64), TypeError, "`z`")],
 )
 def test_bad_embeddings_are_refused_naming_the_argument(bad, error, match):
     with pytest.raises(error, match=match):

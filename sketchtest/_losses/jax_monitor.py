@@ -78,8 +78,10 @@ def monitor_update(state: MonitorState, z, *, axis_name=None) -> MonitorState:
     (1024, 8.0)
     """
     dim = state.directions.shape[0]
-    if not hasattr(z, "dtype") or not jnp.issubdtype(z.dtype, jnp.floating):
-        raise TypeError(f"`z` must be a floating array; got {getattr(z, 'dtype', type(z).__name__)}")
+    dtype = getattr(z, "dtype", None)
+    if dtype is None or not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)
+                             or jnp.issubdtype(dtype, jnp.bool_)):
+        raise TypeError(f"`z` must be a real array (float, integer or bool); got {dtype or type(z).__name__}")
     _core.check_embeddings(z, dim=dim)
     z = jax.lax.stop_gradient(jnp.reshape(z, (-1, dim)))
     sums = _core.batch_sums(z, state.directions, state.knots, xp=jnp)

@@ -90,9 +90,13 @@ class EmbeddingMonitor:
 
     @torch.no_grad()
     def update(self, z) -> None:
-        """Add the rows of `z` (shape ``(..., N, D)``, detached) to the sums; no host synchronization."""
-        if not isinstance(z, torch.Tensor) or not z.is_floating_point():
-            raise TypeError(f"`z` must be a floating torch.Tensor; got {type(z).__name__}")
+        """Add the rows of `z` (shape ``(..., N, D)``, detached) to the sums; no host synchronization.
+
+        Integer and bool tensors are taken as their float values; complex ones are refused.
+        """
+        if not isinstance(z, torch.Tensor) or z.is_complex():
+            kind = f"complex {z.dtype}" if isinstance(z, torch.Tensor) else type(z).__name__
+            raise TypeError(f"`z` must be a real torch.Tensor; got {kind}")
         _core.check_embeddings(z, dim=self.dim)
         directions, knots = self._constants(z)
         rows = z.detach().reshape(-1, self.dim).to(directions.device)
