@@ -139,7 +139,8 @@ def run_study(out: pathlib.Path, epochs: int) -> dict:
 
     runs = {"default": lamb_run(DEFAULT_LAMBDA, 0), "lambda0": lamb_run(0.0, 0)}
     runs["sweep"] = [
-        {"lamb": lamb, "seed": seed, "run": runs["default"] if (lamb, seed) == (DEFAULT_LAMBDA, 0) else lamb_run(lamb, seed)}
+        {"lamb": lamb, "seed": seed,
+         "run": runs["default"] if (lamb, seed) == (DEFAULT_LAMBDA, 0) else lamb_run(lamb, seed)}
         for lamb in SWEEP_LAMBDAS for seed in SWEEP_SEEDS
     ]
     runs["bfloat16"] = lamb_run(DEFAULT_LAMBDA, 0, "--precision", "bfloat16", name="bfloat16")
@@ -168,7 +169,8 @@ def sweep_section(runs: dict) -> tuple[str, dict]:
     by_lambda = {}
     for entry in runs["sweep"]:
         by_lambda.setdefault(entry["lamb"], []).append(entry["run"]["probe_accuracy"])
-    rows = [[f"{lamb:g}", *[f"{value:.3f}" for value in values], f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"]
+    rows = [[f"{lamb:g}", *[f"{value:.3f}" for value in values],
+             f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"]
             for lamb, values in by_lambda.items()]
     header = ["lambda", *[f"seed {seed}" for seed in SWEEP_SEEDS], "mean ± sd"]
     references = runs["default"]
@@ -199,7 +201,8 @@ def pairs_section(runs: dict) -> tuple[str, dict]:
         steps = steps_of(other)
         loss_gap = np.abs(np.asarray([r["loss"] for r in steps]) - [r["loss"] for r in base_steps])
         results[key] = {
-            "probe": other["probe_accuracy"], "probe_difference": other["probe_accuracy"] - runs["default"]["probe_accuracy"],
+            "probe": other["probe_accuracy"],
+            "probe_difference": other["probe_accuracy"] - runs["default"]["probe_accuracy"],
             "max_abs_loss_difference": float(loss_gap.max()), "first_step_loss_difference": float(loss_gap[0]),
             "train_seconds": other["train_seconds"],
         }

@@ -108,7 +108,8 @@ for lamb, (encoder, _) in runs.items():
     path = folder / f"embeddings_lamb{lamb:g}.npy"
     np.save(path, embeddings)
     report = subprocess.run(
-        [sys.executable, "-m", "sketchtest", "check", str(path), "--no-progress", "--plot", str(path.with_suffix(".png"))],
+        [sys.executable, "-m", "sketchtest", "check", str(path), "--no-progress",
+         "--plot", str(path.with_suffix(".png"))],
         capture_output=True, text=True,
     )
     print(report.stdout)
