@@ -121,11 +121,11 @@ def monitor_statistics(sums, knots, *, dim: int, num_slices: int, xp):
 
 def knot_weights(knots, *, xp):
     """:math:`e^{-t^2/2}` and SIGReg's quadrature weights at `knots` (trapezoid, doubled for the half line)."""
-    ends = np.ones(knots.shape[0])
-    ends[[0, -1]] = 0.5
+    first, last = xp.astype(knots == knots[0], knots.dtype), xp.astype(knots == knots[-1], knots.dtype)
+    ends = 1.0 - 0.5 * first - 0.5 * last  # trapezoid: half weight at both ends (no new array: jit-safe)
     phi = xp.exp(-(knots * knots) / 2.0)
     spacing = knots[-1] / (knots.shape[0] - 1)
-    return phi, 2.0 * spacing * xp.asarray(ends, dtype=knots.dtype, device=_device(knots)) * phi
+    return phi, 2.0 * spacing * ends * phi
 
 
 def read_statistics(values, directions_host: np.ndarray, *, t_max: float, n_points: int) -> dict[str, float]:
