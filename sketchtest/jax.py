@@ -25,11 +25,16 @@ from sketchtest._losses.sliced_loss import Collectives, check_loss_samples, chec
 from sketchtest._losses.stable import condition_samples
 from sketchtest._validation import check_int, float_dtypes
 from sketchtest_backends import jax as _backend
+from sketchtest._losses.jax_monitor import (
+    MONITOR_FIELDS, MonitorState, monitor_init, monitor_read, monitor_reset, monitor_statistics, monitor_update,
+)
 from typing import Any
 from collections.abc import Hashable
 from sketchtest._typing import Array, Null, TestName
 
 __all__ = ["LeJEPAOutput", "lejepa_loss", "sigreg", "sliced_loss"]
+__all__ += ["MONITOR_FIELDS", "MonitorState", "monitor_init", "monitor_read", "monitor_reset", "monitor_statistics",
+            "monitor_update"]
 
 
 def sigreg(

@@ -23,6 +23,7 @@ from sketchtest._losses.sigreg import (
     check_sigreg_options, lejepa_combine, statistic_from_sums,
 )
 from sketchtest._univariate.quadrature import epps_pulley_knots
+from sketchtest._losses.torch_monitor import EmbeddingMonitor, monitor_fields
 from sketchtest._losses.sliced_loss import Collectives, check_loss_samples, check_loss_test, slice_statistics
 from sketchtest._losses.stable import condition_samples
 from sketchtest._validation import check_bool, check_int, check_seed, float_dtypes
@@ -31,6 +32,7 @@ from typing import Any
 from sketchtest._typing import Array, DeviceSeed, Null, TestName
 
 __all__ = ["LeJEPALoss", "LeJEPAOutput", "SIGReg", "SlicedLoss", "lejepa_loss", "sigreg", "sliced_loss"]
+__all__ += ["EmbeddingMonitor", "monitor_fields"]
 
 _LOW_PRECISION = (torch.bfloat16, torch.float16)
 

@@ -28,7 +28,8 @@ TINY = [
     "--warmup-epochs", "1", "--lr", "3e-3", "--no-progress",
 ]  # fmt: skip
 SUBPROCESS_TIMEOUT = 900  # seconds; a quiet 2-core machine takes under a minute per run
-OUTPUT_FILES = ("metrics.csv", "steps.csv", "metrics.json", "loss_curve.png", "probe_accuracy_curve.png")
+OUTPUT_FILES = ("metrics.csv", "steps.csv", "metrics.json", "loss_curve.png", "probe_accuracy_curve.png",
+                "embeddings.npy", "features.npy")
 STEPS_PER_EPOCH = 5  # 320 training images in batches of 64
 PEAK_LR = 3e-3  # TINY's --lr
 
@@ -102,6 +103,12 @@ def check_run(out: pathlib.Path, epochs: int) -> dict:
     assert rows[0]["loss"] == pytest.approx(first_epoch_loss, rel=1e-6)  # the epoch row is the mean of its steps
     assert rows[-1]["loss"] < rows[0]["loss"]
     assert rows[-1]["sigreg"] < rows[0]["sigreg"]
+    # the embedding monitor, per step (64 rows of 16 projections: Marchenko-Pastur edges (1 -/+ 1/2)^2)
+    assert all(0 < row["effective_rank"] <= 16 and row["eig_min"] <= row["eig_max"] for row in steps)
+    assert all(row["mp_low"] == pytest.approx(0.25) and row["mp_high"] == pytest.approx(2.25) for row in steps)
+    assert all(0 <= row["batch_sigreg_pvalue"] <= 1 for row in steps)
+    assert all(0 < row["eval_effective_rank"] <= 16 and 0 <= row["eval_sigreg_pvalue"] <= 1 for row in rows)
+    assert np.load(out / "embeddings.npy").shape == (160, 16)  # the test split's projections
     summary = json.loads((out / "metrics.json").read_text())
     for key in ("probe_accuracy", "random_init_probe_accuracy", "raw_pixel_probe_accuracy"):
         assert 0.1 < summary[key] <= 1.0, key  # 10 balanced classes: chance is 0.1
@@ -125,6 +132,18 @@ def test_tiny_run_learns_writes_files_and_resumes(framework, tmp_path, small_dig
     assert after[:3] == before  # the resumed run kept the history and went on from epoch 3
     assert steps_after[: len(steps_before)] == steps_before
     assert after[3]["step"] == 4 * after[0]["step"]
+
+
+@pytest.mark.distributed
+def test_collapse_run_writes_embeddings_and_sketchtest_check_gives_a_verdict(tmp_path, small_digits):
+    """The "Catching collapse" gallery in small: no SIGReg (--lamb 0), then ``sketchtest check`` on the file."""
+    pytest.importorskip("torch")
+    tiny = [*TINY[:1], "2", *TINY[2:]]  # 2 epochs
+    run_module(["-m", "training_examples.torch_lejepa", *tiny, *small_digits, "--lamb", "0", "--out", str(tmp_path)])
+    embeddings = np.load(tmp_path / "embeddings.npy")
+    assert embeddings.shape == (160, 16) and np.isfinite(embeddings).all()
+    result = run_module(["-m", "sketchtest", "check", str(tmp_path / "embeddings.npy"), "--no-progress"])
+    assert "verdict:" in result.stdout and "effective rank" in result.stdout
 
 
 @pytest.mark.distributed
@@ -197,6 +216,33 @@ def test_a_run_shorter_than_its_warmup_is_warned_and_shortened():
     assert config.warmup_epochs == 0.25  # 1/8 of the 2 epochs
     assert message.count("\n") == 0 and "--warmup-epochs 5 >= --epochs 2" in message
     assert TrainConfig(epochs=40, warmup_epochs=5.0).resolve_warmup() is None
+
+
+def test_precision_option_and_reference_probes_switch():
+    from training_examples.common import parse_config
+
+    def config(*argv):
+        return parse_config(list(argv), "prog", "description")
+
+    assert config().use_bfloat16(on_gpu=True) and not config().use_bfloat16(on_gpu=False)
+    assert config("--precision", "bfloat16").use_bfloat16(on_gpu=False)
+    assert not config("--precision", "float32").use_bfloat16(on_gpu=True)
+    assert config().reference_probes and not config("--no-reference-probes").reference_probes
+
+
+def test_claims_spearman_interval_brackets_scipys_rho():
+    from scipy.stats import spearmanr
+
+    from training_examples.claims import spearman_with_ci
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(12)
+    y = x + 0.5 * rng.standard_normal(12)
+    rho, low, high = spearman_with_ci(x, y)
+    assert rho == pytest.approx(spearmanr(x, y).statistic, abs=0)
+    assert -1 <= low < rho < high <= 1
+    _, low_noise, high_noise = spearman_with_ci(x, rng.standard_normal(12))
+    assert low_noise < 0 < high_noise  # independent: the interval holds 0
 
 
 def test_bad_options_are_refused():
@@ -295,6 +341,19 @@ def test_digits_split_is_fixed_and_stratified():
     assert first.x_train.shape == (1347, 1, 8, 8) and first.x_test.shape == (450, 1, 8, 8)
     np.testing.assert_array_equal(first.y_test, second.y_test)
     assert first.x_train.max() == 1.0 and first.num_classes == 10
+
+
+def test_shifted_digits_are_deterministic_and_defeat_a_raw_pixel_probe():
+    from training_examples.common import load_dataset, raw_pixel_probe_accuracy
+    from training_examples.common.data import shifted_digits
+
+    images, labels = shifted_digits()
+    again, _ = shifted_digits()
+    assert images.shape == (1797, 32, 32) and images.dtype == np.float32 and np.array_equal(images, again)
+    assert 0.0 <= images.min() and images.max() <= 1.0 and (images.sum(axis=(1, 2)) > 5).all()  # every digit is there
+    dataset = load_dataset("shifted-digits")
+    assert dataset.image_shape == (1, 32, 32) and dataset.name == "shifted-digits"
+    assert raw_pixel_probe_accuracy(dataset) < 0.3  # 0.129 measured; 0.97 on the centred digits; chance 0.1
 
 
 def test_npz_npy_and_folder_sources(tmp_path):

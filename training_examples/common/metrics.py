@@ -10,7 +10,13 @@ import numpy as np
 
 STEP_METRICS = ("loss", "sigreg", "invariance", "probe_loss", "grad_norm")
 """What a trainer's step returns, in this order (``sigreg`` is the regularizer term, whichever it is)."""
-STEP_COLUMNS = ("epoch", "step", *STEP_METRICS, "lr")
+MONITOR_METRICS = ("mean_norm", "eig_max", "eig_min", "mp_low", "mp_high", "effective_rank", "batch_sigreg")
+"""The embedding monitor's per-step statistics (of one step's global batch of first-view projections)."""
+HEALTH_METRICS = ("batch_sigreg_pvalue",)
+"""Per-step values computed on the host once per epoch, from :data:`MONITOR_METRICS`."""
+EVAL_METRICS = ("eval_effective_rank", "eval_sigreg", "eval_sigreg_pvalue")
+"""Per-epoch health of the evaluation set's projections (``embeddings.npy`` at the end)."""
+STEP_COLUMNS = ("epoch", "step", *STEP_METRICS, "lr", *MONITOR_METRICS, *HEALTH_METRICS)
 COLUMNS = (
     "epoch",
     "step",
@@ -19,6 +25,7 @@ COLUMNS = (
     "lr",
     "epoch_seconds",
     "elapsed_seconds",
+    *EVAL_METRICS,
 )
 CURVES = (*STEP_METRICS, "lr")
 REFERENCE_PROBES = {
@@ -54,7 +61,7 @@ class MetricsLog:
         _write_csv(self.csv_path, COLUMNS, self.rows, mode="w")
         _write_csv(self.steps_path, STEP_COLUMNS, self.step_rows, mode="w")
 
-    def record_epoch(self, epoch: int, step_metrics, learning_rates, **epoch_values) -> dict:
+    def record_epoch(self, epoch: int, step_metrics, learning_rates, monitor=None, **epoch_values) -> dict:
         """Add one epoch: a row per step and a row of their means; return the epoch row.
 
         Parameters
@@ -65,19 +72,27 @@ class MetricsLog:
             Shape ``(steps, len(STEP_METRICS))``: each step's values, in the order of :data:`STEP_METRICS`.
         learning_rates : array_like
             The learning rate each step used.
+        monitor : array_like, optional
+            Shape ``(steps, len(MONITOR_METRICS) + len(HEALTH_METRICS))``: the embedding monitor per step.
         **epoch_values
-            ``online_probe_accuracy``, ``epoch_seconds`` and ``elapsed_seconds``.
+            ``online_probe_accuracy``, ``epoch_seconds``, ``elapsed_seconds`` and the :data:`EVAL_METRICS`.
         """
         values = np.asarray(step_metrics, dtype=np.float64)
         first_step = (epoch - 1) * len(values)
+        health_names = (*MONITOR_METRICS, *HEALTH_METRICS)
+        health = np.full((len(values), len(health_names)), np.nan) if monitor is None else np.asarray(monitor)
         new_steps = [
-            {"epoch": epoch, "step": first_step + index + 1, **dict(zip(STEP_METRICS, row)), "lr": lr}
-            for index, (row, lr) in enumerate(zip(values.tolist(), np.asarray(learning_rates).tolist()))
+            {"epoch": epoch, "step": first_step + index + 1, **dict(zip(STEP_METRICS, row)), "lr": lr,
+             **dict(zip(health_names, health_row))}
+            for index, (row, lr, health_row) in enumerate(
+                zip(values.tolist(), np.asarray(learning_rates).tolist(), health.tolist())
+            )
         ]
+        epoch_values = {**dict.fromkeys(EVAL_METRICS, float("nan")), **epoch_values}
         row = {"epoch": epoch, "step": first_step + len(values), **dict(zip(STEP_METRICS, values.mean(axis=0)))}
         row = {key: float(value) for key, value in {**row, "lr": new_steps[-1]["lr"], **epoch_values}.items()}
         self.step_rows.extend(new_steps)
-        self.rows.append({key: row[key] for key in COLUMNS})
+        self.rows.append({key: row.get(key, float("nan")) for key in COLUMNS})
         _write_csv(self.steps_path, STEP_COLUMNS, new_steps, mode="a")
         _write_csv(self.csv_path, COLUMNS, self.rows[-1:], mode="a")
         return self.rows[-1]
@@ -104,7 +119,7 @@ class MetricsLog:
         import matplotlib.pyplot as plt
 
         paths = [self.out_dir / "loss_curve.png", self.out_dir / "probe_accuracy_curve.png"]
-        figures = [loss_figure(self.step_rows, title), probe_figure(self.rows, title, summary or {})]
+        figures = [loss_figure(self.step_rows, title, self.rows), probe_figure(self.rows, title, summary or {})]
         for figure, path in zip(figures, paths):
             figure.savefig(path, dpi=100)
             plt.close(figure)
@@ -141,20 +156,67 @@ def _y_scale(values: np.ndarray) -> str:
     return "linear"
 
 
-def loss_figure(step_rows: list[dict], title: str):
-    """The per-step curves of :data:`CURVES`, one panel each, steps on a linear x axis."""
+def has_monitor(step_rows: list[dict]) -> bool:
+    """Whether the rows hold embedding-monitor values (a run of a trainer with the monitor)."""
+    return any(np.isfinite(row.get("effective_rank", np.nan)) for row in step_rows)
+
+
+def loss_figure(step_rows: list[dict], title: str, epoch_rows: list[dict] | None = None):
+    """The per-step curves of :data:`CURVES`, one panel each, steps on a linear x axis.
+
+    With embedding-monitor values, a third row shows them next to the loss
+    (:func:`monitor_panels`).
+    """
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, 3, figsize=(12, 6.4))
+    monitor = has_monitor(step_rows)
+    figure, axes = plt.subplots(3 if monitor else 2, 3, figsize=(12, 9.6 if monitor else 6.4))
     steps = np.asarray([row["step"] for row in step_rows])
     for axis, key in zip(axes.ravel(), CURVES):
         values = np.asarray([row[key] for row in step_rows])
         axis.plot(steps, values, marker="." if len(steps) <= 50 else None)
         axis.set(title=key.replace("_", " "), yscale="linear" if key == "lr" else _y_scale(values))
         _step_axis(axis, step_rows)
+    if monitor:
+        monitor_panels(axes[2], step_rows, epoch_rows or [])
     figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+def monitor_panels(axes, step_rows: list[dict], epoch_rows: list[dict]) -> None:
+    """Three panels: the embedding mean's norm, the covariance spectrum against Marchenko-Pastur, health.
+
+    A collapse shows as the smallest eigenvalue falling out of the
+    Marchenko-Pastur band, the effective rank dropping and the SIGReg
+    p-value going to 0.
+    """
+    steps = np.asarray([row["step"] for row in step_rows])
+
+    def column(key, rows=step_rows):
+        return np.asarray([row.get(key, np.nan) for row in rows], dtype=float)
+
+    mean_axis, spectrum_axis, rank_axis = axes
+    mean_axis.plot(steps, column("mean_norm"))
+    mean_axis.set(title="monitor: norm of the embedding mean", yscale=_y_scale(column("mean_norm")))
+    spectrum_axis.fill_between(steps, column("mp_low"), column("mp_high"), color="0.85", label="Marchenko-Pastur")
+    spectrum_axis.plot(steps, column("eig_max"), label="largest")
+    spectrum_axis.plot(steps, column("eig_min"), label="smallest")
+    spectrum_axis.set(title="monitor: covariance eigenvalues", yscale="log")
+    spectrum_axis.legend(fontsize="x-small", loc="best")
+    rank_axis.plot(steps, column("effective_rank"), color="C0", label="effective rank (batch)")
+    if epoch_rows:
+        rank_axis.plot(column("step", epoch_rows), column("eval_effective_rank", epoch_rows), "o", color="C0",
+                       markersize=4, label="effective rank (eval set)")
+    rank_axis.set(title="monitor: effective rank, SIGReg p-value", ylim=(0, None))
+    pvalue_axis = rank_axis.twinx()
+    pvalue_axis.plot(steps, np.clip(column("batch_sigreg_pvalue"), 1e-12, 1), color="C3", linewidth=0.8,
+                     label="p-value (batch; 1e-12 = below)")
+    pvalue_axis.set(yscale="log", ylim=(1e-12, 2))
+    pvalue_axis.set_ylabel("SIGReg p-value", color="C3")
+    rank_axis.legend(fontsize="x-small", loc="lower left")
+    for axis in axes:
+        _step_axis(axis, step_rows)
 
 
 def probe_figure(epoch_rows: list[dict], title: str, summary: dict):

@@ -47,6 +47,12 @@ class TrainConfig:
     checkpoint_every: int = 10
     loss: str = "sigreg"
     loss_null: str = "standard"
+    precision: str = "auto"
+    reference_probes: bool = True
+
+    def use_bfloat16(self, on_gpu: bool) -> bool:
+        """bfloat16 compute: ``--precision bfloat16``, or ``auto`` on a GPU."""
+        return self.precision == "bfloat16" or (self.precision == "auto" and on_gpu)
 
     def resolve_sizes(self, image_height: int) -> None:
         """Default view sizes from the data: global views at least 16 pixels, locals half that."""
@@ -73,7 +79,7 @@ class TrainConfig:
     def resolve_flip(self, dataset_name: str) -> None:
         """Horizontal flips by default, except on digits (a mirrored digit is another glyph)."""
         if self.flip_probability < 0:
-            self.flip_probability = 0.0 if dataset_name == "digits" else 0.5
+            self.flip_probability = 0.0 if dataset_name in ("digits", "shifted-digits") else 0.5
 
     @property
     def out_dir(self) -> pathlib.Path:
@@ -109,7 +115,9 @@ def build_parser(prog: str, description: str, epilog: str = "", loss_help: str =
         prog=prog, description=description, epilog=epilog, formatter_class=HelpFormatter
     )
     data = parser.add_argument_group("data")
-    data.add_argument("--data", default=defaults.data, help="'digits', a .npz/.npy image array or an image folder")
+    data.add_argument(
+        "--data", default=defaults.data, help="'digits', 'shifted-digits', a .npz/.npy image array or an image folder"
+    )
     data.add_argument("--labels", default=None, help="a .npy file of labels, for --data FILE.npy")
     data.add_argument("--image-size", type=int, default=defaults.image_size, help="resize folder images to this")
     model = parser.add_argument_group("model")
@@ -150,12 +158,24 @@ def build_parser(prog: str, description: str, epilog: str = "", loss_help: str =
             default=defaults.loss_null,
             help="for a --loss test: distance of each slice to N(0, 1), or to any Gaussian (slices standardized)",
         )
+    recipe.add_argument(
+        "--precision",
+        choices=("auto", "bfloat16", "float32"),
+        default=defaults.precision,
+        help="encoder and projector compute dtype (auto: bfloat16 autocast on GPU, float32 on CPU)",
+    )
     recipe.add_argument("--probe-lr", type=float, default=defaults.probe_lr, help="online linear probe lr")
     recipe.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
     run = parser.add_argument_group("run")
     run.add_argument("--out", default=defaults.out, help="output folder (metrics, curves, checkpoint)")
     run.add_argument("--resume", action="store_true", help="resume from OUT/checkpoint if present")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="tqdm progress bar")
+    run.add_argument(
+        "--reference-probes",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also probe the random-init encoder and the raw pixels at the end",
+    )
     run.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every, help="epochs")
     return parser
 

@@ -21,15 +21,20 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
+from sketchtest.jax import MONITOR_FIELDS, monitor_init, monitor_read, monitor_statistics, monitor_update
 from training_examples.common import (
+    MONITOR_SLICES,
     MetricsLog,
     epilog_text,
     epoch_batches,
+    eval_health,
     linear_probe_accuracy,
     load_dataset,
+    monitor_columns,
     parse_config,
     print_summary,
     raw_pixel_probe_accuracy,
+    save_embeddings,
     warn,
 )
 from training_examples.jax_lejepa.losses import LOSS_HELP, build_loss
@@ -110,10 +115,13 @@ def embed_views(setup: Setup, params, global_views, local_views):
 def make_train_step(setup: Setup, optimizer: optax.GradientTransformation, base_key):
     """The jitted step: (params, opt_state), images, labels, step -> new state, its :data:`STEP_METRICS`.
 
-    The gradient norm is that of the encoder and projector (the probe's excluded).
+    The gradient norm is that of the encoder and projector (the probe's excluded). The
+    metrics end with the embedding monitor's statistics of the first global view's
+    projections (the whole global batch), computed in the step: no host synchronization.
     """
     config = setup.config
     lejepa_objective = build_loss(config, NUM_GLOBAL_VIEWS)
+    fresh_monitor = monitor_init(config.proj_dim, num_slices=MONITOR_SLICES, seed=config.seed)
 
     def objective(params, images, labels, step):
         view_key, loss_key = jax.random.split(jax.random.fold_in(base_key, step))
@@ -126,13 +134,14 @@ def make_train_step(setup: Setup, optimizer: optax.GradientTransformation, base_
         targets = jnp.tile(labels, NUM_GLOBAL_VIEWS)
         probe_loss = optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean()
         metrics = jnp.stack([lejepa.loss, lejepa.sigreg, lejepa.invariance, probe_loss])
-        return lejepa.loss + probe_loss, metrics
+        health = monitor_statistics(monitor_update(fresh_monitor, jax.lax.stop_gradient(projections[0])))
+        return lejepa.loss + probe_loss, (metrics, health.astype(metrics.dtype))
 
     def train_step(state, images, labels, step):
         params, opt_state = state
-        grads, metrics = jax.grad(objective, has_aux=True)(params, images, labels, step)
+        grads, (metrics, health) = jax.grad(objective, has_aux=True)(params, images, labels, step)
         grad_norm = optax.global_norm({name: grads[name] for name in ("encoder", "projector")})
-        metrics = jnp.concatenate([metrics, grad_norm[None]])
+        metrics = jnp.concatenate([metrics, grad_norm[None], health])
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), metrics
 
@@ -154,6 +163,16 @@ def make_encode(setup: Setup):
         return np.concatenate([np.asarray(chunk) for chunk in chunks])
 
     return encode_all
+
+
+def evaluate(encode, params, config, dataset) -> tuple[float, dict, tuple[np.ndarray, np.ndarray]]:
+    """Online probe accuracy, the evaluation set's embedding health, and its (features, projections)."""
+    features = encode(params["encoder"], dataset.x_test)
+    logits = np.asarray(dense(params["probe"], features))
+    projections = np.asarray(projector_apply(params["projector"], jnp.asarray(features)))
+    monitor = monitor_update(monitor_init(projections.shape[-1], num_slices=MONITOR_SLICES), projections)
+    accuracy = float(np.mean(logits.argmax(axis=1) == dataset.y_test))
+    return accuracy, eval_health(monitor_read(monitor)), (features, projections)
 
 
 def save_checkpoint(path, state, epoch: int) -> None:
@@ -186,7 +205,7 @@ def build_setup(config, dataset) -> Setup:
     return Setup(
         config=config,
         mesh=Mesh(devices, ("data",)),
-        compute_dtype=jnp.bfloat16 if jax.default_backend() == "gpu" else jnp.float32,
+        compute_dtype=jnp.bfloat16 if config.use_bfloat16(jax.default_backend() == "gpu") else jnp.float32,
         mean=jnp.asarray(dataset.channel_mean),
         std=jnp.asarray(dataset.channel_std),
         global_spec=ViewSpec(config.global_size, config.global_scale, config.flip_probability),
@@ -235,13 +254,14 @@ def train(config, dataset):
             step_metrics.append(np.asarray(metrics))
             bar.update()
         elapsed += time.perf_counter() - started
-        params = state[0]
-        logits = np.asarray(dense(params["probe"], encode(params["encoder"], dataset.x_test)))
-        accuracy = float(np.mean(logits.argmax(axis=1) == dataset.y_test))
+        accuracy, health, _ = evaluate(encode, state[0], config, dataset)
         learning_rates = np.asarray(learning_rate(epoch * steps_per_epoch + np.arange(steps_per_epoch)))
+        step_metrics = np.asarray(step_metrics)
+        directions = monitor_init(config.proj_dim, num_slices=MONITOR_SLICES, seed=config.seed).directions
+        monitor = monitor_columns(step_metrics[:, 5:], MONITOR_FIELDS, np.asarray(directions, dtype=np.float64))
         row = log.record_epoch(
-            epoch + 1, step_metrics, learning_rates, online_probe_accuracy=accuracy,
-            epoch_seconds=time.perf_counter() - started, elapsed_seconds=elapsed,
+            epoch + 1, step_metrics[:, :5], learning_rates, monitor, online_probe_accuracy=accuracy,
+            epoch_seconds=time.perf_counter() - started, elapsed_seconds=elapsed, **health,
         )
         bar.set_postfix(loss=f"{row['loss']:.3f}", probe=f"{accuracy:.3f}")
         if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
@@ -276,8 +296,10 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {
         "framework": "jax",
         "probe_accuracy": frozen_probe_accuracy(encode, params["encoder"], dataset),
-        "random_init_probe_accuracy": frozen_probe_accuracy(encode, random_encoder, dataset),
-        "raw_pixel_probe_accuracy": raw_pixel_probe_accuracy(dataset),
+        "random_init_probe_accuracy": (
+            frozen_probe_accuracy(encode, random_encoder, dataset) if config.reference_probes else float("nan")
+        ),
+        "raw_pixel_probe_accuracy": raw_pixel_probe_accuracy(dataset) if config.reference_probes else float("nan"),
         "online_probe_accuracy": log.rows[-1]["online_probe_accuracy"] if log.rows else float("nan"),
         "train_seconds": log.elapsed_seconds,
         "wall_seconds": time.perf_counter() - started,
@@ -286,6 +308,9 @@ def main(argv: list[str] | None = None) -> dict:
         "dataset": dataset.name,
         "config": dataclasses.asdict(config),
     }
+    _, health, (features, projections) = evaluate(encode, params, config, dataset)
+    save_embeddings(config.out_dir, projections, features)
+    summary.update({f"final_{key}": value for key, value in health.items()})
     log.write_summary(summary)
     log.plot(f"jax, {config.arch}, {dataset.name}, loss {config.loss}", summary)
     print_summary(summary, config.out_dir)

@@ -19,15 +19,20 @@ from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from sketchtest.torch import EmbeddingMonitor, monitor_fields
 from training_examples.common import (
+    MONITOR_SLICES,
     MetricsLog,
     epilog_text,
     epoch_batches,
+    eval_health,
     linear_probe_accuracy,
     load_dataset,
+    monitor_columns,
     parse_config,
     print_summary,
     raw_pixel_probe_accuracy,
+    save_embeddings,
     warn,
 )
 from training_examples.torch_lejepa.distributed import Runtime, start_runtime, stop_runtime
@@ -37,6 +42,7 @@ from training_examples.torch_lejepa.views import ViewSpec, make_views, resize_an
 
 DESCRIPTION = "Train a LeJEPA encoder with PyTorch (SIGReg from sketchtest) and report linear-probe accuracy."
 NUM_GLOBAL_VIEWS = 2
+NAN = float("nan")
 
 
 @dataclasses.dataclass
@@ -58,11 +64,12 @@ class Trainer:
     std: torch.Tensor
     global_spec: ViewSpec
     local_spec: ViewSpec
+    monitor: EmbeddingMonitor
 
     def autocast(self):
-        """bfloat16 autocast on CUDA; full float32 elsewhere."""
-        cuda = self.runtime.device.type == "cuda"
-        return torch.autocast(self.runtime.device.type, dtype=torch.bfloat16, enabled=cuda)
+        """bfloat16 autocast with ``--precision bfloat16`` or on CUDA by default; full float32 otherwise."""
+        enabled = self.config.use_bfloat16(self.runtime.device.type == "cuda")
+        return torch.autocast(self.runtime.device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def build_model(config, dataset, device) -> LeJEPAModel:
@@ -121,6 +128,7 @@ def build_trainer(config, dataset, runtime: Runtime, steps_per_epoch: int) -> Tr
         std=torch.as_tensor(dataset.channel_std, device=runtime.device),
         global_spec=ViewSpec(config.global_size, config.global_scale, config.flip_probability),
         local_spec=ViewSpec(config.local_size, config.local_scale, config.flip_probability),
+        monitor=EmbeddingMonitor(config.proj_dim, num_slices=MONITOR_SLICES, seed=config.seed),
     )
 
 
@@ -131,9 +139,11 @@ def gradient_norm(parameters: list) -> torch.Tensor:
 
 
 def train_step(trainer: Trainer, indices: np.ndarray) -> torch.Tensor:
-    """One optimizer step on this rank's share of a batch; returns its :data:`STEP_METRICS`.
+    """One optimizer step on this rank's share of a batch; returns its :data:`STEP_METRICS` and monitor.
 
     The gradient norm is that of the encoder and projector (the probe's excluded), after DDP's averaging.
+    The embedding monitor reads the first global view's projections of the whole
+    global batch (all ranks), as a tensor on the device: no host synchronization.
     """
     index = torch.as_tensor(indices, device=trainer.runtime.device)
     images, labels = trainer.images[index], trainer.labels[index]
@@ -149,7 +159,10 @@ def train_step(trainer: Trainer, indices: np.ndarray) -> torch.Tensor:
     grad_norm = gradient_norm(trainer.backbone_parameters)
     trainer.optimizer.step()
     trainer.scheduler.step()
-    return torch.stack([lejepa.loss, lejepa.sigreg, lejepa.invariance, probe_loss, grad_norm]).detach()
+    trainer.monitor.update(projections[0].float())
+    health = trainer.monitor.compute().to(lejepa.loss.dtype)
+    return torch.cat([torch.stack([lejepa.loss, lejepa.sigreg, lejepa.invariance, probe_loss, grad_norm]).detach(),
+                      health])
 
 
 @torch.no_grad()
@@ -166,12 +179,23 @@ def encode(trainer: Trainer, model: LeJEPAModel, images: np.ndarray, batch_size:
     return torch.cat(features)
 
 
-def online_probe_accuracy(trainer: Trainer, dataset) -> float:
-    """Test accuracy of the online linear probe (trained on detached global-view features)."""
+@torch.no_grad()
+def project(trainer: Trainer, features: torch.Tensor) -> torch.Tensor:
+    """The projector on a whole set of features at once (its BatchNorm uses this set's statistics)."""
+    with trainer.autocast():
+        return trainer.model.projector(features).float()
+
+
+def evaluate(trainer: Trainer, dataset) -> tuple[float, dict, tuple[torch.Tensor, torch.Tensor]]:
+    """Online probe accuracy, the evaluation set's embedding health, and its (features, projections)."""
+    features = encode(trainer, trainer.model, dataset.x_test)
     with torch.no_grad():
-        logits = trainer.model.probe(encode(trainer, trainer.model, dataset.x_test))
+        logits = trainer.model.probe(features)
     predictions = logits.argmax(dim=1).cpu().numpy()
-    return float(np.mean(predictions == dataset.y_test))
+    projections = project(trainer, features)
+    monitor = EmbeddingMonitor(projections.shape[-1], num_slices=MONITOR_SLICES, distributed=False)
+    monitor.update(projections)
+    return float(np.mean(predictions == dataset.y_test)), eval_health(monitor.read()), (features, projections)
 
 
 def frozen_probe_accuracy(trainer: Trainer, model: LeJEPAModel, dataset) -> float:
@@ -236,10 +260,11 @@ def train(config, dataset, runtime: Runtime) -> tuple[Trainer, MetricsLog]:
         step_metrics = torch.stack(step_metrics).cpu().numpy()  # one synchronization per epoch
         elapsed += time.perf_counter() - started
         if runtime.is_main:
-            accuracy = online_probe_accuracy(trainer, dataset)
+            accuracy, health, _ = evaluate(trainer, dataset)
+            monitor = monitor_columns(step_metrics[:, 5:], monitor_fields(), trainer.monitor.directions_host)
             row = log.record_epoch(
-                epoch + 1, step_metrics, learning_rates, online_probe_accuracy=accuracy,
-                epoch_seconds=time.perf_counter() - started, elapsed_seconds=elapsed,
+                epoch + 1, step_metrics[:, :5], learning_rates, monitor, online_probe_accuracy=accuracy,
+                epoch_seconds=time.perf_counter() - started, elapsed_seconds=elapsed, **health,
             )
             bar.set_postfix(loss=f"{row['loss']:.3f}", probe=f"{accuracy:.3f}")
             if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
@@ -252,11 +277,12 @@ def finish(trainer: Trainer, log: MetricsLog, dataset, started: float) -> dict:
     """Final probes (trained, random init, raw pixels), metrics.json and the PNG curves."""
     config = trainer.config
     random_model = build_model(config, dataset, trainer.runtime.device)
+    references = config.reference_probes
     summary = {
         "framework": "torch",
         "probe_accuracy": frozen_probe_accuracy(trainer, trainer.model, dataset),
-        "random_init_probe_accuracy": frozen_probe_accuracy(trainer, random_model, dataset),
-        "raw_pixel_probe_accuracy": raw_pixel_probe_accuracy(dataset),
+        "random_init_probe_accuracy": frozen_probe_accuracy(trainer, random_model, dataset) if references else NAN,
+        "raw_pixel_probe_accuracy": raw_pixel_probe_accuracy(dataset) if references else NAN,
         "online_probe_accuracy": log.rows[-1]["online_probe_accuracy"] if log.rows else float("nan"),
         "train_seconds": log.elapsed_seconds,
         "wall_seconds": time.perf_counter() - started,
@@ -266,6 +292,9 @@ def finish(trainer: Trainer, log: MetricsLog, dataset, started: float) -> dict:
         "dataset": dataset.name,
         "config": dataclasses.asdict(config),
     }
+    _, health, (features, projections) = evaluate(trainer, dataset)
+    save_embeddings(config.out_dir, projections.cpu().numpy(), features.cpu().numpy())
+    summary.update({f"final_{key}": value for key, value in health.items()})
     log.write_summary(summary)
     log.plot(f"torch, {config.arch}, {dataset.name}, loss {config.loss}", summary)
     return summary
