@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from sketchtest._compat import device, host_constant, index_dtype, is_traced
+from sketchtest._compat import device, index_dtype, is_traced
 from sketchtest._nulls.ecf import _lagrange4 as lagrange4
 from sketchtest._nulls.edf_limit_laws import TABLE_END
 from sketchtest._nulls.edf_limit_tables import LIMIT_TABLES
