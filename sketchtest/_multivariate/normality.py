@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from sketchtest._nulls.combine import cauchy_pvalue
 from sketchtest._nulls.tails import cauchy_term
-from sketchtest._compat import device, is_traced
+from sketchtest._compat import device, is_dask_namespace, is_traced
 from sketchtest._multivariate.directions import directions_for
 from sketchtest._multivariate.normality_moments import (
     chi2_upper, covariance_statistic, kurtosis_statistic, matched_chi2_pvalue, mean_statistic,
@@ -369,15 +369,15 @@ def _within_subspace(x_spectrum, singular, null, options, *, xp, dtype):
     """Composite test of the samples' scores in their k-dimensional subspace, where singular.
 
     ``None`` (no component) where no sample is singular, and under tracing
-    (the rank must be a Python int); NaN for the full-rank batch elements.
+    (the rank must be a Python int; a lazy dask rank is computed, as NumPy's
+    is read); NaN for the full-rank batch elements.
     """
     shape = tuple(singular.shape)
-    if is_traced(singular):
+    if is_traced(singular) and not is_dask_namespace(xp):
         return None
     flat_singular = [bool(v) for v in xp.reshape(singular, (-1,))]
     if not any(flat_singular):
         return None
-    eigenvalues = xp.reshape(x_spectrum.eigenvalues, (-1,) + tuple(x_spectrum.eigenvalues.shape[-1:]))
     vectors = xp.reshape(x_spectrum.vectors, (-1,) + tuple(x_spectrum.vectors.shape[-2:]))
     centred = xp.reshape(x_spectrum.centred, (-1,) + tuple(x_spectrum.centred.shape[-2:]))
     ranks = [int(v) for v in xp.reshape(x_spectrum.rank, (-1,))]
@@ -388,8 +388,9 @@ def _within_subspace(x_spectrum, singular, null, options, *, xp, dtype):
             statistics.append(float("nan"))
             pvalues.append(float("nan"))
             continue
-        loadings = vectors[index][:, :rank] / xp.sqrt(eigenvalues[index][:rank])
-        scores = xp.matmul(centred[index], xp.astype(loadings, centred.dtype))
+        # coordinates on the top principal axes, not whitened: the composite test is affine
+        # invariant, and whitened scores (covariance I) would leave its principal axes undefined
+        scores = xp.matmul(centred[index], xp.astype(vectors[index][:, :rank], centred.dtype))
         inner = normality_test(scores, null="normal", **options)
         statistics.append(float(inner.statistic))
         pvalues.append(float(inner.pvalue))
@@ -490,7 +491,9 @@ def normality_test(
     ----------
     x : array_like
         Samples of shape ``(..., N, D)``, N >= 4 (N >= D + 2 for
-        ``null="normal"``); leading axes are a batch.
+        ``null="normal"``); leading axes are a batch. A dask array stays
+        chunked by rows: its D x D covariance is reduced over the chunks and
+        decomposed on the host, and the result equals NumPy's.
     null : {"standard", "normal"}, default "standard"
         ``"standard"`` (the default for (N, D) embeddings, as LeJEPA): H0 is
         N(0, I_D), what SIGReg enforces.

@@ -42,7 +42,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sketchtest._compat import device, is_traced
+import numpy as np
+
+from sketchtest._compat import device, is_dask_namespace, is_traced
 
 __all__ = [
     "Spectrum", "axes_kept", "data_eps", "nonfinite_rows", "principal_scores", "rank_threshold", "spectrum_of",
@@ -140,7 +142,21 @@ def _effective_rank(eigenvalues, *, xp):
 
 
 def _eigh_descending(covariance, *, xp):
-    eigenvalues, vectors = xp.linalg.eigh((covariance + xp.matrix_transpose(covariance)) / 2.0)
+    """Eigenvalues in descending order and their eigenvectors, each with a fixed sign.
+
+    An eigenvector's sign is arbitrary and differs between linear-algebra
+    libraries (and with rounding): each is turned so that the sum of the
+    cubes of its entries is positive, so NumPy, PyTorch, JAX and dask give the
+    same principal-axis scores.
+    """
+    symmetric = (covariance + xp.matrix_transpose(covariance)) / 2.0
+    if is_dask_namespace(xp):  # dask has no eigh: the D x D matrix is small, solved on the host
+        eigenvalues, vectors = np.linalg.eigh(np.asarray(symmetric.compute()))
+        eigenvalues, vectors = xp.asarray(eigenvalues), xp.asarray(vectors)
+    else:
+        eigenvalues, vectors = xp.linalg.eigh(symmetric)
+    skew = xp.sum(vectors * vectors * vectors, axis=-2, keepdims=True)
+    vectors = xp.where(skew < 0, -vectors, vectors)
     return xp.flip(eigenvalues, axis=-1), xp.flip(vectors, axis=-1)
 
 
