@@ -226,3 +226,20 @@ def test_ddp_two_processes_read_what_one_process_reads(tmp_path):
         saved = torch.load(tmp_path / f"rank{rank}.pt", weights_only=False)
         assert_matches(saved["global"], expected, rtol=1e-12)
         assert saved["local"]["count"] == BATCHES * ROWS // 2  # distributed=False: this rank's rows only
+
+
+def test_directions_unit_only_in_float32_give_the_float64_pvalue():
+    # JAX without x64 keeps the monitor's directions in float32: unit columns to float32's rounding,
+    # which sigreg_pvalue's float64 check refuses; the read normalizes them again in float64
+    from sketchtest._losses.monitor import FIELDS, read_statistics
+
+    directions = np.random.default_rng(5).standard_normal((DIM, 16))
+    directions /= np.linalg.norm(directions, axis=0)
+    rounded = directions.astype(np.float32).astype(np.float64)  # as monitor_read hands them over
+    values = np.zeros(len(FIELDS))
+    values[FIELDS.index("count")], values[FIELDS.index("sigreg")] = 200.0, 0.9
+    exact = read_statistics(values, directions, t_max=3.0, n_points=17)["sigreg_pvalue"]
+    from_float32 = read_statistics(values, rounded, t_max=3.0, n_points=17)["sigreg_pvalue"]
+    # the reference: sigreg_pvalue on the exact unit directions (the rounding moves p by ~1e-7 at most)
+    assert exact == pytest.approx(float(st.sigreg_pvalue(0.9, directions=directions)), rel=1e-12)
+    assert from_float32 == pytest.approx(exact, rel=1e-5)

@@ -135,6 +135,10 @@ def read_statistics(values, directions_host: np.ndarray, *, t_max: float, n_poin
     if result["count"] < 1:
         raise ValueError("the monitor has seen no embeddings since it was last read: call update(z) first")
     result["count"] = int(result["count"])
+    # directions drawn in float32 (JAX without x64) are unit to float32's rounding only: in float64
+    # they are normalized again, as sigreg_pvalue's null (and its float64 check) assumes unit columns
+    directions_host = np.asarray(directions_host, dtype=np.float64)
+    directions_host = directions_host / np.linalg.norm(directions_host, axis=0)
     result["sigreg_pvalue"] = float(
         sigreg_pvalue(np.float64(result["sigreg"]), directions=directions_host, t_max=t_max, n_points=n_points)
     )
