@@ -22,6 +22,10 @@ def monitor_columns(values, fields, directions) -> np.ndarray:
 
     values = np.asarray(values, dtype=np.float64)
     picked = values[:, [fields.index(MONITOR_SOURCES[name]) for name in MONITOR_METRICS]]
+    # float32 directions (JAX without x64) are unit only to float32's rounding: normalized again in
+    # float64, since sigreg_pvalue checks float64 directions to float64's tolerance
+    directions = np.asarray(directions, dtype=np.float64)
+    directions = directions / np.linalg.norm(directions, axis=0)
     pvalues = np.asarray(st.sigreg_pvalue(values[:, fields.index("sigreg")], directions=directions))
     return np.column_stack([picked, pvalues])
 
