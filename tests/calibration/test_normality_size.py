@@ -28,6 +28,13 @@ def null_samples(null, replicates, n, dim, seed):
     if null == "standard":
         return z
     mixing = rng.standard_normal((dim, dim)) * np.exp(rng.uniform(-2.0, 2.0, size=dim))[:, None]
+    # Full rank in float64 by normality_test's documented rule: a covariance whose eigenvalues
+    # spread beyond 8 D eps (9e-13 at D = 512; one draw in 100 at D = 512 reached 1.5e-13) is
+    # numerically singular, a collapse (tested in test_normality_unhealthy.py), not this case.
+    singular_values = np.linalg.svd(mixing, compute_uv=False)
+    while (singular_values[-1] / singular_values[0]) ** 2 < 16 * dim * np.finfo(np.float64).eps:
+        mixing = rng.standard_normal((dim, dim)) * np.exp(rng.uniform(-2.0, 2.0, size=dim))[:, None]
+        singular_values = np.linalg.svd(mixing, compute_uv=False)
     return rng.normal(3.0, 2.0, size=dim) + z @ mixing
 
 
