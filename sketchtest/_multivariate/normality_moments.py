@@ -35,13 +35,13 @@ __all__ = [
 
 
 def skewness_statistic(z, *, xp, centre):
-    """:math:`\lVert N^{-1/2} \sum_i z_i (|z_i|^2 - c)\rVert^2 / (2(D+2))` over ``(..., N, D)``."""
+    r""":math:`\lVert N^{-1/2} \sum_i z_i (|z_i|^2 - c)\rVert^2 / (2(D+2))` over ``(..., N, D)``."""
     squared_norms = xp.sum(z * z, axis=-1, keepdims=True)
     return skewness_from_sum(xp.sum(z * (squared_norms - centre), axis=-2), z.shape[-2], xp=xp)
 
 
 def skewness_from_sum(weighted_sum, n, *, xp):
-    """The skewness statistic from :math:`\sum_i z_i (|z_i|^2 - c)` ``(..., D)`` over `n` samples."""
+    r"""The skewness statistic from :math:`\sum_i z_i (|z_i|^2 - c)` ``(..., D)`` over `n` samples."""
     vector = weighted_sum / math.sqrt(n)
     return xp.sum(vector * vector, axis=-1) / (2.0 * (weighted_sum.shape[-1] + 2.0))
 
@@ -61,7 +61,7 @@ def kurtosis_statistic(z, *, xp, scale_free):
 
 
 def kurtosis_from_sums(fourth_sum, square_sum, n, dim, *, scale_free):
-    """The kurtosis statistic from :math:`\sum_i |z_i|^4` and :math:`\sum_i |z_i|^2` over `n` samples."""
+    r"""The kurtosis statistic from :math:`\sum_i |z_i|^4` and :math:`\sum_i |z_i|^2` over `n` samples."""
     fourth = fourth_sum / n
     if not scale_free:
         return fourth
@@ -69,7 +69,7 @@ def kurtosis_from_sums(fourth_sum, square_sum, n, dim, *, scale_free):
 
 
 def mean_statistic(x, *, xp):
-    """:math:`N \lVert \bar x \rVert^2`, exactly :math:`\chi^2_D` under N(0, I)."""
+    r""":math:`N \lVert \bar x \rVert^2`, exactly :math:`\chi^2_D` under N(0, I)."""
     mean = xp.mean(x, axis=-2)
     return float(x.shape[-2]) * xp.sum(mean * mean, axis=-1)
 
@@ -96,7 +96,7 @@ def covariance_statistic(x, gram, *, xp):
 
 
 def covariance_from_sums(gram, fourth_sum, square_sum, n, *, xp):
-    """The covariance statistic from :math:`X^\top X`, :math:`\sum_i |x_i|^4` and :math:`\sum_i |x_i|^2`."""
+    r"""The covariance statistic from :math:`X^\top X`, :math:`\sum_i |x_i|^4` and :math:`\sum_i |x_i|^2`."""
     dim = gram.shape[-1]
     off_identity = gram - float(n) * xp.eye(dim, dtype=gram.dtype, device=device(gram))
     total = xp.sum(off_identity * off_identity, axis=(-2, -1))
