@@ -29,8 +29,8 @@ from sketchtest._nulls.tails import cauchy_term
 from sketchtest._compat import device, is_dask_namespace, is_traced
 from sketchtest._multivariate.directions import directions_for
 from sketchtest._multivariate.normality_moments import (
-    chi2_upper, covariance_statistic, kurtosis_statistic, matched_chi2_pvalue, mean_statistic,
-    null_moments, skewness_statistic,
+    chi2_upper, covariance_from_sums, kurtosis_from_sums, matched_chi2_pvalue, mean_statistic, null_moments,
+    skewness_from_sum,
 )
 from sketchtest._multivariate.normality_spectrum import (
     axes_kept, nonfinite_rows, principal_scores, spectrum_of, whitening_matrix,
@@ -190,17 +190,17 @@ def nan_cauchy(pvalues, *, xp):
     return statistic, cauchy_pvalue(statistic, xp=xp)
 
 
-def _epps_pulley_columns(projections, *, xp, null, standardized=False):
+def _epps_pulley_columns(projections, *, xp, null, standardized=False, column_scale=None):
     """Epps-Pulley statistics and asymptotic p-values of every column of ``(..., N, K)``.
 
     The composite null standardizes each column with ddof = 0, as
     :func:`sketchtest.epps_pulley`, unless the columns are `standardized`
     already (whitened slices, principal scores: mean zero and variance one
-    by construction).
+    by construction), or scaled to be by `column_scale` ``(..., K)``.
     """
     if null == "normal" and not standardized:
         projections = xp.moveaxis(standardize(xp.moveaxis(projections, -1, -2), xp=xp, ddof=0), -1, -2)
-    cos_sum, sin_sum = ecf_sums(projections, _T_MAX, _N_POINTS, xp=xp)
+    cos_sum, sin_sum = ecf_sums(projections, _T_MAX, _N_POINTS, xp=xp, column_scale=column_scale)
     return columns_from_sums(cos_sum, sin_sum, projections.shape[-2], xp=xp, null=null)
 
 
@@ -218,9 +218,10 @@ def columns_from_sums(cos_sum, sin_sum, count, *, xp, null):
     return statistics, xp.where(undefined, xp.full_like(pvalues, float("nan")), pvalues)
 
 
-def _axes_component(projections, *, xp, null, name, kept=None, standardized=False):
+def _axes_component(projections, *, xp, null, name, kept=None, standardized=False, column_scale=None):
     """Epps-Pulley on every column of ``(..., N, K)``, Cauchy-combined over the columns that are `kept`."""
-    statistics, pvalues = _epps_pulley_columns(projections, xp=xp, null=null, standardized=standardized)
+    statistics, pvalues = _epps_pulley_columns(projections, xp=xp, null=null, standardized=standardized,
+                                               column_scale=column_scale)
     return columns_component(statistics, pvalues, xp=xp, null=null, name=name, kept=kept)
 
 
@@ -262,19 +263,43 @@ def reject_where(part, far, reason, *, xp):
                            extras={**part.extras, "reason": reason})
 
 
-def _standard_moments(x, *, xp):
-    """Skewness, kurtosis, covariance and mean components of the raw samples (standard null)."""
-    dim = x.shape[-1]
+def _standard_moments(x, spectrum, *, xp):
+    """Skewness, kurtosis, covariance and mean components of the raw samples (standard null).
+
+    One pass for the squared norms and one product for the skewness vector;
+    :math:`X^\top X` and the mean come from the spectrum's covariance and mean
+    (exact up to rounding), except where a value is beyond
+    :data:`FAR_FROM_STANDARD` (the moments are rejected there and computed
+    on the clipped samples) or under tracing.
+    """
+    n, dim = x.shape[-2], x.shape[-1]
     far = xp.max(xp.abs(x), axis=(-2, -1)) > FAR_FROM_STANDARD
-    x = xp.clip(x, -FAR_FROM_STANDARD, FAR_FROM_STANDARD)
-    gram = xp.matmul(xp.matrix_transpose(x), x)
+    exact_gram = is_traced(far) or bool(xp.any(far))
+    if exact_gram:
+        x = xp.clip(x, -FAR_FROM_STANDARD, FAR_FROM_STANDARD)
+    squared_norms = xp.sum(x * x, axis=-1)
+    weighted = xp.matmul((squared_norms - (dim + 2.0))[..., None, :], x)[..., 0, :]
+    fourth_sum, square_sum = xp.sum(squared_norms * squared_norms, axis=-1), xp.sum(squared_norms, axis=-1)
+    gram, mean_value = _gram_and_mean(x, spectrum, exact=exact_gram, xp=xp)
     statistics = {
-        "skewness": skewness_statistic(x, xp=xp, centre=dim + 2.0),
-        "kurtosis": kurtosis_statistic(x, xp=xp, scale_free=True),
-        "covariance": covariance_statistic(x, gram, xp=xp),
-        "mean": mean_statistic(x, xp=xp),
+        "skewness": skewness_from_sum(weighted, n, xp=xp),
+        "kurtosis": kurtosis_from_sums(fourth_sum, square_sum, n, dim, scale_free=True),
+        "covariance": xp.astype(covariance_from_sums(gram, xp.astype(fourth_sum, gram.dtype),
+                                                     xp.astype(square_sum, gram.dtype), n, xp=xp), x.dtype),
+        "mean": mean_value,
     }
-    return standard_moment_parts(statistics, far, x.shape[-2], dim, xp=xp)
+    return standard_moment_parts(statistics, far, n, dim, xp=xp)
+
+
+def _gram_and_mean(x, spectrum, *, exact, xp):
+    """:math:`X^\top X` and :math:`N \lVert \bar x \rVert^2`: from the spectrum, or from `x` where `exact`."""
+    n = x.shape[-2]
+    if exact:
+        return xp.matmul(xp.matrix_transpose(x), x), mean_statistic(x, xp=xp)
+    mean = spectrum.mean
+    raw_covariance = spectrum.covariance / (spectrum.scale * spectrum.scale)
+    gram = float(n) * (raw_covariance + xp.matmul(xp.matrix_transpose(mean), mean))
+    return gram, xp.astype(float(n) * xp.sum(mean * mean, axis=(-2, -1)), x.dtype)
 
 
 def standard_moment_parts(statistics, far, n, dim, *, xp):
@@ -308,7 +333,7 @@ def _standard_components(x, spectrum, directions, *, xp):
                                           kept=axes_kept(spectrum, num_axes, xp=xp), standardized=True),
         "coordinates": _axes_component(x, xp=xp, null="standard", name="coordinates"),
     }
-    components.update(_standard_moments(x, xp=xp))
+    components.update(_standard_moments(x, spectrum, xp=xp))
     return components
 
 
@@ -318,17 +343,17 @@ def _standard_components(x, spectrum, directions, *, xp):
 COMPOSITE_MOMENTS_MARGIN = 8
 
 
-def _unit_columns(spectrum, *, xp):
-    """Centred samples with each column scaled to variance one (ddof = 0); an empty column is NaN.
+def _column_scale(spectrum, *, xp):
+    """``(..., D)`` scale of each centred column to variance one (ddof = 0); an empty column's is NaN.
 
-    The variances are the covariance's diagonal, :math:`\\sum_k V_{jk}^2 \\lambda_k`;
+    The variances are the covariance's diagonal, :math:`\sum_k V_{jk}^2 \lambda_k`;
     a column whose variance is below the rank threshold (a constant) is empty.
     """
     variance = xp.sum(spectrum.vectors * spectrum.vectors * spectrum.eigenvalues[..., None, :], axis=-1)
     empty = variance <= spectrum.threshold[..., None]
     safe = xp.where(empty, xp.ones_like(variance), variance)
     scale = xp.where(empty, xp.full_like(variance, float("nan")), 1.0 / xp.sqrt(safe))
-    return spectrum.centred * xp.astype(scale, spectrum.centred.dtype)[..., None, :]
+    return xp.astype(scale, spectrum.centred.dtype)
 
 
 def _composite_components(x, spectrum, directions, *, xp):
@@ -341,11 +366,13 @@ def _composite_components(x, spectrum, directions, *, xp):
                                          name="random_slices", standardized=True),
         "principal_axes": _axes_component(scores, xp=xp, null="normal", name="principal_axes",
                                           kept=axes_kept(spectrum, num_axes, xp=xp), standardized=True),
-        "coordinates": _axes_component(_unit_columns(spectrum, xp=xp), xp=xp, null="normal",
-                                       name="coordinates", standardized=True),
+        "coordinates": _axes_component(spectrum.centred, xp=xp, null="normal", name="coordinates",
+                                       standardized=True, column_scale=_column_scale(spectrum, xp=xp)),
     }
-    moments = {"skewness": skewness_statistic(whitened, xp=xp, centre=0.0),
-               "kurtosis": kurtosis_statistic(whitened, xp=xp, scale_free=False)}
+    squared_norms = xp.sum(whitened * whitened, axis=-1)
+    moments = {"skewness": skewness_from_sum(xp.matmul(squared_norms[..., None, :], whitened)[..., 0, :], n, xp=xp),
+               "kurtosis": kurtosis_from_sums(xp.sum(squared_norms * squared_norms, axis=-1),
+                                              xp.sum(squared_norms, axis=-1), n, dim, scale_free=False)}
     return composite_parts(components, moments, spectrum.rank < dim, n, dim, xp=xp)
 
 
@@ -585,7 +612,8 @@ def normality_test(
     x, xp, result_dtype = _validate(x, null, seed, num_slices, moment_resamples, nan_policy)
     n, dim = x.shape[-2], x.shape[-1]
     missing = nonfinite_rows(x, xp=xp)
-    x = xp.where(xp.isfinite(x), x, xp.zeros_like(x))
+    if is_traced(missing) or bool(xp.any(missing)):
+        x = xp.where(xp.isfinite(x), x, xp.zeros_like(x))
     directions, _ = directions_for(x, xp=xp, dtype=x.dtype, num_slices=num_slices, seed=seed,
                                    directions=directions, orthogonal=False)
     spectrum = spectrum_of(x, xp=xp, input_dtype=input_dtype)
