@@ -273,11 +273,12 @@ def _standard_moments(x, spectrum, *, xp):
     on the clipped samples) or under tracing.
     """
     n, dim = x.shape[-2], x.shape[-1]
-    far = xp.max(xp.abs(x), axis=(-2, -1)) > FAR_FROM_STANDARD
+    far = ((xp.max(x, axis=(-2, -1)) > FAR_FROM_STANDARD)
+           | (xp.min(x, axis=(-2, -1)) < -FAR_FROM_STANDARD))
     exact_gram = is_traced(far) or bool(xp.any(far))
     if exact_gram:
         x = xp.clip(x, -FAR_FROM_STANDARD, FAR_FROM_STANDARD)
-    squared_norms = xp.sum(x * x, axis=-1)
+    squared_norms = xp.vecdot(x, x, axis=-1)
     weighted = xp.matmul((squared_norms - (dim + 2.0))[..., None, :], x)[..., 0, :]
     fourth_sum, square_sum = xp.sum(squared_norms * squared_norms, axis=-1), xp.sum(squared_norms, axis=-1)
     gram, mean_value = _gram_and_mean(x, spectrum, exact=exact_gram, xp=xp)
@@ -369,7 +370,7 @@ def _composite_components(x, spectrum, directions, *, xp):
         "coordinates": _axes_component(spectrum.centred, xp=xp, null="normal", name="coordinates",
                                        standardized=True, column_scale=_column_scale(spectrum, xp=xp)),
     }
-    squared_norms = xp.sum(whitened * whitened, axis=-1)
+    squared_norms = xp.vecdot(whitened, whitened, axis=-1)
     moments = {"skewness": skewness_from_sum(xp.matmul(squared_norms[..., None, :], whitened)[..., 0, :], n, xp=xp),
                "kurtosis": kurtosis_from_sums(xp.sum(squared_norms * squared_norms, axis=-1),
                                               xp.sum(squared_norms, axis=-1), n, dim, scale_free=False)}

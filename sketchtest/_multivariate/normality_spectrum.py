@@ -112,15 +112,18 @@ def _centre(x, *, xp, wide):
 
     The first sample is subtracted first (the shifted-data algorithm: the
     differences of nearby floats of one dtype are rounded relative to the
-    differences), and their mean is summed in the `wide` dtype, so that the
-    centred values are those of the spread, not of the offset, whatever the
-    summation order of the backend. Returns the centred samples (`x`'s
-    dtype) and the mean ``(..., 1, D)`` in the `wide` dtype.
+    differences), and their mean is summed in the `wide` dtype (a float32
+    sum over many rows would leave a mean error that a collapsed sample
+    shows as one more non-empty axis), so that the centred values are those
+    of the spread, not of the offset, whatever the summation order of the
+    backend. Returns the centred samples (`x`'s dtype) and the mean
+    ``(..., 1, D)`` in the `wide` dtype.
     """
     pivot = x[..., :1, :]
-    shifted = x - pivot
-    mean = xp.sum(shifted, axis=-2, keepdims=True, dtype=wide) / float(x.shape[-2])
-    return shifted - xp.astype(mean, x.dtype), xp.astype(pivot, wide) + mean
+    centred = x - pivot
+    mean = xp.sum(centred, axis=-2, keepdims=True, dtype=wide) / float(x.shape[-2])
+    centred -= xp.astype(mean, x.dtype)  # in place where the library allows it: no second (N, D) array
+    return centred, xp.astype(pivot, wide) + mean
 
 
 def _power_of_two_scale(centred, *, xp):
@@ -196,7 +199,7 @@ def spectrum_of(x, *, xp, input_dtype):
     factor = _power_of_two_scale(centred, xp=xp)
     scaled_first = _needs_scaling_first(factor, xp=xp)
     if scaled_first:
-        centred = centred * factor
+        centred *= factor
     units = xp.ones_like(factor) if scaled_first else factor * factor  # covariance units -> scaled units
     covariance_dtype = x.dtype
     covariance = xp.astype(_covariance(centred, xp=xp, wide=x.dtype), wide) * xp.astype(units, wide)
@@ -218,7 +221,7 @@ def spectrum_of(x, *, xp, input_dtype):
     rank = xp.sum(xp.astype(eigenvalues > threshold[..., None], xp.int32), axis=-1)
     root = xp.sqrt(unit)[..., None, None]
     remaining = root if scaled_first else root * xp.astype(factor, wide)
-    centred = centred * xp.astype(remaining, x.dtype)
+    centred *= xp.astype(remaining, x.dtype)
     return Spectrum(centred, eigenvalues, vectors, rank, _effective_rank(eigenvalues, xp=xp), threshold,
                     mean=mean, scale=xp.astype(factor, wide) * root, covariance=covariance * unit[..., None, None])
 
@@ -254,6 +257,11 @@ def axes_kept(spectrum, num_axes, *, xp):
 
 
 def nonfinite_rows(x, *, xp):
-    """``(...)`` mask of batch elements holding a NaN or an infinity."""
-    return ~xp.all(xp.isfinite(x), axis=(-2, -1))
+    """``(...)`` mask of batch elements holding a NaN or an infinity.
+
+    Read from the largest and smallest values (NaN propagates through both,
+    +inf shows in the first, -inf in the second): no (N, D) mask is made.
+    """
+    largest, smallest = xp.max(x, axis=(-2, -1)), xp.min(x, axis=(-2, -1))
+    return ~(xp.isfinite(largest) & xp.isfinite(smallest))
 
