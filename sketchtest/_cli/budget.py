@@ -130,7 +130,7 @@ def _plan(source, *, num_slices, budget, normal_null, stream_epps_pulley, rows_w
     fixed = (dimensions * slices * (8 + item) + slices * SLICE_STATE_BYTES
              + (covariance if full_covariance else 3 * dimensions * 8))
     if stream_normality:
-        fixed += stream_normality_state_bytes(dimensions, slices, normal_null)
+        fixed += stream_normality_state_bytes(dimensions, slices)
     if fixed > budget // 2:
         what = "the streamed normality_test's state" if stream_normality else "its directions and sums"
         raise InputError(f"--slices {slices} at D = {dimensions} needs {format_size(fixed)} for "
@@ -156,6 +156,10 @@ def _plan(source, *, num_slices, budget, normal_null, stream_epps_pulley, rows_w
     if chunk_rows < 1:
         raise InputError(f"--memory-budget {format_size(budget)} cannot hold one row of "
                          f"D = {dimensions} while reading; raise it")
+    if stream_normality and normal_null and 2 * quarter < NORMALITY_SIMULATION_BYTES:
+        raise InputError(f"--memory-budget {format_size(budget)} is too small for normality_test "
+                         f"with --null normal, whose null simulation needs about "
+                         f"{format_size(NORMALITY_SIMULATION_BYTES)} once the rows are read; raise it")
     multivariate_rows = min(kept, math.isqrt(2 * quarter // PAIR_BYTES))
     normality = samples if stream_normality else \
         min(kept, _normality_rows(dimensions, slices, 2 * quarter, normal_null))
@@ -165,12 +169,14 @@ def _plan(source, *, num_slices, budget, normal_null, stream_epps_pulley, rows_w
                       stream_normality=stream_normality)
 
 
-def stream_normality_state_bytes(dimensions, slices, normal_null) -> int:
-    """Bytes of the state of a streamed ``normality_test`` (and, for ``null="normal"``, of the
-    simulation of its null when the result is computed)."""
-    state = STREAM_NORMALITY_SQUARE_BYTES * dimensions * dimensions \
+def stream_normality_state_bytes(dimensions, slices) -> int:
+    """Bytes of the state of a streamed ``normality_test``, kept while the rows are read.
+
+    (The null simulation of ``null="normal"`` runs once the rows are read, in
+    the half of the budget the in-memory tests use.)
+    """
+    return STREAM_NORMALITY_SQUARE_BYTES * dimensions * dimensions \
         + 2 * 8 * dimensions * slices + 8 * 64 * (dimensions + slices + PRINCIPAL_AXES)
-    return state + (NORMALITY_SIMULATION_BYTES if normal_null else 0)
 
 
 def _check_subsample(plan, source, subsample, *, normality, budget) -> None:
