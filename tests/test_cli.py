@@ -605,6 +605,24 @@ def test_peak_memory_stays_within_the_budget(tmp_path):
         assert entry["growth"] <= 4 * 2**20 + 6 * 2**20, entry
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
+def test_streamed_normality_test_stays_within_the_budget(tmp_path):
+    """normality_test streams every row of 12 MB files in two passes within a 4 MB budget: the
+    peak grows by less than the budget + 6 MB (holding the rows would add 12 MB)."""
+    x = np.random.default_rng(0).standard_normal((196_608, 8))
+    paths = [tmp_path / "x.npy", tmp_path / "x.npz"]
+    np.save(paths[0], x)
+    np.savez_compressed(paths[1], x=x)
+    completed = subprocess.run(
+        [sys.executable, "-c", _MEASURE, "4M", "--tests normality_test --slices 8", *map(str, paths)],
+        capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    measured = [json.loads(line) for line in completed.stderr.splitlines() if line.startswith("{")]
+    assert [entry["status"] for entry in measured] == [0, 0], measured
+    for entry in measured:
+        assert entry["growth"] <= 4 * 2**20 + 6 * 2**20, entry
+
+
 def test_progress_shows_on_a_terminal_after_the_delay_only(monkeypatch, tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.random.default_rng(6).standard_normal((3000, 4)))
     argv = ["check", str(tmp_path / "x.npy"), "--slices", "8", "--tests", "epps_pulley",
