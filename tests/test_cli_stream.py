@@ -209,3 +209,31 @@ def test_progress_bar_counts_both_passes(gaussian_file, capsys, monkeypatch):
     assert status == 0 and err == ""
     status, _, err = run([*argv, "--subsample", "50"], capsys)  # one pass: "reading"
     assert status == 0 and "reading [" in err and "2000/2000 rows" in err and "pass" not in err
+
+
+def test_a_ten_gigabyte_file_streams_within_one_gigabyte():
+    """The plan for 10^7 x 256 float32 rows (10 GB) under the default 1G: normality_test streams
+    every row in chunks whose measured costs (raw and converted rows, the accumulator's working
+    set per row and column) and the kept rows fit, with the accumulator's state, in the budget."""
+    from sketchtest._cli import budget
+    from sketchtest._cli.rows import RowSource
+
+    source = RowSource("big.npy", "npy", 10**7, 256, np.dtype(np.float32), read=None)
+    plan = plan_memory(source, num_slices=128, budget=2**30, normality=True, stream_epps_pulley=False)
+    assert plan.stream_normality and plan.normality_rows == 10**7
+    assert plan.chunk_rows >= 4000  # not thousands of tiny reads per pass
+    columns = 256 + 128 + budget.PRINCIPAL_AXES
+    chunk = plan.chunk_rows * (256 * (4 + 4) + budget.STREAM_NORMALITY_CELL_BYTES * columns)
+    state = budget.stream_normality_state_bytes(256, 128) + 3 * 256 * 256 * 8
+    assert chunk + plan.kept_rows * 256 * 4 + state < 2**30
+
+
+def test_only_streamed_tests_keep_few_rows(gaussian_file, capsys, monkeypatch):
+    """When every test streams, the kept rows (a quarter of the budget) shrink to REPORT_ROWS."""
+    _, path = gaussian_file
+    monkeypatch.setattr("sketchtest._cli.main.REPORT_ROWS", 100)
+    argv = ["--memory-budget", "1M", "--tests"]
+    report = check_json(path, capsys, *argv, "normality_test")
+    assert report["rows_in_memory"] == 100 and report["tests"][0]["rows"] == 2000
+    report = check_json(path, capsys, *argv, "normality_test,jarque_bera")  # one runs in memory
+    assert report["rows_in_memory"] > 100 and report["tests"][0]["rows"] == 2000
