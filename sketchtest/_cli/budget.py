@@ -107,7 +107,7 @@ def plan_memory(source, *, num_slices, budget, stream_epps_pulley=True, normal_n
     >>> plan = plan_memory(open_samples(path), num_slices=256, budget=2**20)
     >>> plan.kept_rows < 100_000, plan.chunk_rows * 8 * 8 < 2**20
     (True, True)
-    >>> plan = plan_memory(open_samples(path), num_slices=256, budget=2**20, normality=True)
+    >>> plan = plan_memory(open_samples(path), num_slices=16, budget=2**20, normality=True)
     >>> plan.stream_normality, plan.normality_rows
     (True, 100000)
     """
