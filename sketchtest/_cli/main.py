@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "instead of streaming every row: one pass, faster on big files; "
                             "the mean and covariance report still uses every row")
     check.add_argument("--no-progress", action="store_true",
-                       help="no progress bar (it shows on a terminal after about 2 seconds)")
+                       help="no progress bar (it shows on a terminal after about 2 seconds, and "
+                            "counts the rows of both passes when normality_test streams)")
     return parser
 
 
