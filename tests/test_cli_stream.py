@@ -128,7 +128,7 @@ def test_subsample_runs_every_test_on_the_same_random_rows(gaussian_file, capsys
     x, path = gaussian_file
     report = check_json(path, capsys, "--subsample", "500", "--tests", "normality_test,jarque_bera")
     normality, jarque_bera = report["tests"]
-    assert report["passes"] == 1 and report["subsample"] == 500
+    assert report["passes"] == 1 and report["subsample"] == 500 and report["streamed"] is False
     assert (normality["rows"], normality["passes"], normality["streamed"]) == (500, 1, False)
     assert normality["subsample"] == jarque_bera["subsample"] == 500
     chosen = SubsampleRows(2000, 500, seed=0).between(0, 2000)  # the rows --seed 0 picks
@@ -140,6 +140,8 @@ def test_subsample_runs_every_test_on_the_same_random_rows(gaussian_file, capsys
     # more rows than the file: every row, one pass
     entry = check_json(path, capsys, "--subsample", "5000")["tests"][0]
     assert (entry["rows"], entry["passes"]) == (2000, 1) and "subsample" not in entry
+    status, out, _ = run(["check", str(path), "--subsample", "5000", "--slices", "4"], capsys)
+    assert status == 0 and "the file has fewer rows; the tests ran on every row" in out
 
 
 def test_a_file_larger_than_the_budget_is_used_whole(capsys, tmp_path):

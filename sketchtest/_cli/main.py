@@ -234,7 +234,8 @@ def run_check(args, *, tests, memory_budget) -> dict:
         "dimensions": source.dimensions, "dtype": str(source.dtype),
         "backend": args.backend, "device": device_name, "null": args.null,
         "alpha": args.alpha, "num_slices": args.slices, "seed": args.seed,
-        "streamed": plan.kept_rows < source.samples, "chunk_rows": plan.chunk_rows,
+        "streamed": plan.kept_rows < source.samples and args.subsample is None,
+        "chunk_rows": plan.chunk_rows,
         "memory_budget": memory_budget, "rows_in_memory": plan.kept_rows,
         "subsample": args.subsample, "passes": read.passes,
     }

@@ -124,9 +124,12 @@ def _render_reading(report: dict) -> list[str]:
     """How the rows were read: every row, streamed (in how many passes), or a subsample."""
     lines = [f"  note: {report['reading_note']}"] if report.get("reading_note") else []
     if report.get("subsample") is not None:
-        rows = min(report["subsample"], report["samples"])
-        return [*lines, f"  --subsample {report['subsample']}: the tests ran on {rows} random rows "
-                        f"(seed {report['seed']}), the mean and covariance below on every row"]
+        if report["subsample"] >= report["samples"]:
+            return [*lines, f"  --subsample {report['subsample']}: the file has fewer rows; the tests "
+                            "ran on every row"]
+        return [*lines, f"  --subsample {report['subsample']}: the tests ran on {report['subsample']} "
+                        f"random rows (seed {report['seed']}), the mean and covariance below on "
+                        "every row"]
     every_row = [test["test"] for test in report["tests"] if test.get("streamed")]
     if not (report.get("streamed") or every_row):
         return lines
