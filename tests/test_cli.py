@@ -294,22 +294,28 @@ def test_a_collapsed_file_is_an_answer_not_an_error(tmp_path, capsys):
     assert "not computed: the covariance is singular" in out
 
 
-def test_normality_test_on_a_subsample_when_the_budget_is_small(tmp_path, capsys):
+def test_normality_test_on_every_row_when_the_budget_is_small(tmp_path, capsys):
+    """Rows that do not fit stream in two passes (tests/test_cli_stream.py checks the numbers);
+    ``--subsample`` runs the old path on a random subsample."""
     from sketchtest._cli.budget import plan_memory
     from sketchtest._cli.readers import open_samples
 
     x = np.random.default_rng(3).standard_normal((3000, 8))
     np.save(tmp_path / "x.npy", x)
-    plan = plan_memory(open_samples(str(tmp_path / "x.npy")), num_slices=16, budget=2**20)
-    assert 4 <= plan.normality_rows < 3000
-    status, out, err = run(["check", str(tmp_path / "x.npy"), "--json", "--slices", "16",
-                            "--memory-budget", "1M", "--no-progress"], capsys)
+    plan = plan_memory(open_samples(str(tmp_path / "x.npy")), num_slices=16, budget=2**20,
+                       normality=True)
+    assert plan.stream_normality and plan.kept_rows < 3000
+    argv = ["check", str(tmp_path / "x.npy"), "--slices", "16", "--memory-budget", "1M", "--no-progress"]
+    status, out, err = run([*argv, "--json"], capsys)
     assert status == 0, err
     test = strict_json(out)["tests"][0]
-    assert test["subsample"] == plan.normality_rows and "error" not in test
-    status, out, err = run(["check", str(tmp_path / "x.npy"), "--slices", "16",
-                            "--memory-budget", "1M", "--no-progress"], capsys)
-    assert f"on a random subsample of {plan.normality_rows} rows" in out
+    assert (test["rows"], test["passes"], test["streamed"]) == (3000, 2, True)
+    assert "subsample" not in test and "error" not in test
+    status, out, err = run(argv, capsys)
+    assert "every row: 3000 streamed in 2 passes" in out
+    status, out, err = run([*argv, "--subsample", "200"], capsys)
+    assert status == 0, err
+    assert "on a random subsample of 200 rows" in out
 
 
 def test_plot_of_the_default_check_shows_the_flagged_axis_and_the_spectrum(tmp_path, capsys, monkeypatch):
@@ -599,6 +605,24 @@ def test_peak_memory_stays_within_the_budget(tmp_path):
         assert entry["growth"] <= 4 * 2**20 + 6 * 2**20, entry
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
+def test_streamed_normality_test_stays_within_the_budget(tmp_path):
+    """normality_test streams every row of 12 MB files in two passes within a 4 MB budget: the
+    peak grows by less than the budget + 6 MB (holding the rows would add 12 MB)."""
+    x = np.random.default_rng(0).standard_normal((49_152, 32))
+    paths = [tmp_path / "x.npy", tmp_path / "x.npz"]
+    np.save(paths[0], x)
+    np.savez_compressed(paths[1], x=x)
+    completed = subprocess.run(
+        [sys.executable, "-c", _MEASURE, "4M", "--tests normality_test --slices 8", *map(str, paths)],
+        capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    measured = [json.loads(line) for line in completed.stderr.splitlines() if line.startswith("{")]
+    assert [entry["status"] for entry in measured] == [0, 0], measured
+    for entry in measured:
+        assert entry["growth"] <= 4 * 2**20 + 6 * 2**20, entry
+
+
 def test_progress_shows_on_a_terminal_after_the_delay_only(monkeypatch, tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.random.default_rng(6).standard_normal((3000, 4)))
     argv = ["check", str(tmp_path / "x.npy"), "--slices", "8", "--tests", "epps_pulley",
@@ -641,7 +665,7 @@ def test_a_csv_with_a_utf8_byte_order_mark_keeps_its_header_and_rows(tmp_path, c
     marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
     reports = [json.loads(run(["check", str(path), "--json"], capsys)[1]) for path in (plain, marked)]
     for report in reports:
-        report.pop("source")
+        report.pop("source"), report.pop("timing")
     assert reports[0] == reports[1] and reports[1]["samples"] == 40
     headless = tmp_path / "headless.csv"  # no header: the first row, behind the BOM, is data
     headless.write_bytes(b"\xef\xbb\xbf" + "\n".join(",".join(f"{value:.17g}" for value in row) for row in x).encode())

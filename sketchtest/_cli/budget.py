@@ -18,6 +18,14 @@ on NumPy and doubled (or 1.5x) as a margin:
 A sliced test on the kept rows runs on blocks of slices whose working set
 (rows x slices x cost) fits its half; the blocks' slice p-values are then
 combined with the Cauchy combination, exactly as one call would.
+
+When ``normality_test`` cannot hold every row, it streams them in two passes
+(:class:`sketchtest.StreamingNormalityTest`): its state (a few ``D x D``
+matrices, the directions, the per-column sums) joins the fixed part, and the
+working arrays of one ``update`` (the batch's projections on every column and
+their cosines and sines) join the cost of a row in the chunk, so the chunk
+shrinks and the process stays within B whatever N. With ``--subsample M``
+nothing streams: every test runs on the same M random rows, which must fit.
 """
 
 from __future__ import annotations
@@ -53,6 +61,14 @@ NORMALITY_CELL_BYTES = 40
 NORMALITY_SIMULATION_BYTES = 5 * 8 * 2**22
 #: Smallest chunk worth streaming; below it, Epps-Pulley streams fewer slices per block.
 MIN_STREAM_CHUNK = 256
+#: Bytes per (row, column) of one ``StreamingNormalityTest.update``, over the D + K + 32 columns
+#: of the samples, their random projections and principal scores: measured at most 46 per
+#: (row, coordinate) in pass 1 and 40 per (row, column) in pass 2 (tracemalloc, float32 and
+#: float64, both nulls, D = 16..256, K = 16..128, batches of 500 and 2000 rows); x2.
+STREAM_NORMALITY_CELL_BYTES = 80
+#: Bytes of the state of ``StreamingNormalityTest`` per item of a ``D x D`` matrix: its pickle
+#: measured 31 D^2 bytes at D = 256, K = 128 (its D x D matrices and directions); x2.
+STREAM_NORMALITY_SQUARE_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -66,16 +82,21 @@ class MemoryPlan:
     multivariate_rows: int   #: rows of the multivariate tests (their memory grows as N^2)
     normality_rows: int      #: rows of ``normality_test`` (its memory grows as N x (D + K))
     full_covariance: bool    #: whether the D x D covariance is formed
+    stream_normality: bool = False  #: ``normality_test`` streams every row in two passes
 
 
-def plan_memory(source, *, num_slices, budget, stream_epps_pulley=True,
-                normal_null=False) -> MemoryPlan:
+def plan_memory(source, *, num_slices, budget, stream_epps_pulley=True, normal_null=False,
+                normality=False, subsample=None) -> MemoryPlan:
     """The :class:`MemoryPlan` of `source` (a :class:`~sketchtest._cli.readers.RowSource`).
 
     `normal_null` says whether ``normality_test`` runs with ``null="normal"``
-    (its null simulation needs a fixed amount of memory). Raises
-    :class:`~sketchtest._cli.readers.InputError` naming ``--slices`` or
-    ``--memory-budget`` when no plan fits.
+    (its null simulation needs a fixed amount of memory). `normality` says
+    whether ``normality_test`` runs: when its working set cannot hold every
+    row, it streams them in two passes (``plan.stream_normality``).
+    `subsample` (``--subsample M``) instead runs every test on the same
+    ``min(M, N)`` random rows, nothing streamed. Raises
+    :class:`~sketchtest._cli.readers.InputError` naming ``--slices``,
+    ``--subsample`` or ``--memory-budget`` when no plan fits.
 
     Examples
     --------
@@ -86,25 +107,50 @@ def plan_memory(source, *, num_slices, budget, stream_epps_pulley=True,
     >>> plan = plan_memory(open_samples(path), num_slices=256, budget=2**20)
     >>> plan.kept_rows < 100_000, plan.chunk_rows * 8 * 8 < 2**20
     (True, True)
+    >>> plan = plan_memory(open_samples(path), num_slices=16, budget=2**20, normality=True)
+    >>> plan.stream_normality, plan.normality_rows
+    (True, 100000)
     """
+    options = {"num_slices": num_slices, "budget": budget, "normal_null": normal_null}
+    if subsample is not None:
+        plan = _plan(source, **options, stream_epps_pulley=False, rows_wanted=subsample)
+        _check_subsample(plan, source, subsample, normality=normality, budget=budget)
+        return plan
+    plan = _plan(source, **options, stream_epps_pulley=stream_epps_pulley)
+    if normality and plan.normality_rows < source.samples:
+        return _plan(source, **options, stream_epps_pulley=stream_epps_pulley, stream_normality=True)
+    return plan
+
+
+def _plan(source, *, num_slices, budget, normal_null, stream_epps_pulley, rows_wanted=None,
+          stream_normality=False) -> MemoryPlan:
+    """The plan of :func:`plan_memory`, with at most `rows_wanted` rows kept, and the state
+    and per-row working set of the streamed ``normality_test`` counted when it streams."""
     samples, dimensions, slices = source.samples, source.dimensions, num_slices
     item = source.compute_dtype.itemsize
     covariance = 3 * dimensions * dimensions * 8
     full_covariance = dimensions <= _report.MAX_COVARIANCE_DIMENSIONS and covariance <= budget // 4
     fixed = (dimensions * slices * (8 + item) + slices * SLICE_STATE_BYTES
              + (covariance if full_covariance else 3 * dimensions * 8))
+    if stream_normality:
+        fixed += stream_normality_state_bytes(dimensions, slices)
     if fixed > budget // 2:
-        raise InputError(f"--slices {slices} at D = {dimensions} needs {format_size(fixed)} for its "
-                         f"directions and sums, more than half of --memory-budget "
-                         f"({format_size(budget)}); lower --slices or raise --memory-budget")
+        what = "the streamed normality_test's state" if stream_normality else "its directions and sums"
+        raise InputError(f"--slices {slices} at D = {dimensions} needs {format_size(fixed)} for "
+                         f"{what}, more than half of --memory-budget ({format_size(budget)}); "
+                         "lower --slices or raise --memory-budget")
     quarter = (budget - fixed) // 4
     kept = min(samples, quarter // (dimensions * item),
                2 * quarter // (TEST_CELL_ITEMS * item * min(slices, 8)))
+    if rows_wanted is not None:
+        kept = min(kept, rows_wanted)
     if kept < 2:
         raise InputError(f"--memory-budget {format_size(budget)} holds fewer than 2 rows of "
                          f"D = {dimensions} for the tests (with --slices {slices}); raise it")
     test_block = max(1, min(slices, 2 * quarter // (kept * TEST_CELL_ITEMS * item)))
     row_bytes = dimensions * (source.dtype.itemsize + item + 16) + source.read_overhead
+    if stream_normality:
+        row_bytes += STREAM_NORMALITY_CELL_BYTES * (dimensions + slices + PRINCIPAL_AXES)
     stream_block = 0
     if kept < samples and stream_epps_pulley:
         stream_block = max(1, min(slices, (quarter // MIN_STREAM_CHUNK - row_bytes) // STREAM_CELL_BYTES))
@@ -113,11 +159,38 @@ def plan_memory(source, *, num_slices, budget, stream_epps_pulley=True,
     if chunk_rows < 1:
         raise InputError(f"--memory-budget {format_size(budget)} cannot hold one row of "
                          f"D = {dimensions} while reading; raise it")
+    if stream_normality and normal_null and 2 * quarter < NORMALITY_SIMULATION_BYTES:
+        raise InputError(f"--memory-budget {format_size(budget)} is too small for normality_test "
+                         f"with --null normal, whose null simulation needs about "
+                         f"{format_size(NORMALITY_SIMULATION_BYTES)} once the rows are read; raise it")
     multivariate_rows = min(kept, math.isqrt(2 * quarter // PAIR_BYTES))
-    normality = _normality_rows(dimensions, slices, 2 * quarter, normal_null)
+    normality = samples if stream_normality else \
+        min(kept, _normality_rows(dimensions, slices, 2 * quarter, normal_null))
     return MemoryPlan(chunk_rows=int(chunk_rows), kept_rows=int(kept), test_block=int(test_block),
                       stream_block=int(stream_block), multivariate_rows=int(multivariate_rows),
-                      normality_rows=int(min(kept, normality)), full_covariance=full_covariance)
+                      normality_rows=int(normality), full_covariance=full_covariance,
+                      stream_normality=stream_normality)
+
+
+def stream_normality_state_bytes(dimensions, slices) -> int:
+    """Bytes of the state of a streamed ``normality_test``, kept while the rows are read.
+
+    (The null simulation of ``null="normal"`` runs once the rows are read, in
+    the half of the budget the in-memory tests use.)
+    """
+    return STREAM_NORMALITY_SQUARE_BYTES * dimensions * dimensions \
+        + 2 * 8 * dimensions * slices + 8 * 64 * (dimensions + slices + PRINCIPAL_AXES)
+
+
+def _check_subsample(plan, source, subsample, *, normality, budget) -> None:
+    """Refuse a ``--subsample`` whose rows do not fit the budget (never a silently smaller one)."""
+    wanted = min(subsample, source.samples)
+    fitting = plan.normality_rows if normality else plan.kept_rows
+    if fitting < wanted:
+        which = "normality_test's working set" if normality else "the tests"
+        raise InputError(f"--subsample {subsample}: {wanted} rows of D = {source.dimensions} do not "
+                         f"fit --memory-budget {format_size(budget)} for {which} (at most "
+                         f"{fitting}); lower --subsample or raise --memory-budget")
 
 
 def _normality_rows(dimensions, slices, working, normal_null) -> int:

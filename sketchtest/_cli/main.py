@@ -11,26 +11,26 @@ on stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 
-from sketchtest._cli.budget import SubsampleRows, plan_memory
+from sketchtest._cli.budget import plan_memory
 from sketchtest._nulls.combine import cauchy_pvalue, cauchy_statistic
 from sketchtest._compat import array_namespace
 from sketchtest._multivariate.directions import draw_directions
-from sketchtest._cli.readers import (
-    InputError, count_nonfinite, describe_nonfinite, open_samples, parse_size,
-)
+from sketchtest._cli.passes import read_rows
+from sketchtest._cli.readers import InputError, open_samples, parse_size
 from sketchtest._cli.report import (
-    MomentAccumulator, draw_plots, moment_diagnostics, plot_path, progress_bar, pvalue_phrase,
-    render_text,
+    draw_plots, moment_diagnostics, plot_path, progress_bar, pvalue_phrase, render_text,
 )
 from sketchtest._cli.demo import DEMO_SOURCE, demo_findings
 from sketchtest._multivariate.diagnosis import COLUMN_WORDS, INDEX_NOTE, diagnose
@@ -53,6 +53,9 @@ DEFAULT_SLICES = 128
 #: Above this D / N, Mardia's test (its skewness's chi-square limit) rejects N(0, I) too often:
 #: measured on 40 N(0, I) samples per shape (see docs/guide/cli.rst).
 MARDIA_SIZE_RATIO = 1 / 32
+#: Rows kept in memory when every test streams (without --plot): enough to say why a component
+#: is not computed, and no more (a 10^7-row file would otherwise keep a quarter of the budget).
+REPORT_ROWS = 4096
 
 
 class _Parser(argparse.ArgumentParser):
@@ -109,10 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="worst slices to list (default 5)")
     check.add_argument("--memory-budget", default="1G", metavar="SIZE",
                        help="memory the check may use besides the libraries (default 1G): every "
-                            "file is read in chunks; when the rows do not fit, Epps-Pulley "
-                            "streams every row and the other tests use a random subsample")
+                            "file is read in chunks; when the rows do not fit, normality_test "
+                            "streams every row in two passes over the file and Epps-Pulley in "
+                            "one, and the other tests use a random subsample that fits (the "
+                            "report says so)")
+    check.add_argument("--subsample", type=int, metavar="M",
+                       help="run every test on the same M random rows (seeded by --seed) "
+                            "instead of streaming every row: one pass, faster on big files; "
+                            "the mean and covariance report still uses every row")
     check.add_argument("--no-progress", action="store_true",
-                       help="no progress bar (it shows on a terminal after about 2 seconds)")
+                       help="no progress bar (it shows on a terminal after about 2 seconds, and "
+                            "counts the rows of both passes when normality_test streams)")
     return parser
 
 
@@ -180,6 +190,8 @@ def _validate_options(args) -> dict:
         raise InputError(f"--alpha must be between 0 and 1; got {args.alpha}")
     if args.worst < 0:
         raise InputError(f"--worst must be non-negative; got {args.worst}")
+    if args.subsample is not None and args.subsample < 2:
+        raise InputError(f"--subsample must be at least 2 rows; got {args.subsample}")
     if args.plot is not None:
         _require_matplotlib()
     return {"tests": tests, "memory_budget": parse_size(args.memory_budget)}
@@ -197,37 +209,47 @@ def run_check(args, *, tests, memory_budget) -> dict:
     """Read the samples in chunks, run `tests`, and return the report as a JSON-ready dictionary.
 
     Memory stays within `memory_budget` (see :mod:`sketchtest._cli.budget`): the
-    rows are read once, in chunks, into the moments, the kept rows (all of
-    them when they fit, else a random subsample) and, when they do not fit,
-    the streamed Epps-Pulley sums; the other tests run on the kept rows.
+    rows are read in chunks (:mod:`sketchtest._cli.passes`) into the moments,
+    the kept rows (all of them when they fit, else a random subsample) and,
+    when they do not fit, the streamed Epps-Pulley sums and the two passes of
+    the streamed ``normality_test``; the other tests run on the kept rows.
+    With ``--subsample M`` every test runs on the same M random rows.
     """
+    started = time.perf_counter()
     path = str(resources.files("sketchtest") / "data" / "demo_embeddings.npy") if args.demo \
         else args.path
     source = open_samples(path, key=args.key, memory_budget=memory_budget)
     stream_epps = "epps_pulley" in tests and args.null == "standard"
     plan = plan_memory(source, num_slices=args.slices, budget=memory_budget,
-                       stream_epps_pulley=stream_epps, normal_null=args.null == "normal")
+                       stream_epps_pulley=stream_epps, normal_null=args.null == "normal",
+                       normality=NORMALITY in tests, subsample=args.subsample)
+    if _every_test_streams(tests, plan) and not args.plot:  # the kept rows only explain NaNs
+        plan = dataclasses.replace(plan, kept_rows=min(plan.kept_rows, REPORT_ROWS))
     to_backend, device_name = _backend_converter(args.backend, args.device, source.compute_dtype)
     directions = draw_directions(source.dimensions, args.slices, seed=args.seed)
-    kept, moments, streamed = _read_once(source, plan, directions, args, to_backend)
+    read = read_rows(source, plan, directions, args, to_backend)
     report = {
         "source": DEMO_SOURCE if args.demo else source.path,
         "format": source.format, "key": source.key, "samples": source.samples,
         "dimensions": source.dimensions, "dtype": str(source.dtype),
         "backend": args.backend, "device": device_name, "null": args.null,
         "alpha": args.alpha, "num_slices": args.slices, "seed": args.seed,
-        "streamed": plan.kept_rows < source.samples, "chunk_rows": plan.chunk_rows,
+        "streamed": plan.kept_rows < source.samples and args.subsample is None,
+        "chunk_rows": plan.chunk_rows,
         "memory_budget": memory_budget, "rows_in_memory": plan.kept_rows,
+        "subsample": args.subsample, "passes": read.passes,
     }
-    report["diagnostics"] = moment_diagnostics(moments.mean(), moments.covariance(), source.samples,
-                                               dtype=str(source.dtype))
-    rows = _Rows(kept=kept, on_backend=to_backend(kept), samples=source.samples,
+    if source.note:
+        report["reading_note"] = source.note
+    report["diagnostics"] = moment_diagnostics(read.moments.mean(), read.moments.covariance(),
+                                               source.samples, dtype=str(source.dtype))
+    rows = _Rows(kept=read.kept, on_backend=to_backend(read.kept), samples=source.samples,
                  to_backend=to_backend)
     results = []
     with progress_bar(len(tests), enabled=not args.no_progress, description="testing",
                       unit="tests") as progress:
         for name in tests:
-            results.append(_run_named_test(name, rows, streamed, directions, plan, args))
+            results.append(_run_named_test(name, rows, read, directions, plan, args))
             progress.update(1)
     for entry, result in results:
         if entry["test"] == NORMALITY and result is not None:
@@ -243,8 +265,22 @@ def run_check(args, *, tests, memory_budget) -> dict:
     if args.demo:
         report["demo"] = demo_findings(report)
     if args.plot:
-        report["plot"] = _plot(args, report, results, kept)
+        report["plot"] = _plot(args, report, results, read.kept)
+    report["timing"] = _timing(source.samples, read, time.perf_counter() - started)
     return report
+
+
+def _every_test_streams(tests, plan) -> bool:
+    """Whether every test in `tests` streams every row (none runs on the kept rows)."""
+    return plan.stream_normality and all(
+        name == NORMALITY or (name == "epps_pulley" and plan.stream_block > 0) for name in tests)
+
+
+def _timing(samples, read, seconds) -> dict:
+    """Seconds of the whole check and of reading, and the file's rows per second through each."""
+    return {"seconds": seconds, "reading_seconds": read.seconds,
+            "rows_per_second": samples / seconds if seconds > 0 else None,
+            "reading_rows_per_second": samples / read.seconds if read.seconds > 0 else None}
 
 
 def _tell(entry, result, diagnostics, args) -> None:
@@ -283,12 +319,15 @@ class _Rows:
     to_backend: object
 
 
-def _run_named_test(name, rows: _Rows, streamed, directions, plan, args):
+def _run_named_test(name, rows: _Rows, read, directions, plan, args):
     """The report entry and result of test `name`: streamed, on the kept rows, or on a
     subsample of them (multivariate tests)."""
     if name == NORMALITY:
+        if plan.stream_normality:
+            return _run_normality(None, rows.kept, args, samples=rows.samples, read=read)
         chosen = _multivariate_rows(rows.kept, plan.normality_rows, args.seed)
         return _run_normality(rows.to_backend(chosen), chosen, args, samples=rows.samples)
+    streamed = read.streamed
     if name == "epps_pulley" and streamed:
         result = _combined([accumulator.result() for accumulator in streamed], directions)
         entry = {"test": name, "kind": "sliced", "streamed": True}
@@ -302,22 +341,26 @@ def _run_named_test(name, rows: _Rows, streamed, directions, plan, args):
                      subsample=chosen.shape[0] if chosen.shape[0] < rows.samples else None)
 
 
-def _run_normality(data, host, args, *, samples):
-    """Run ``normality_test`` on `data` (`host` on the host); its report entry and result."""
+def _run_normality(data, host, args, *, samples, read=None):
+    """Run ``normality_test`` on `data` (`host` on the host), or take the result of its two
+    streamed passes over every row from `read`; its report entry and result."""
     from sketchtest._multivariate.normality import normality_test
 
     entry = {"test": NORMALITY, "kind": "combined", "null": args.null}
-    if host.shape[0] < samples:
+    streamed = read is not None
+    entry.update(rows=samples if streamed else int(host.shape[0]), passes=2 if streamed else 1,
+                 streamed=streamed)
+    if not streamed and host.shape[0] < samples:
         entry["subsample"] = int(host.shape[0])
     try:
         if samples < 4:
             raise ValueError(f"it needs at least 4 samples (rows); the file has N = {samples}")
-        if host.shape[0] < 4:
-            needs = " (null='normal' simulates its null in about 160 MiB)" \
-                if args.null == "normal" else ""
-            raise ValueError(f"--memory-budget is too small for it at D = {host.shape[1]} with "
-                             f"--slices {args.slices}{needs}: raise it")
-        result = normality_test(data, null=args.null, seed=args.seed, num_slices=args.slices)
+        if streamed:
+            result = _streamed_result(read)
+        elif host.shape[0] < 4:
+            raise ValueError(_too_few_rows(host, args))
+        else:
+            result = normality_test(data, null=args.null, seed=args.seed, num_slices=args.slices)
     except (ValueError, TypeError, NotImplementedError, ArithmeticError, RuntimeError) as error:
         entry["error"] = _one_line(error)
         return entry, None
@@ -327,6 +370,22 @@ def _run_normality(data, host, args, *, samples):
                            for name, part in result.components.items()]
     entry["reject"] = pvalue is not None and pvalue < args.alpha
     return entry, result
+
+
+def _streamed_result(read):
+    """The result of the streamed ``normality_test``, or the error that stopped it."""
+    if read.normality_error is not None:
+        raise ValueError(read.normality_error)
+    return read.normality.result()
+
+
+def _too_few_rows(host, args) -> str:
+    """Why ``normality_test`` ran on fewer than 4 rows of a larger file, in words."""
+    if args.subsample is not None:
+        return f"it needs at least 4 samples (rows); --subsample gives {host.shape[0]}"
+    needs = " (null='normal' simulates its null in about 160 MiB)" if args.null == "normal" else ""
+    return (f"--memory-budget is too small for it at D = {host.shape[1]} with "
+            f"--slices {args.slices}{needs}: raise it")
 
 
 def _component_entry(name, part, host, args) -> dict:
@@ -365,38 +424,6 @@ def _why_undefined(host) -> str:
     if not eigenvalues[0] > 1e-12 * x.shape[1] * eigenvalues[-1]:
         return "not computed: the covariance is singular (collinear coordinates)"
     return "not computed: the statistic is undefined for these data"
-
-
-def _read_once(source, plan, directions, args, to_backend):
-    """One pass over the rows: moments, kept rows and streamed Epps-Pulley sums; NaN checks."""
-    from sketchtest._multivariate.streaming import SlicedEppsPulley
-
-    samples, dimensions = source.samples, source.dimensions
-    chosen = SubsampleRows(samples, plan.kept_rows, seed=args.seed)
-    kept = np.empty((plan.kept_rows, dimensions), dtype=source.compute_dtype)
-    moments = MomentAccumulator(full_covariance=plan.full_covariance)
-    block = plan.stream_block
-    streamed = [SlicedEppsPulley(directions=directions[:, k:k + block])
-                for k in range(0, args.slices, block)] if block else []
-    totals, first, filled = {"NaN": 0, "+inf": 0, "-inf": 0}, [], 0
-    with progress_bar(samples, enabled=not args.no_progress) as progress:
-        for start, chunk in source.chunks(plan.chunk_rows):
-            counts, where = count_nonfinite(chunk, row_offset=start)
-            totals = {name: totals[name] + counts[name] for name in totals}
-            first = (first + where)[:3]
-            if not first:  # nothing to compute once the input is known to be bad
-                moments.update(chunk)
-                on_backend = to_backend(chunk) if streamed else None
-                for accumulator in streamed:
-                    accumulator.update(on_backend)
-                picked = chunk if plan.kept_rows == samples else \
-                    chunk[chosen.between(start, start + chunk.shape[0]) - start]
-                kept[filled:filled + picked.shape[0]] = picked
-                filled += picked.shape[0]
-            progress.update(chunk.shape[0])
-    if first:
-        raise InputError(f"{source.path}: {describe_nonfinite(totals, first)}")
-    return kept, moments, streamed
 
 
 def _multivariate_rows(kept, rows, seed):

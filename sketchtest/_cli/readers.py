@@ -203,8 +203,10 @@ def _open_npz(path, key, whole_limit):
                          "cannot be streamed from a zip; raise --memory-budget or save it in C order")
     read = partial(_zip_rows, path, info.filename, header_bytes=header_bytes,
                    shape=(samples, dimensions), dtype=dtype, fortran=fortran)
+    note = ("read whole at each pass: a Fortran-order array in a zip archive cannot be read a "
+            "chunk of rows at a time (a zip member is decompressed in order)") if fortran else None
     return RowSource(path, "npz", samples, dimensions, dtype, read, key=name,
-                     read_overhead=dimensions * dtype.itemsize)
+                     read_overhead=dimensions * dtype.itemsize, note=note)
 
 
 def _zip_rows(path, member, rows, *, header_bytes, shape, dtype, fortran):

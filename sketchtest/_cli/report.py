@@ -102,12 +102,7 @@ def render_text(report: dict) -> str:
     lines = [f"sketchtest check: {report['source']}",
              f"  samples N = {report['samples']}, dimensions D = {report['dimensions']}, "
              f"dtype {report['dtype']}, backend {report['backend']} ({report['device']})"]
-    if report.get("streamed"):
-        every_row = [test["test"] for test in report["tests"] if test.get("streamed")]
-        lines.append(f"  larger than --memory-budget: read in chunks of {report['chunk_rows']} rows; "
-                     + (f"{', '.join(every_row)} used every row, the other tests "
-                        if every_row else "the tests used ")
-                     + f"a random subsample of at most {report['rows_in_memory']} rows")
+    lines += _render_reading(report)
     combined = [test for test in report["tests"] if test["kind"] == "combined"]
     others = [test for test in report["tests"] if test["kind"] != "combined"]
     for test in combined:
@@ -123,6 +118,30 @@ def render_text(report: dict) -> str:
     if report.get("plot"):
         lines += ["", f"plots written to {report['plot']}"]
     return "\n".join(lines)
+
+
+def _render_reading(report: dict) -> list[str]:
+    """How the rows were read: every row, streamed (in how many passes), or a subsample."""
+    lines = [f"  note: {report['reading_note']}"] if report.get("reading_note") else []
+    if report.get("subsample") is not None:
+        if report["subsample"] >= report["samples"]:
+            return [*lines, f"  --subsample {report['subsample']}: the file has fewer rows; the tests "
+                            "ran on every row"]
+        return [*lines, f"  --subsample {report['subsample']}: the tests ran on {report['subsample']} "
+                        f"random rows (seed {report['seed']}), the mean and covariance below on "
+                        "every row"]
+    every_row = [test["test"] for test in report["tests"] if test.get("streamed")]
+    if not (report.get("streamed") or every_row):
+        return lines
+    passes = "two passes" if report.get("passes") == 2 else "one pass"
+    words = f"  larger than --memory-budget: read in chunks of {report['chunk_rows']} rows, {passes}"
+    if every_row:
+        words += f"; {', '.join(every_row)} used every row"
+    others = [test["test"] for test in report["tests"] if not test.get("streamed")]
+    if others and report.get("streamed"):
+        words += (f"; {'the other tests' if every_row else 'the tests'} a random subsample of at "
+                  f"most {report['rows_in_memory']} rows")
+    return lines + [words]
 
 
 def _render_diagnostics(d: dict) -> list[str]:
@@ -156,6 +175,8 @@ def _render_diagnostics(d: dict) -> list[str]:
 def _render_normality(test: dict, report: dict) -> list[str]:
     null = "N(0, I)" if test["null"] == "standard" else "some Gaussian (any mean and covariance)"
     rows = f", on a random subsample of {test['subsample']} rows" if test.get("subsample") else ""
+    if test.get("streamed"):
+        rows = f", every row: {test['rows']} streamed in {test['passes']} passes"
     lines = [f"Is it Gaussian? normality_test (H0: {null}; alpha = {report['alpha']:g}, "
              f"seed {report['seed']}{rows})"]
     if "error" in test:
@@ -364,6 +385,10 @@ class _PlainProgress:
             filled = width * self.done // max(self.total, 1)
             print(f"\r{self.description} [{'#' * filled}{'.' * (width - filled)}] "
                   f"{self.done}/{self.total} {self.unit}", end="", file=sys.stderr, flush=True)
+
+    def set_description(self, description: str) -> None:
+        """Name what is counted from now on (e.g. the second pass over a file)."""
+        self.description, self.percent = description, -1
 
     def close(self) -> None:
         if self.shown:

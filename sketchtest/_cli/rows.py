@@ -32,6 +32,8 @@ class RowSource:
     float32); :meth:`chunks` yields them converted to `compute_dtype`.
     `read_overhead` is the transient memory, in bytes per row, the reader
     needs besides the chunk it returns (the text of a line, a zip buffer).
+    `note` says, for the few layouts that cannot be read a chunk at a time,
+    that the data are read whole (within a quarter of the budget) and why.
     """
 
     path: str
@@ -42,6 +44,7 @@ class RowSource:
     read: Callable[[int], Iterator[np.ndarray]] = field(repr=False)
     key: str | None = None
     read_overhead: int = 0
+    note: str | None = None
 
     @property
     def compute_dtype(self) -> np.dtype:

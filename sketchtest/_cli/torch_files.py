@@ -50,11 +50,11 @@ def open_torch(path, key, whole_limit):
     where = f"{path}: tensor {name!r}" if name is not None else f"{path}: the tensor"
     dtype = _torch_numpy_dtype(torch, tensor, where=where)
     samples, dimensions = _matrix_shape(tensor.shape, path=path)
-    read = _torch_reader(torch, tensor, dtype, (samples, dimensions), path=path, where=where,
-                         whole_limit=whole_limit, legacy=legacy)
+    read, note = _torch_reader(torch, tensor, dtype, (samples, dimensions), path=path, where=where,
+                               whole_limit=whole_limit, legacy=legacy)
     if tensor.dtype == torch.bfloat16:
         read, dtype = partial(_widen_bfloat16, read), np.dtype(np.float32)
-    return RowSource(path, "torch", samples, dimensions, dtype, read, key=name)
+    return RowSource(path, "torch", samples, dimensions, dtype, read, key=name, note=note)
 
 
 def _pick_tensor(torch, loaded, key, *, path):
@@ -86,11 +86,13 @@ def _torch_numpy_dtype(torch, tensor, *, where) -> np.dtype:
 
 
 def _torch_reader(torch, tensor, dtype, shape, *, path, where, whole_limit, legacy):
-    """A chunk reader of the tensor's rows: from the file at its storage offset when it can."""
+    """A chunk reader of the tensor's rows: from the file at its storage offset when it can;
+    and, when it cannot, a note saying that the tensor is read whole, and why."""
     if legacy:  # already in memory (small: checked by the caller)
         values = tensor.detach().contiguous().reshape(shape)
         values = values.view(torch.int16) if tensor.dtype == torch.bfloat16 else values
-        return partial(_array_rows, values.numpy().view(dtype))
+        return partial(_array_rows, values.numpy().view(dtype)), (
+            "loaded whole: a legacy-format (non-zip) PyTorch file can only be unpickled at once")
     storage = tensor.untyped_storage()
     file_offset = getattr(storage, "_checkpoint_offset", None)
     if file_offset is None:
@@ -104,7 +106,7 @@ def _torch_reader(torch, tensor, dtype, shape, *, path, where, whole_limit, lega
         raise InputError(f"{where}: its strides reach outside its storage")
     start = file_offset + tensor.storage_offset() * dtype.itemsize
     if strides == (shape[1], 1) or shape[1] == 1 and strides[0] == 1:
-        return partial(_file_rows, path, offset=start, shape=shape, dtype=dtype, fortran=False)
+        return partial(_file_rows, path, offset=start, shape=shape, dtype=dtype, fortran=False), None
     if storage_bytes > whole_limit:
         raise InputError(f"{where}: a non-contiguous tensor larger than a quarter of --memory-budget "
                          "cannot be streamed; save a .contiguous() copy or raise --memory-budget")
@@ -112,7 +114,8 @@ def _torch_reader(torch, tensor, dtype, shape, *, path, where, whole_limit, lega
     view = np.lib.stride_tricks.as_strided(
         whole[tensor.storage_offset():], shape=shape, strides=[s * dtype.itemsize for s in strides],
         writeable=False)
-    return partial(_array_rows, view)
+    return partial(_array_rows, view), ("loaded whole: the tensor is not contiguous (its rows are "
+                                        "not consecutive in the file)")
 
 
 def _array_rows(array, rows):
