@@ -285,6 +285,20 @@ def cvm_standard_sf(statistic, n: int, *, xp):
     limit law in logarithms with the finite-n correction held at its
     relative value at the hand-over point (:func:`_cvm_tail_factor`); it is 0
     from :math:`W^2 = n/3`, the largest value a sample of n can give.
+
+    Error, against the exact finite-n law by importance sampling
+    (``benchmarks/cvm_standard_tail.py``, 2e6 samples at n = 20, 4e5 at
+    n = 100, relative standard errors 1-20%): at n = 20 the p-value is 0.93
+    times the exact one at :math:`W^2 = 1.61` (p = 5.6e-5) and 0.67 times at
+    the hand-over :math:`W^2 = 2` (p = 5.1e-6), where the 1/n series is least
+    accurate; beyond, the exact law falls to 0 at n/3 far faster than the
+    limit law, and the p-value is conservative (above the exact one) by a
+    factor 2.8 at :math:`W^2 = 3`, 50 at 4, 4e2 at 4.47 and 8e7 at 5.67 (the
+    issue's example: exact 3.7e-22, returned 2.8e-14). At n = 100 it is
+    within 0.97-1.15 times the exact value up to :math:`W^2 = 3` and
+    conservative by at most a factor 3.3 up to :math:`W^2 = 6`. A
+    finite-n tail sharper than the held factor is not used: none was
+    verified against a reference over the whole range of n.
     """
     body_end = xp.clip(statistic, None, _cvm_body_end(statistic, xp=xp))
     body = _in_wide_dtype(lambda x: _cvm_standard_body(x, n, xp=xp), body_end, xp=xp)

@@ -222,7 +222,12 @@ def cramer_von_mises(
       :math:`W^2 = 2` (p about 1e-5). Beyond, where :math:`1 - F_n` keeps
       no digit, p follows the limit law (Smirnov's series, tabulated) times
       the finite-n factor at :math:`W^2 = 2`: monotone, and 0 from
-      :math:`W^2 = n/3` on.
+      :math:`W^2 = n/3` on. Against the exact finite-n law (importance
+      sampling): at n = 20, 0.67 times the exact p at :math:`W^2 = 2`
+      (p = 5e-6), and above it beyond (conservative: a factor 2.8 at
+      :math:`W^2 = 3`, 50 at 4, 8e7 at 5.67, where the exact p is 4e-22);
+      at n = 100 within a factor 0.97-1.15 up to :math:`W^2 = 3` and
+      conservative by at most 3.3 up to 6.
     - ``"standard"``, ``"asymptotic"``: the limiting distribution (eq. 1.2,
       then Smirnov's series): relative error below 1e-8 (float64) and 1e-5
       (float32) against mpmath down to p = 1e-33 (:math:`W^2 = 15`).
