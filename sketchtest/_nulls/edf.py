@@ -18,6 +18,7 @@ from sketchtest._compat import device, index_dtype, is_traced
 from sketchtest._nulls.ecf import _lagrange4 as lagrange4
 from sketchtest._nulls.edf_limit_laws import TABLE_END
 from sketchtest._nulls.edf_limit_tables import LIMIT_TABLES
+from sketchtest._nulls.lilliefors import lilliefors_sf  # re-exported: the Lilliefors null
 from sketchtest._nulls.tails import wide_dtype
 
 __all__ = [
@@ -435,28 +436,3 @@ def anderson_darling_limit_sf(statistic, *, xp):
 def watson_limit_sf(statistic, *, xp):
     r"""Watson's limit :math:`P(U^2 > u)`, the Kolmogorov survival function at :math:`\pi\sqrt u`."""
     return kolmogorov_limit_sf(math.pi * xp.sqrt(xp.clip(statistic, 0.0, None)), xp=xp)
-
-
-def lilliefors_sf(statistic, n: int, *, xp):
-    r"""P-value of the Kolmogorov-Smirnov D with mean and variance estimated.
-
-    Dallal & Wilkinson (1986): with :math:`m = \min(n, 100)` and
-    :math:`D_m = D (n/100)^{0.49}` for n > 100 (D otherwise),
-    :math:`p = \exp(-7.01256 D_m^2 (m + 2.78019) + 2.99587 D_m \sqrt{m + 2.78019}
-    - 0.122119 + 0.974598/\sqrt m + 1.67997/m)`, fitted for p < 0.1. Above,
-    Stephens' (1974) modified :math:`K = D(\sqrt n - 0.01 + 0.85/\sqrt n)` and
-    his quartic fits of p on K (D'Agostino & Stephens 1986, Section 4.8).
-    Accuracy: about 2 significant digits (see the tests).
-    """
-    m = float(min(n, 100))
-    scaled = statistic * (n / 100.0) ** 0.49 if n > 100 else statistic
-    shift = m + 2.78019
-    small = xp.exp(-7.01256 * scaled * scaled * shift + 2.99587 * scaled * math.sqrt(shift)
-                   - 0.122119 + 0.974598 / math.sqrt(m) + 1.67997 / m)
-    k = statistic * (math.sqrt(n) - 0.01 + 0.85 / math.sqrt(n))
-    quartic = xp.where(
-        k < 0.5, _polynomial((2.76773, -19.828, 80.709, -138.55, 81.218), k),
-        xp.where(k < 0.9, _polynomial((-4.901232, 40.662806, -97.490286, 94.029866, -32.355711), k),
-                 _polynomial((6.198765, -19.558097, 23.186922, -12.234627, 2.423045), k)))
-    large = xp.where(k < 0.302, _constant(1.0, k, xp), quartic)
-    return xp.clip(xp.where(small <= 0.1, small, large), 0.0, 1.0)
