@@ -17,7 +17,8 @@ Carlo error). ``fit`` turns the fitting counts into the generated module
 (see :func:`fit` for the model); ``check`` prints the largest error of the
 module's p-value against the independent sample.
 
-Usage (2-core x86_64 VM, OMP_NUM_THREADS=1, about 10 minutes per process)::
+Usage (2-core x86_64 VM shared with other jobs, OMP_NUM_THREADS=1: about 18 minutes per
+simulate-fit process, 2 minutes for the check sample, seconds for the rest)::
 
     python benchmarks/lilliefors_null.py simulate fit 0 2 benchmarks/data/lilliefors_fit_0.npz
     python benchmarks/lilliefors_null.py simulate fit 1 2 benchmarks/data/lilliefors_fit_1.npz
