@@ -25,6 +25,9 @@ simulate-fit process, 2 minutes for the check sample, seconds for the rest)::
     python benchmarks/lilliefors_null.py fit benchmarks/data/lilliefors_fit_*.npz
     python benchmarks/lilliefors_null.py simulate check 0 1 benchmarks/data/lilliefors_check.npz
     python benchmarks/lilliefors_null.py check benchmarks/data/lilliefors_check.npz
+    python benchmarks/lilliefors_null.py holdout benchmarks/data/lilliefors_fit_*.npz
+
+The results are tabled in docs/benchmarks/calibration.rst ("The Lilliefors null").
 """
 
 from __future__ import annotations
