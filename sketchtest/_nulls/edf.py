@@ -289,7 +289,7 @@ def cvm_standard_sf(statistic, n: int, *, xp):
 
     Error, against the exact finite-n law by importance sampling
     (``benchmarks/cvm_standard_tail.py``, 2e6 samples at n = 20, 4e5 at
-    n = 100, relative standard errors 1-20%): at n = 20 the p-value is 0.93
+    n = 100, relative standard errors 1-50%): at n = 20 the p-value is 0.93
     times the exact one at :math:`W^2 = 1.61` (p = 5.6e-5) and 0.67 times at
     the hand-over :math:`W^2 = 2` (p = 5.1e-6), where the 1/n series is least
     accurate; beyond, the exact law falls to 0 at n/3 far faster than the
