@@ -166,3 +166,15 @@ def test_tiny_samples_are_simulated():
     result = st.kolmogorov_smirnov(np.array([0.1, -0.4, 1.3]), null="normal", seed=0)
     assert result.method == "monte_carlo"
     assert result.pvalue > 0.05
+
+
+def test_a_first_call_under_jax_jit_leaves_no_tracer_in_the_device_table():
+    jax = pytest.importorskip("jax")
+    from sketchtest._nulls import lilliefors as lilliefors_module
+    lilliefors_module._DEVICE_TABLES.clear()
+    x = jax.numpy.asarray(np.random.default_rng(5).standard_normal(23))
+    traced = jax.jit(lambda values: st.kolmogorov_smirnov(values, null="normal").pvalue)(x)
+    again = jax.jit(lambda values: st.kolmogorov_smirnov(values, null="normal").pvalue)(x * x)
+    eager = st.kolmogorov_smirnov(np.asarray(x * x), null="normal").pvalue
+    np.testing.assert_allclose(np.asarray(again), eager, rtol=1e-5)
+    assert 0.0 < float(traced) <= 1.0

@@ -134,4 +134,4 @@ def lilliefors_sf(statistic, n: int, *, xp):
     tail = a + s * (b + c * s)
     # beyond the last node `inside` holds the last node's value: the tail never rises above it
     log_sf = xp.where(s > end, xp.minimum(tail, inside), inside)
-    return xp.where(xp.isnan(statistic), statistic, xp.exp(xp.minimum(log_sf, 0.0)))
+    return xp.where(xp.isnan(statistic), statistic, xp.exp(xp.clip(log_sf, None, 0.0)))
