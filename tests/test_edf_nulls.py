@@ -78,8 +78,8 @@ def _simulated_statistics(test, n, replicates, seed):
 @pytest.mark.parametrize("n", [20, 100])
 def test_composite_pvalues_agree_with_simulation(test, n):
     # measured: within 0.016 of the simulation near p = 0.5 at n = 20, within 0.005 for
-    # p <= 0.1 except Lilliefors at n = 20, p = 0.1 (0.009, where Dallal-Wilkinson hands over
-    # to Stephens); the Monte Carlo standard error at p = 0.5 is 0.0035
+    # p <= 0.1 (Lilliefors, a simulated table since, within this simulation's noise:
+    # tests/test_lilliefors_null.py); the Monte Carlo standard error at p = 0.5 is 0.0035
     null_statistics = np.sort(_simulated_statistics(test, n, 20000, seed=n))
     probe = np.quantile(null_statistics, [0.5, 0.8, 0.9, 0.95, 0.99])
     simulated = 1.0 - np.searchsorted(null_statistics, probe) / null_statistics.size
@@ -122,7 +122,7 @@ def test_composite_pvalues_are_monotone_and_bounded():
         assert np.all(np.diff(p) <= 1e-3), sf.__name__  # pieces meet within 1e-3
     d = np.linspace(0.0, 1.0, 2001)
     p = nulls.lilliefors_sf(d, 50, xp=np)
-    assert np.all((p >= 0) & (p <= 1)) and np.all(np.diff(p) <= 2e-3)
+    assert np.all((p >= 0) & (p <= 1)) and np.all(np.diff(p) <= 0.0)  # one table: monotone
 
 
 def test_anderson_darling_standard_pvalue_follows_the_limit_law_far_into_the_tail():

@@ -167,7 +167,7 @@ _MONTE_CARLO_BELOW = {
     ("anderson_darling", "normal"): 25,
     ("watson", "standard"): 25,
     ("watson", "normal"): 25,
-    ("kolmogorov_smirnov", "normal"): 10,
+    ("kolmogorov_smirnov", "normal"): 4,  # the simulated Lilliefors table starts at n = 4
 }
 
 
@@ -222,7 +222,12 @@ def cramer_von_mises(
       :math:`W^2 = 2` (p about 1e-5). Beyond, where :math:`1 - F_n` keeps
       no digit, p follows the limit law (Smirnov's series, tabulated) times
       the finite-n factor at :math:`W^2 = 2`: monotone, and 0 from
-      :math:`W^2 = n/3` on.
+      :math:`W^2 = n/3` on. Against the exact finite-n law (importance
+      sampling): at n = 20, 0.67 times the exact p at :math:`W^2 = 2`
+      (p = 5e-6), and above it beyond (conservative: a factor 2.8 at
+      :math:`W^2 = 3`, 50 at 4, 8e7 at 5.67, where the exact p is 4e-22);
+      at n = 100 within a factor 0.97-1.15 up to :math:`W^2 = 3` and
+      conservative by at most 3.3 up to 6.
     - ``"standard"``, ``"asymptotic"``: the limiting distribution (eq. 1.2,
       then Smirnov's series): relative error below 1e-8 (float64) and 1e-5
       (float32) against mpmath down to p = 1e-33 (:math:`W^2 = 15`).
@@ -442,11 +447,20 @@ def kolmogorov_smirnov(
       table on the host (0.03 s to 3 s, 5 s at n = 10000).
     - ``"standard"``, ``"asymptotic"``: Kolmogorov's limit at
       :math:`\sqrt n D` (``kstest(..., method="asymp")``, to 1e-12).
-    - ``"normal"``, ``"auto"``: Lilliefors' test, Dallal & Wilkinson (1986)
-      for p < 0.1 and Stephens' modified
-      :math:`D(\sqrt n - 0.01 + 0.85/\sqrt n)` above; measured against 40,000 simulated samples at n = 10, 20, 50, 100
-      and 500: absolute error at most 0.03 near p = 0.5 (n = 10; 0.015 for
-      n >= 20), 0.006 for p <= 0.1 and 0.002 for p <= 0.05.
+    - ``"normal"``, ``"auto"``: Lilliefors' test. The null of
+      :math:`\sqrt n D` is tabulated from 7.1e8 simulated samples: each
+      n's own table for n = 4 to 16, a limit-law table with a correction in
+      :math:`1/\sqrt n` and :math:`1/n` from n = 17 on, and beyond the
+      simulated range (p below 8e-6 for n <= 16, below 5e-5 to 3e-4 above)
+      the exponential tail of Dallal & Wilkinson (1986),
+      :math:`\log p = a + b s + c s^2`. Against an independent simulation
+      (n = 7 to 1000, 2e5 to 4e6 samples) every difference is within its
+      noise (at most 3.2 standard errors: 5.4e-4 absolute for n <= 25,
+      2.2e-3 at n = 300, and 16% relative down to p = 3e-5), in float32 as
+      in float64; the extrapolated tail is within a factor 1.6 of held-out
+      simulation for n >= 9 and conservative (up to 5 times too large) for
+      n <= 8. R's ``lillie.test`` (Dallal-Wilkinson and Stephens' fits) is
+      off by up to 0.027 in the body. Below n = 4 the null is simulated.
     - either, ``"monte_carlo"``: the null simulated at this n.
 
     {parameters}
