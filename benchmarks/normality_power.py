@@ -153,10 +153,13 @@ def main(argv=None):
     parser.add_argument("--null", choices=("standard", "normal"), default="standard")
     parser.add_argument("--hz-resamples", type=int, default=199)
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--hz-budget", type=float, default=None,
+                        help="run Henze-Zirkler and Mardia only where N^2 D is at most this (default: 2e11, "
+                             "2e9 with --quick)")
     parser.add_argument("--dims", type=int, nargs="+", default=list(DIMENSIONS))
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     args = parser.parse_args(argv)
-    budget = 2e9 if args.quick else 2e11
+    budget = args.hz_budget if args.hz_budget is not None else (2e9 if args.quick else 2e11)
     rows = []
     for dim in args.dims:
         for n in args.sizes:
