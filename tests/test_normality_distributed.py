@@ -1,0 +1,84 @@
+"""normality_test on dask's distributed scheduler: two worker processes, an on-disk array larger
+than one worker's memory limit, and the in-memory NumPy answer.
+
+The array is a ``.npy`` stack on disk (``dask.array.to_npy_stack``, one file per chunk of rows),
+opened with ``dask.array.from_npy_stack``: each task memory-maps one file on a worker, so no
+process but the test's own (which holds the NumPy reference) ever holds every row. A
+``LocalCluster`` of two processes, one thread each, runs the reductions; the D x D covariance
+comes back to the driver for its eigendecomposition.
+"""
+
+from __future__ import annotations
+
+import resource
+
+import numpy as np
+import pytest
+
+import sketchtest as st
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+MEMORY_LIMIT = 200 * 2**20  # bytes per worker; an idle worker with sketchtest imported holds ~130 MiB
+ROWS, COLUMNS, CHUNK_ROWS = 110_000, 256, 1_000  # 225 MB of float64 on disk: above MEMORY_LIMIT
+# (a task on 1000 rows peaks near 170 MiB: larger chunks make the workers pause at 80% of the limit)
+OPTIONS = dict(seed=5, num_slices=16, moment_resamples=20)
+
+
+def peak_resident_bytes():
+    """This process's peak resident set size (Linux reports kibibytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+@pytest.fixture(scope="module")
+def samples():
+    """Gaussian rows with one skewed column, so that the components' p-values differ from 1."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((ROWS, COLUMNS))
+    x[:, 3] += 0.02 * (x[:, 3] ** 2 - 1.0)
+    return x
+
+
+@pytest.fixture(scope="module")
+def stack_folder(samples, tmp_path_factory):
+    """`samples` written as a stack of ``.npy`` files, one per chunk of rows."""
+    folder = tmp_path_factory.mktemp("normality_stack")
+    da.to_npy_stack(folder, da.from_array(samples, chunks=(CHUNK_ROWS, COLUMNS)), axis=0)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A two-process LocalCluster (one thread each, MEMORY_LIMIT each), shut down after the module."""
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  memory_limit=MEMORY_LIMIT, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as connected:
+            yield connected
+
+
+def assert_same_result(result, expected):
+    assert set(result.components) == set(expected.components)
+    np.testing.assert_allclose(float(result.pvalue), float(expected.pvalue), rtol=1e-10, atol=1e-300)
+    for name, part in expected.components.items():
+        for field in ("statistic", "pvalue"):
+            np.testing.assert_allclose(np.asarray(getattr(result.components[name], field), dtype=float),
+                                       np.asarray(getattr(part, field), dtype=float),
+                                       rtol=1e-10, atol=1e-300, err_msg=f"{name}.{field}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("null", ["standard", "normal"])
+def test_distributed_on_disk_equals_numpy_in_memory(samples, stack_folder, client, null):
+    expected = st.normality_test(samples, null=null, **OPTIONS)
+    on_disk = da.from_npy_stack(stack_folder, mmap_mode="r")
+    assert on_disk.shape == samples.shape and on_disk.nbytes > MEMORY_LIMIT
+    workers = set(client.nthreads())
+    with distributed.get_task_stream(client) as tasks:
+        result = st.normality_test(on_disk, null=null, **OPTIONS)
+        assert isinstance(result.pvalue, da.Array)
+        assert_same_result(result, expected)
+    assert {task["worker"] for task in tasks.data} == workers  # both workers computed
+    assert set(client.nthreads()) == workers  # neither was killed and restarted
+    peaks = client.run(peak_resident_bytes)
+    assert max(peaks.values()) < MEMORY_LIMIT, peaks  # no worker ever held the array
