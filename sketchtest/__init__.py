@@ -23,12 +23,14 @@ from sketchtest._result import NormalityResult
 from sketchtest._losses.sigreg import sigreg
 from sketchtest._multivariate.sliced import SlicedResult, sliced_test
 from sketchtest._multivariate.streaming import SlicedEppsPulley
+from sketchtest._multivariate.normality_stream import StreamingNormalityTest
 
 
 __all__ = [
     "NormalityResult",
     "NormalityTestResult",
     "SlicedEppsPulley",
+    "StreamingNormalityTest",
     "SlicedResult",
     "anderson_darling",
     "bhep",

@@ -29,8 +29,8 @@ from sketchtest._nulls.tails import cauchy_term
 from sketchtest._compat import device, is_dask_namespace, is_traced
 from sketchtest._multivariate.directions import directions_for
 from sketchtest._multivariate.normality_moments import (
-    chi2_upper, covariance_statistic, kurtosis_statistic, matched_chi2_pvalue, mean_statistic,
-    null_moments, skewness_statistic,
+    chi2_upper, covariance_from_sums, kurtosis_from_sums, matched_chi2_pvalue, mean_statistic, null_moments,
+    skewness_from_sum,
 )
 from sketchtest._multivariate.normality_spectrum import (
     axes_kept, nonfinite_rows, principal_scores, spectrum_of, whitening_matrix,
@@ -190,34 +190,47 @@ def nan_cauchy(pvalues, *, xp):
     return statistic, cauchy_pvalue(statistic, xp=xp)
 
 
-def _epps_pulley_columns(projections, *, xp, null, standardized=False):
+def _epps_pulley_columns(projections, *, xp, null, standardized=False, column_scale=None):
     """Epps-Pulley statistics and asymptotic p-values of every column of ``(..., N, K)``.
 
     The composite null standardizes each column with ddof = 0, as
     :func:`sketchtest.epps_pulley`, unless the columns are `standardized`
     already (whitened slices, principal scores: mean zero and variance one
-    by construction). A NaN statistic (a constant column) gives a NaN
-    p-value without reaching the interpolation of the null table.
+    by construction), or scaled to be by `column_scale` ``(..., K)``.
     """
     if null == "normal" and not standardized:
         projections = xp.moveaxis(standardize(xp.moveaxis(projections, -1, -2), xp=xp, ddof=0), -1, -2)
-    _, phi, weights = epps_pulley_knots(_T_MAX, _N_POINTS, xp=xp, dtype=projections.dtype,
-                                        device=device(projections))
-    cos_sum, sin_sum = ecf_sums(projections, _T_MAX, _N_POINTS, xp=xp)
-    statistics = epps_pulley_from_sums(cos_sum, sin_sum, float(projections.shape[-2]), phi, weights, xp=xp)
+    cos_sum, sin_sum = ecf_sums(projections, _T_MAX, _N_POINTS, xp=xp, column_scale=column_scale)
+    return columns_from_sums(cos_sum, sin_sum, projections.shape[-2], xp=xp, null=null)
+
+
+def columns_from_sums(cos_sum, sin_sum, count, *, xp, null):
+    """Epps-Pulley statistics and p-values ``(..., K)`` from the ECF sums ``(..., K, T)`` of `count` samples.
+
+    A NaN statistic (a constant column) gives a NaN p-value without
+    reaching the interpolation of the null table.
+    """
+    _, phi, weights = epps_pulley_knots(_T_MAX, _N_POINTS, xp=xp, dtype=cos_sum.dtype, device=device(cos_sum))
+    statistics = epps_pulley_from_sums(cos_sum, sin_sum, float(count), phi, weights, xp=xp)
     undefined = ~xp.isfinite(statistics)
     safe = xp.where(undefined, xp.zeros_like(statistics), statistics)
     pvalues = epps_pulley_asymptotic_pvalue(safe, t_max=_T_MAX, n_points=_N_POINTS, null=null, xp=xp)
     return statistics, xp.where(undefined, xp.full_like(pvalues, float("nan")), pvalues)
 
 
-def _axes_component(projections, *, xp, null, name, kept=None, standardized=False):
-    """Epps-Pulley on every column of ``(..., N, K)``, Cauchy-combined over the columns that are `kept`.
+def _axes_component(projections, *, xp, null, name, kept=None, standardized=False, column_scale=None):
+    """Epps-Pulley on every column of ``(..., N, K)``, Cauchy-combined over the columns that are `kept`."""
+    statistics, pvalues = _epps_pulley_columns(projections, xp=xp, null=null, standardized=standardized,
+                                               column_scale=column_scale)
+    return columns_component(statistics, pvalues, xp=xp, null=null, name=name, kept=kept)
+
+
+def columns_component(statistics, pvalues, *, xp, null, name, kept=None):
+    """The component of per-column Epps-Pulley results, Cauchy-combined over the columns that are `kept`.
 
     A column left out (an empty principal axis, a constant coordinate) has
     a NaN p-value and no part in the combination.
     """
-    statistics, pvalues = _epps_pulley_columns(projections, xp=xp, null=null, standardized=standardized)
     if kept is not None:
         pvalues = xp.where(kept, pvalues, xp.full_like(pvalues, float("nan")))
     combined, pvalue = nan_cauchy(pvalues, xp=xp)
@@ -226,21 +239,21 @@ def _axes_component(projections, *, xp, null, name, kept=None, standardized=Fals
     return NormalityResult(combined, pvalue, test=name, null=null, method="epps_pulley_cauchy", extras=extras)
 
 
-def _moment_component(statistic, name, null, n, dim, *, xp, tail):
+def moment_component(statistic, name, null, n, dim, *, xp, tail):
     mean, variance = null_moments(name, null, n, dim)
     pvalue = matched_chi2_pvalue(statistic, mean, variance, xp=xp, tail=tail)
     return NormalityResult(statistic, pvalue, test=name, null=null, method="matched_chi2",
                            extras={"null_mean": mean, "null_variance": variance})
 
 
-def _switched_off(part, reason, *, xp):
+def switched_off(part, reason, *, xp):
     """`part` with NaN statistic and p-value, and `reason` in its extras."""
     nan = xp.full_like(part.pvalue, float("nan"))
     return NormalityResult(nan, nan, test=part.test, null=part.null, method=part.method,
                            extras={**part.extras, "reason": reason})
 
 
-def _reject_where(part, far, reason, *, xp):
+def reject_where(part, far, reason, *, xp):
     """`part` with p-value 0 and an infinite statistic where `far` (a batch mask)."""
     if not (is_traced(far) or bool(xp.any(far))):
         return part
@@ -250,30 +263,63 @@ def _reject_where(part, far, reason, *, xp):
                            extras={**part.extras, "reason": reason})
 
 
-def _standard_moments(x, *, xp):
-    """Skewness, kurtosis, covariance and mean components of the raw samples (standard null)."""
+def _standard_moments(x, spectrum, *, xp):
+    """Skewness, kurtosis, covariance and mean components of the raw samples (standard null).
+
+    One pass for the squared norms and one product for the skewness vector;
+    :math:`X^\top X` and the mean come from the spectrum's covariance and mean
+    (exact up to rounding), except where a value is beyond
+    :data:`FAR_FROM_STANDARD` (the moments are rejected there and computed
+    on the clipped samples) or under tracing.
+    """
     n, dim = x.shape[-2], x.shape[-1]
     far = xp.max(xp.abs(x), axis=(-2, -1)) > FAR_FROM_STANDARD
-    x = xp.clip(x, -FAR_FROM_STANDARD, FAR_FROM_STANDARD)
-    gram = xp.matmul(xp.matrix_transpose(x), x)
-    covariance_value = covariance_statistic(x, gram, xp=xp)
-    mean_value = mean_statistic(x, xp=xp)
+    exact_gram = is_traced(far) or bool(xp.any(far))
+    if exact_gram:
+        x = xp.clip(x, -FAR_FROM_STANDARD, FAR_FROM_STANDARD)
+    squared_norms = xp.sum(x * x, axis=-1)
+    weighted = xp.matmul((squared_norms - (dim + 2.0))[..., None, :], x)[..., 0, :]
+    fourth_sum, square_sum = xp.sum(squared_norms * squared_norms, axis=-1), xp.sum(squared_norms, axis=-1)
+    gram, mean_value = _gram_and_mean(x, spectrum, exact=exact_gram, xp=xp)
+    statistics = {
+        "skewness": skewness_from_sum(weighted, n, xp=xp),
+        "kurtosis": kurtosis_from_sums(fourth_sum, square_sum, n, dim, scale_free=True),
+        "covariance": xp.astype(covariance_from_sums(gram, xp.astype(fourth_sum, gram.dtype),
+                                                     xp.astype(square_sum, gram.dtype), n, xp=xp), x.dtype),
+        "mean": mean_value,
+    }
+    return standard_moment_parts(statistics, far, n, dim, xp=xp)
+
+
+def _gram_and_mean(x, spectrum, *, exact, xp):
+    """:math:`X^\top X` and :math:`N \lVert \bar x \rVert^2`: from the spectrum, or from `x` where `exact`."""
+    n = x.shape[-2]
+    if exact:
+        return xp.matmul(xp.matrix_transpose(x), x), mean_statistic(x, xp=xp)
+    mean = spectrum.mean
+    raw_covariance = spectrum.covariance / (spectrum.scale * spectrum.scale)
+    gram = float(n) * (raw_covariance + xp.matmul(xp.matrix_transpose(mean), mean))
+    return gram, xp.astype(float(n) * xp.sum(mean * mean, axis=(-2, -1)), x.dtype)
+
+
+def standard_moment_parts(statistics, far, n, dim, *, xp):
+    """The standard null's moment components from their `statistics`, rejected where `far`, switched off at small N."""
     parts = {
-        "skewness": _moment_component(skewness_statistic(x, xp=xp, centre=dim + 2.0), "skewness", "standard",
-                                      n, dim, xp=xp, tail="upper"),
-        "kurtosis": _moment_component(kurtosis_statistic(x, xp=xp, scale_free=True), "kurtosis", "standard",
-                                      n, dim, xp=xp, tail="two-sided"),
-        "covariance": NormalityResult(covariance_value, chi2_upper(covariance_value, dim * (dim + 1) // 2, xp=xp),
+        "skewness": moment_component(statistics["skewness"], "skewness", "standard", n, dim, xp=xp, tail="upper"),
+        "kurtosis": moment_component(statistics["kurtosis"], "kurtosis", "standard", n, dim, xp=xp,
+                                     tail="two-sided"),
+        "covariance": NormalityResult(statistics["covariance"],
+                                      chi2_upper(statistics["covariance"], dim * (dim + 1) // 2, xp=xp),
                                       test="covariance", null="standard", method="chi2"),
-        "mean": NormalityResult(mean_value, chi2_upper(mean_value, dim, xp=xp), test="mean",
+        "mean": NormalityResult(statistics["mean"], chi2_upper(statistics["mean"], dim, xp=xp), test="mean",
                                 null="standard", method="chi2_exact"),
     }
     reason = f"a value beyond {FAR_FROM_STANDARD:g} in magnitude: impossible under N(0, I)"
-    parts = {name: _reject_where(part, far, reason, xp=xp) for name, part in parts.items()}
+    parts = {name: reject_where(part, far, reason, xp=xp) for name, part in parts.items()}
     if n <= dim + 2:
         reason = f"N = {n} <= D + 2 = {dim + 2}: its chi-square approximation does not hold"
         for name in ("skewness", "kurtosis", "covariance"):
-            parts[name] = _switched_off(parts[name], reason, xp=xp)
+            parts[name] = switched_off(parts[name], reason, xp=xp)
     return parts
 
 
@@ -287,7 +333,7 @@ def _standard_components(x, spectrum, directions, *, xp):
                                           kept=axes_kept(spectrum, num_axes, xp=xp), standardized=True),
         "coordinates": _axes_component(x, xp=xp, null="standard", name="coordinates"),
     }
-    components.update(_standard_moments(x, xp=xp))
+    components.update(_standard_moments(x, spectrum, xp=xp))
     return components
 
 
@@ -297,17 +343,17 @@ def _standard_components(x, spectrum, directions, *, xp):
 COMPOSITE_MOMENTS_MARGIN = 8
 
 
-def _unit_columns(spectrum, *, xp):
-    """Centred samples with each column scaled to variance one (ddof = 0); an empty column is NaN.
+def _column_scale(spectrum, *, xp):
+    """``(..., D)`` scale of each centred column to variance one (ddof = 0); an empty column's is NaN.
 
-    The variances are the covariance's diagonal, :math:`\\sum_k V_{jk}^2 \\lambda_k`;
+    The variances are the covariance's diagonal, :math:`\sum_k V_{jk}^2 \lambda_k`;
     a column whose variance is below the rank threshold (a constant) is empty.
     """
     variance = xp.sum(spectrum.vectors * spectrum.vectors * spectrum.eigenvalues[..., None, :], axis=-1)
     empty = variance <= spectrum.threshold[..., None]
     safe = xp.where(empty, xp.ones_like(variance), variance)
     scale = xp.where(empty, xp.full_like(variance, float("nan")), 1.0 / xp.sqrt(safe))
-    return spectrum.centred * xp.astype(scale, spectrum.centred.dtype)[..., None, :]
+    return xp.astype(scale, spectrum.centred.dtype)
 
 
 def _composite_components(x, spectrum, directions, *, xp):
@@ -320,26 +366,35 @@ def _composite_components(x, spectrum, directions, *, xp):
                                          name="random_slices", standardized=True),
         "principal_axes": _axes_component(scores, xp=xp, null="normal", name="principal_axes",
                                           kept=axes_kept(spectrum, num_axes, xp=xp), standardized=True),
-        "coordinates": _axes_component(_unit_columns(spectrum, xp=xp), xp=xp, null="normal",
-                                       name="coordinates", standardized=True),
-        "skewness": _moment_component(skewness_statistic(whitened, xp=xp, centre=0.0), "skewness", "normal",
-                                      n, dim, xp=xp, tail="upper"),
-        "kurtosis": _moment_component(kurtosis_statistic(whitened, xp=xp, scale_free=False), "kurtosis", "normal",
-                                      n, dim, xp=xp, tail="two-sided"),
+        "coordinates": _axes_component(spectrum.centred, xp=xp, null="normal", name="coordinates",
+                                       standardized=True, column_scale=_column_scale(spectrum, xp=xp)),
     }
+    squared_norms = xp.sum(whitened * whitened, axis=-1)
+    moments = {"skewness": skewness_from_sum(xp.matmul(squared_norms[..., None, :], whitened)[..., 0, :], n, xp=xp),
+               "kurtosis": kurtosis_from_sums(xp.sum(squared_norms * squared_norms, axis=-1),
+                                              xp.sum(squared_norms, axis=-1), n, dim, scale_free=False)}
+    return composite_parts(components, moments, spectrum.rank < dim, n, dim, xp=xp)
+
+
+def composite_parts(components, moments, singular, n, dim, *, xp):
+    """Add the composite moment components to `components`; switch off what N or a `singular` covariance forbids."""
+    components = dict(components)
+    components["skewness"] = moment_component(moments["skewness"], "skewness", "normal", n, dim, xp=xp,
+                                              tail="upper")
+    components["kurtosis"] = moment_component(moments["kurtosis"], "kurtosis", "normal", n, dim, xp=xp,
+                                              tail="two-sided")
     if n < dim + COMPOSITE_MOMENTS_MARGIN:
         reason = (f"N = {n} < D + {COMPOSITE_MOMENTS_MARGIN} = {dim + COMPOSITE_MOMENTS_MARGIN}: "
                   "its scaled chi-square tail does not hold")
         for name in ("skewness", "kurtosis"):
-            components[name] = _switched_off(components[name], reason, xp=xp)
-    singular = spectrum.rank < dim
+            components[name] = switched_off(components[name], reason, xp=xp)
     reason = "the covariance is singular: no whitening (see the rank and within_subspace components)"
     for name in ("random_slices", "skewness", "kurtosis"):
-        components[name] = _nan_where(components[name], singular, reason, xp=xp)
+        components[name] = nan_component_where(components[name], singular, reason, xp=xp)
     return components
 
 
-def _nan_where(part, mask, reason, *, xp):
+def nan_component_where(part, mask, reason, *, xp):
     """`part` with NaN results where `mask` (a batch mask), and `reason` in its extras when any is."""
     if not (is_traced(mask) or bool(xp.any(mask))):
         return part
@@ -351,7 +406,7 @@ def _nan_where(part, mask, reason, *, xp):
 
 # --- rank -------------------------------------------------------------------------------
 
-def _rank_component(spectrum, n, dim, null, *, xp, dtype):
+def rank_component(spectrum, n, dim, null, *, xp, dtype):
     """p = 0 where the covariance is numerically singular with N > D, else 1 (never combined)."""
     singular = spectrum.rank < dim
     pvalue = xp.where(singular, xp.zeros(singular.shape, dtype=dtype, device=device(singular)),
@@ -557,17 +612,27 @@ def normality_test(
     x, xp, result_dtype = _validate(x, null, seed, num_slices, moment_resamples, nan_policy)
     n, dim = x.shape[-2], x.shape[-1]
     missing = nonfinite_rows(x, xp=xp)
-    x = xp.where(xp.isfinite(x), x, xp.zeros_like(x))
+    if is_traced(missing) or bool(xp.any(missing)):
+        x = xp.where(xp.isfinite(x), x, xp.zeros_like(x))
     directions, _ = directions_for(x, xp=xp, dtype=x.dtype, num_slices=num_slices, seed=seed,
                                    directions=directions, orthogonal=False)
     spectrum = spectrum_of(x, xp=xp, input_dtype=input_dtype)
     build = _standard_components if null == "standard" else _composite_components
     components = build(x, spectrum, directions, xp=xp)
-    rank = _rank_component(spectrum, n, dim, null, xp=xp, dtype=x.dtype)
+    rank = rank_component(spectrum, n, dim, null, xp=xp, dtype=x.dtype)
     singular = (spectrum.rank < dim) & ~missing if n > dim else xp.zeros_like(missing)
     options = {"seed": seed if isinstance(seed, int) else 0, "num_slices": num_slices}
-    components["rank"] = rank
     inside = _within_subspace(spectrum, singular, null, options, xp=xp, dtype=x.dtype)
+    return combine_components(components, rank, inside, missing, singular, xp=xp, null=null,
+                              result_dtype=result_dtype, directions=directions)
+
+
+def combine_components(components, rank, inside, missing, singular, *, xp, null, result_dtype, directions):
+    """The :class:`NormalityTestResult`: `components` with `rank` and `inside` (or ``None``), Cauchy-combined.
+
+    NaN where the batch element is `missing`; p = 0 where it is `singular`.
+    """
+    components = {**components, "rank": rank}
     if inside is not None:
         components["within_subspace"] = inside
     components = {name: _masked(part, missing, result_dtype, xp=xp) for name, part in components.items()}

@@ -28,17 +28,22 @@ from sketchtest._compat import device
 from sketchtest._multivariate.affine import chi2_sf
 
 __all__ = [
-    "covariance_statistic", "kurtosis_statistic", "mean_statistic", "skewness_statistic",
+    "covariance_from_sums", "covariance_statistic", "kurtosis_from_sums", "kurtosis_statistic", "mean_statistic",
+    "skewness_from_sum", "skewness_statistic",
     "matched_chi2_pvalue", "null_moments",
 ]
 
 
 def skewness_statistic(z, *, xp, centre):
-    """:math:`\\lVert N^{-1/2} \\sum_i z_i (|z_i|^2 - c)\\rVert^2 / (2(D+2))` over ``(..., N, D)``."""
-    n, dim = z.shape[-2], z.shape[-1]
+    r""":math:`\lVert N^{-1/2} \sum_i z_i (|z_i|^2 - c)\rVert^2 / (2(D+2))` over ``(..., N, D)``."""
     squared_norms = xp.sum(z * z, axis=-1, keepdims=True)
-    vector = xp.sum(z * (squared_norms - centre), axis=-2) / math.sqrt(n)
-    return xp.sum(vector * vector, axis=-1) / (2.0 * (dim + 2.0))
+    return skewness_from_sum(xp.sum(z * (squared_norms - centre), axis=-2), z.shape[-2], xp=xp)
+
+
+def skewness_from_sum(weighted_sum, n, *, xp):
+    r"""The skewness statistic from :math:`\sum_i z_i (|z_i|^2 - c)` ``(..., D)`` over `n` samples."""
+    vector = weighted_sum / math.sqrt(n)
+    return xp.sum(vector * vector, axis=-1) / (2.0 * (weighted_sum.shape[-1] + 2.0))
 
 
 def kurtosis_statistic(z, *, xp, scale_free):
@@ -50,16 +55,21 @@ def kurtosis_statistic(z, *, xp, scale_free):
     null variance :math:`8D(D+2)/N` no longer carries the fluctuation of the
     overall scale (left to the covariance component).
     """
-    dim = z.shape[-1]
     squared_norms = xp.sum(z * z, axis=-1)
-    fourth = xp.mean(squared_norms * squared_norms, axis=-1)
+    return kurtosis_from_sums(xp.sum(squared_norms * squared_norms, axis=-1), xp.sum(squared_norms, axis=-1),
+                              z.shape[-2], z.shape[-1], scale_free=scale_free)
+
+
+def kurtosis_from_sums(fourth_sum, square_sum, n, dim, *, scale_free):
+    r"""The kurtosis statistic from :math:`\sum_i |z_i|^4` and :math:`\sum_i |z_i|^2` over `n` samples."""
+    fourth = fourth_sum / n
     if not scale_free:
         return fourth
-    return fourth - 2.0 * (dim + 2.0) * (xp.mean(squared_norms, axis=-1) - float(dim))
+    return fourth - 2.0 * (dim + 2.0) * (square_sum / n - float(dim))
 
 
 def mean_statistic(x, *, xp):
-    """:math:`N \\lVert \\bar x \\rVert^2`, exactly :math:`\\chi^2_D` under N(0, I)."""
+    r""":math:`N \lVert \bar x \rVert^2`, exactly :math:`\chi^2_D` under N(0, I)."""
     mean = xp.mean(x, axis=-2)
     return float(x.shape[-2]) * xp.sum(mean * mean, axis=-1)
 
@@ -80,11 +90,17 @@ def covariance_statistic(x, gram, *, xp):
     :math:`\frac12(\lVert X^\top X - N I\rVert_F^2 - \sum_i \lVert x_i x_i^\top - I\rVert_F^2)`,
     computed from the ``(D, D)`` `gram` :math:`X^\top X` in O(N D^2).
     """
-    n, dim = x.shape[-2], x.shape[-1]
     squared_norms = xp.sum(x * x, axis=-1)
-    off_identity = gram - float(n) * xp.eye(dim, dtype=x.dtype, device=device(x))
+    return covariance_from_sums(gram, xp.sum(squared_norms * squared_norms, axis=-1),
+                                xp.sum(squared_norms, axis=-1), x.shape[-2], xp=xp)
+
+
+def covariance_from_sums(gram, fourth_sum, square_sum, n, *, xp):
+    r"""The covariance statistic from :math:`X^\top X`, :math:`\sum_i |x_i|^4` and :math:`\sum_i |x_i|^2`."""
+    dim = gram.shape[-1]
+    off_identity = gram - float(n) * xp.eye(dim, dtype=gram.dtype, device=device(gram))
     total = xp.sum(off_identity * off_identity, axis=(-2, -1))
-    diagonal = xp.sum(squared_norms * squared_norms - 2.0 * squared_norms + float(dim), axis=-1)
+    diagonal = fourth_sum - 2.0 * square_sum + float(n * dim)
     u_sum = 0.5 * (total - diagonal)
     return dim * (dim + 1) / 2.0 + math.sqrt(n / (n - 1.0)) * u_sum / n
 

@@ -1,12 +1,13 @@
 """Centring, scaling, spectrum and numerical rank of samples ``(..., N, D)`` for :func:`sketchtest.normality_test`.
 
-The data is centred (shifted by its first sample, then two passes) and
-scaled by a power of two, so that every scale- and shift-free component sees the
-same numbers whatever the data's offset or units: a float32 cloud at 1e4
+The data is centred (shifted by its first sample, then by the mean of the
+differences, summed in float64 where the device has it) and scaled by a
+power of two, so that every scale- and shift-free component sees the same
+numbers whatever the data's offset or units: a float32 cloud at 1e4
 standard deviations from the origin, or scaled by 1e-30 or 1e30, gives the
 float32 arithmetic well-scaled values, and no square over- or underflows.
-The covariance of the normalized data and its eigendecomposition are then
-computed in the same wide dtype.
+The covariance and its eigendecomposition are computed in the data's dtype,
+and again in the wide dtype where that cannot certify the rank.
 
 Numerical rank
 --------------
@@ -64,7 +65,10 @@ class Spectrum:
     ``(..., D, D)`` (columns) in the wide dtype; ``rank`` ``(...)`` the
     numerical rank, ``effective_rank`` ``(...)`` exp of the spectral entropy
     and ``threshold`` ``(...)`` the eigenvalue below which an axis counts as
-    empty (relative to a mean eigenvalue of one).
+    empty (relative to a mean eigenvalue of one). ``mean`` ``(..., 1, D)``
+    and ``scale`` ``(..., 1, 1)`` (wide dtype) give ``centred = (x - mean) * scale``,
+    and ``covariance`` ``(..., D, D)`` is the covariance of ``centred`` (all three
+    ``None`` where the samples were not at hand).
     """
 
     centred: object
@@ -73,6 +77,9 @@ class Spectrum:
     rank: object
     effective_rank: object
     threshold: object
+    mean: object = None
+    scale: object = None
+    covariance: object = None
 
 
 def wide_dtype(x, *, xp):
@@ -100,29 +107,41 @@ def rank_threshold(eigenvalues, offset_power, *, data_epsilon, covariance_epsilo
     return xp.maximum(data_epsilon**2 * mean, 8.0 * dim * covariance_epsilon * largest)
 
 
-def _normalize(x, *, xp, wide):
-    """Centre each batch element (shifted data, then two mean passes) and scale it by a power of two.
+def _centre(x, *, xp, wide):
+    """Centre each batch element: shifted by its first sample, then by the mean of the differences.
 
     The first sample is subtracted first (the shifted-data algorithm: the
     differences of nearby floats of one dtype are rounded relative to the
-    differences), so that the means are taken over values of the order of
-    the spread, not of the offset, whatever the summation order of the
-    backend; a second pass removes what rounding the first mean left. The
-    power of two brings the largest magnitude into [1/2, 1) exactly.
-    Returns the scaled samples and :math:`|\\bar x|^2/D` in their units.
+    differences), and their mean is summed in the `wide` dtype, so that the
+    centred values are those of the spread, not of the offset, whatever the
+    summation order of the backend. Returns the centred samples (`x`'s
+    dtype) and the mean ``(..., 1, D)`` in the `wide` dtype.
     """
     pivot = x[..., :1, :]
-    centred = x - pivot
-    first = xp.mean(centred, axis=-2, keepdims=True)
-    centred = centred - first
-    second = xp.mean(centred, axis=-2, keepdims=True)
-    centred = centred - second
-    largest = xp.max(xp.abs(centred), axis=(-2, -1), keepdims=True)
-    tiny = float(xp.finfo(x.dtype).smallest_normal)
-    exponent = xp.floor(xp.log2(xp.clip(largest, tiny, None))) + 1.0
-    factor = 2.0 ** (-exponent)
-    offset = (xp.astype(pivot, wide) + xp.astype(first, wide) + xp.astype(second, wide)) * xp.astype(factor, wide)
-    return centred * factor, xp.mean(offset * offset, axis=(-2, -1))
+    shifted = x - pivot
+    mean = xp.sum(shifted, axis=-2, keepdims=True, dtype=wide) / float(x.shape[-2])
+    return shifted - xp.astype(mean, x.dtype), xp.astype(pivot, wide) + mean
+
+
+def _power_of_two_scale(centred, *, xp):
+    """``(..., 1, 1)`` power of two bringing the largest magnitude of each batch element into [1/2, 1)."""
+    largest = xp.maximum(xp.max(centred, axis=(-2, -1), keepdims=True),
+                         -xp.min(centred, axis=(-2, -1), keepdims=True))
+    tiny = float(xp.finfo(centred.dtype).smallest_normal)
+    return 2.0 ** -(xp.floor(xp.log2(xp.clip(largest, tiny, None))) + 1.0)
+
+
+#: Magnitudes 2**-40..2**40 square and sum without over- or underflow in float32 (or wider): the
+#: covariance is then computed before the samples are scaled, and the scale applied once, at the end.
+_MODERATE_EXPONENT = 40.0
+
+
+def _needs_scaling_first(factor, *, xp):
+    """Whether the power-of-two `factor` must be applied before any square (extreme magnitudes, or traced)."""
+    if is_traced(factor):
+        return True
+    exponent = xp.abs(xp.log2(factor))
+    return bool(xp.any(exponent > _MODERATE_EXPONENT))
 
 
 def _covariance(centred, *, xp, wide):
@@ -166,29 +185,42 @@ def spectrum_of(x, *, xp, input_dtype):
     The covariance is first computed in `x`'s dtype (one float32 GEMM for
     float32 data); only where that spectrum cannot certify the rank (its
     smallest eigenvalue below :math:`8 D \epsilon_{32} \lambda_{max}`), or
-    under tracing, it is recomputed in float64 where the device has it.
+    under tracing, it is recomputed in float64 where the device has it. The
+    samples are scaled by a power of two (before the covariance only for
+    magnitudes beyond :math:`2^{\pm 40}`) and by the root of the mean
+    eigenvalue, in one multiplication.
     """
     dim = x.shape[-1]
     wide = wide_dtype(x, xp=xp)
-    centred, offset_power = _normalize(x, xp=xp, wide=wide)
+    centred, mean = _centre(x, xp=xp, wide=wide)
+    factor = _power_of_two_scale(centred, xp=xp)
+    scaled_first = _needs_scaling_first(factor, xp=xp)
+    if scaled_first:
+        centred = centred * factor
+    units = xp.ones_like(factor) if scaled_first else factor * factor  # covariance units -> scaled units
     covariance_dtype = x.dtype
-    covariance = xp.astype(_covariance(centred, xp=xp, wide=x.dtype), wide)
+    covariance = xp.astype(_covariance(centred, xp=xp, wide=x.dtype), wide) * xp.astype(units, wide)
     eigenvalues, vectors = _eigh_descending(covariance, xp=xp)
     if wide != x.dtype:
         floor = 8.0 * dim * float(xp.finfo(x.dtype).eps) * eigenvalues[..., 0]
         if is_traced(eigenvalues) or bool(xp.any(eigenvalues[..., -1] <= floor)):
-            covariance = _covariance(centred, xp=xp, wide=wide)
+            covariance = _covariance(centred, xp=xp, wide=wide) * xp.astype(units, wide)
             eigenvalues, vectors = _eigh_descending(covariance, xp=xp)
             covariance_dtype = wide
     mean_eigenvalue = xp.mean(eigenvalues, axis=-1)
     tiny = float(xp.finfo(wide).smallest_normal)
     unit = 1.0 / xp.clip(mean_eigenvalue, tiny, None)
     eigenvalues = eigenvalues * unit[..., None]
-    threshold = rank_threshold(eigenvalues, offset_power * unit, data_epsilon=data_eps(input_dtype, x.dtype, xp=xp),
+    offset = mean * xp.astype(factor, wide)
+    offset_power = xp.mean(offset * offset, axis=(-2, -1)) * unit
+    threshold = rank_threshold(eigenvalues, offset_power, data_epsilon=data_eps(input_dtype, x.dtype, xp=xp),
                                covariance_epsilon=float(xp.finfo(covariance_dtype).eps), dim=dim, xp=xp)
     rank = xp.sum(xp.astype(eigenvalues > threshold[..., None], xp.int32), axis=-1)
-    centred = centred * xp.astype(xp.sqrt(unit), x.dtype)[..., None, None]
-    return Spectrum(centred, eigenvalues, vectors, rank, _effective_rank(eigenvalues, xp=xp), threshold)
+    root = xp.sqrt(unit)[..., None, None]
+    remaining = root if scaled_first else root * xp.astype(factor, wide)
+    centred = centred * xp.astype(remaining, x.dtype)
+    return Spectrum(centred, eigenvalues, vectors, rank, _effective_rank(eigenvalues, xp=xp), threshold,
+                    mean=mean, scale=xp.astype(factor, wide) * root, covariance=covariance * unit[..., None, None])
 
 
 def whitening_matrix(spectrum, *, xp, dtype):

@@ -53,7 +53,7 @@ def quadrature_statistic(y, *, t_max: float, n_points: int, xp):
     return epps_pulley_from_sums(cos_sum[..., 0, :], sin_sum[..., 0, :], float(n), phi, weights, xp=xp)
 
 
-def ecf_sums(projections, t_max, n_points, *, xp):
+def ecf_sums(projections, t_max, n_points, *, xp, column_scale=None):
     r"""Sums over samples of :math:`\cos(t_j p)` and :math:`\sin(t_j p)`: two ``(..., K, T)`` arrays.
 
     `projections` has shape ``(..., n, K)`` and the knots are
@@ -61,16 +61,18 @@ def ecf_sums(projections, t_max, n_points, *, xp):
     :math:`\cos(hp)` and :math:`\sin(hp)` are evaluated; the other knots
     follow by the angle-addition recurrence (a rotation, so the error grows
     linearly in j, about T machine epsilons at the last knot). Samples are
-    processed a chunk at a time, so memory stays bounded.
+    processed a chunk at a time, so memory stays bounded. A `column_scale`
+    ``(..., K)`` multiplies each column first (no scaled copy is made).
     """
     n, num_slices = projections.shape[-2], projections.shape[-1]
     batch = math.prod(projections.shape[:-2])
     elements = _HOST_ELEMENTS_PER_CHUNK if is_numpy_namespace(xp) else _ELEMENTS_PER_CHUNK
     rows = max(1, elements // max(1, batch * num_slices))
     spacing = float(t_max) / (n_points - 1)
+    step = spacing if column_scale is None else (spacing * column_scale)[..., None, :]
     cos_sum = sin_sum = None
     for start in range(0, n, rows):
-        angle = projections[..., start:min(start + rows, n), :] * spacing
+        angle = projections[..., start:min(start + rows, n), :] * step
         cos_step, sin_step = xp.cos(angle), xp.sin(angle)
         cos_j, sin_j = xp.ones_like(angle), xp.zeros_like(angle)
         cos_terms, sin_terms = [], []
