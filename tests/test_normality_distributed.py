@@ -52,7 +52,7 @@ def stack_folder(samples, tmp_path_factory):
 def client():
     """A two-process LocalCluster (one thread each, MEMORY_LIMIT each), shut down after the module."""
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  memory_limit=MEMORY_LIMIT, dashboard_address=None) as cluster:
+                                  memory_limit=MEMORY_LIMIT, dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as connected:
             yield connected
 
@@ -82,3 +82,36 @@ def test_distributed_on_disk_equals_numpy_in_memory(samples, stack_folder, clien
     assert set(client.nthreads()) == workers  # neither was killed and restarted
     peaks = client.run(peak_resident_bytes)
     assert max(peaks.values()) < MEMORY_LIMIT, peaks  # no worker ever held the array
+
+
+@pytest.fixture(scope="module")
+def small_stack(tmp_path_factory):
+    """A (5000, 10) skewed sample and its ``.npy`` stack in uneven chunks of rows."""
+    x = np.random.default_rng(23).standard_normal((5000, 10))
+    x[:, 7] = np.random.default_rng(24).gamma(20.0, size=5000)  # mildly skewed column
+    folder = tmp_path_factory.mktemp("small_stack")
+    da.to_npy_stack(folder, da.from_array(x, chunks=((700,) * 7 + (100,), (10,))), axis=0)
+    return x, folder
+
+
+def partials_from_workers(client, accumulator, blocks):
+    """Each block folded into an empty copy of `accumulator` (``spawn``) on a worker, returned pickled."""
+    futures = [client.submit(accumulator.spawn().update, block, pure=False) for block in blocks]
+    return client.gather(futures)
+
+
+@pytest.mark.parametrize("null", ["standard", "normal"])
+def test_streaming_partials_from_worker_processes_merge_to_the_one_shot_result(small_stack, client, null):
+    x, folder = small_stack
+    blocks = client.compute(list(da.from_npy_stack(folder).to_delayed().ravel()))  # the rows stay on the workers
+    stream = st.StreamingNormalityTest(x.shape[1], null=null, seed=9, num_slices=24)
+    for partial in partials_from_workers(client, stream, blocks):
+        assert partial.stage == 1 and partial is not stream
+        stream.merge(partial)
+    assert stream.count == x.shape[0]
+    stream.end_first_pass()
+    for partial in partials_from_workers(client, stream, blocks[::-1]):  # another order
+        assert partial.stage == 2
+        stream.merge(partial)
+    assert stream.count == x.shape[0]
+    assert_same_result(stream.result(), st.normality_test(x, null=null, seed=9, num_slices=24))
