@@ -9,18 +9,21 @@ fresh subprocesses:
 * ``dask``: ``dask.distributed.LocalCluster`` with 2 worker processes (one thread each), the
   file read by the workers in chunks of rows (each task memory-maps the file and copies its
   rows), the D x D eigendecomposition on the driver;
+* ``stream``: ``StreamingNormalityTest`` on the same cluster and blocks: in each pass, one task
+  per block updates a ``spawn()`` of the accumulator on a worker, and the driver merges them;
 * ``memory``: ``st.normality_test`` on a NumPy array of the first ``--subset`` rows (10^6) in
   memory (the load is not timed);
 * ``subsample``: ``sketchtest check FILE --memory-budget 1G --subsample M`` (M = ``--subset``):
   one pass, the test on M random rows.
 
 Peak memory is ``ru_maxrss`` (which counts every page a process touched, the file's mapped pages
-included): of the CLI subprocess (``os.wait4``), of the in-memory subprocess, and of the dask
-driver and of each worker (read on the workers with ``client.run``). The parent process imports
+included): of the CLI subprocess (``os.wait4``; it starts no process), and of the in-memory
+process, the dask driver and each worker, each read inside that process (``VmHWM``, the peak of
+the process's own memory; on the workers with ``client.run``). The parent process imports
 nothing but the standard library, so that no child inherits its high-water mark.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/normality_scale.py [--rows 10000000] [--folder DIR]
-[--paths cli,dask,memory,subsample] [--subset 1000000] [--keep]``. The file is written to
+[--paths cli,dask,stream,memory,subsample] [--subset 1000000] [--keep]``. The file is written to
 ``--folder`` (default: a temporary folder, removed afterwards unless ``--keep``; an existing file
 of the right size is reused). Prints a reStructuredText table (``docs/guide/scale.rst``).
 """
@@ -42,7 +45,7 @@ COLUMNS = 256
 SEED = 0
 WRITE_ROWS = 2**16  # rows written per chunk (64 MiB of float32)
 DASK_CHUNK_ROWS = 2**15  # rows per dask task (32 MiB of float32)
-PATHS = ("cli", "dask", "memory", "subsample")
+PATHS = ("cli", "dask", "stream", "memory", "subsample")
 
 
 # --- the data ------------------------------------------------------------------------------
@@ -104,18 +107,26 @@ def cli_streams():
 
 
 def measure_python(mode, path, rows):
-    """The ``--dask`` or ``--memory`` mode of this script in a subprocess; its JSON line."""
-    seconds, peak, out = run_measured([sys.executable, __file__, f"--{mode}", path, str(rows)])
+    """The ``--dask``, ``--stream`` or ``--memory`` mode of this script in a subprocess; its JSON line."""
+    seconds, _, out = run_measured([sys.executable, __file__, f"--{mode}", path, str(rows)])
     result = json.loads(out.strip().splitlines()[-1])
-    result["peaks"] = [peak] + result.get("worker_peaks", [])
+    # its own peak, read inside it: os.wait4's counts the children it waited for (the workers) too
+    result["peaks"] = [result["peak"]] + result.get("worker_peaks", [])
     result["process_seconds"] = seconds
     return result
 
 
 def _peak_bytes():
-    import resource
+    """This process's peak resident set size: ``VmHWM`` on Linux (the high-water mark of this
+    program's own memory; ``ru_maxrss`` would also carry its parent's size at the fork), else
+    ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _read_rows(path, start, stop):
@@ -125,27 +136,72 @@ def _read_rows(path, start, stop):
     return np.array(np.load(path, mmap_mode="r")[start:stop])
 
 
-def _dask(path, rows):
+def _row_ranges(rows):
+    return [(start, min(start + DASK_CHUNK_ROWS, rows)) for start in range(0, rows, DASK_CHUNK_ROWS)]
+
+
+def _blocks(path, rows):
+    """The file's rows as lazy blocks of DASK_CHUNK_ROWS rows, each read by its task on a worker."""
     import dask
     import dask.array as da
-    import distributed
     import numpy as np
 
+    return [da.from_delayed(dask.delayed(_read_rows)(path, start, stop), shape=(stop - start, COLUMNS),
+                            dtype=np.float32) for start, stop in _row_ranges(rows)]
+
+
+def _fold_rows(template, path, start, stop):
+    """Rows ``start:stop`` folded into an empty copy of `template` (runs on a worker)."""
+    return template.spawn().update(_read_rows(path, start, stop))
+
+
+def _normality_on_cluster(path, rows, client):
+    """``normality_test`` on the file's rows as one dask array; the p-value."""
+    import dask.array as da
+
     import sketchtest as st
+
+    return float(st.normality_test(da.concatenate(_blocks(path, rows), axis=0), seed=SEED).pvalue)
+
+
+def _streamed_on_cluster(path, rows, client):
+    """StreamingNormalityTest, one task per block and pass on the workers, merged here; the p-value."""
+    import distributed
+
+    import sketchtest as st
+
+    stream = st.StreamingNormalityTest(COLUMNS, seed=SEED)
+    for _ in range(2):
+        template = client.scatter(stream.spawn(), broadcast=True)  # sent to each worker once
+        partials = [client.submit(_fold_rows, template, path, start, stop, pure=False)
+                    for start, stop in _row_ranges(rows)]
+        for _, partial in distributed.as_completed(partials, with_results=True):
+            stream.merge(partial)
+        if stream.stage == 1:
+            stream.end_first_pass()
+    return float(stream.result().pvalue)
+
+
+def _cluster(path, rows, run_on_cluster):
+    import distributed
 
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
                                   dashboard_address=":0", silence_logs=40) as cluster, \
             distributed.Client(cluster) as client:
         client.run(lambda: __import__("sketchtest"))  # imports outside the timing
-        blocks = [da.from_delayed(dask.delayed(_read_rows)(path, start, min(start + DASK_CHUNK_ROWS, rows)),
-                                  shape=(min(start + DASK_CHUNK_ROWS, rows) - start, COLUMNS), dtype=np.float32)
-                  for start in range(0, rows, DASK_CHUNK_ROWS)]
-        x = da.concatenate(blocks, axis=0)
         start = time.perf_counter()
-        pvalue = float(st.normality_test(x, seed=SEED).pvalue)
+        pvalue = run_on_cluster(path, rows, client)
         seconds = time.perf_counter() - start
         worker_peaks = list(client.run(_peak_bytes).values())
-    print(json.dumps({"seconds": seconds, "pvalue": pvalue, "worker_peaks": worker_peaks}))
+    print(json.dumps({"seconds": seconds, "pvalue": pvalue, "peak": _peak_bytes(), "worker_peaks": worker_peaks}))
+
+
+def _dask(path, rows):
+    _cluster(path, rows, _normality_on_cluster)
+
+
+def _stream(path, rows):
+    _cluster(path, rows, _streamed_on_cluster)
 
 
 def _memory(path, rows):
@@ -156,7 +212,7 @@ def _memory(path, rows):
     x = np.array(np.load(path, mmap_mode="r")[:rows])
     start = time.perf_counter()
     pvalue = float(st.normality_test(x, seed=SEED).pvalue)
-    print(json.dumps({"seconds": time.perf_counter() - start, "pvalue": pvalue}))
+    print(json.dumps({"seconds": time.perf_counter() - start, "pvalue": pvalue, "peak": _peak_bytes()}))
 
 
 # --- the table -----------------------------------------------------------------------------------
@@ -188,6 +244,9 @@ def run(paths, rows, subset, folder):
             lines.append(table_row(f"CLI ``--subsample {subset}``", subset, measure_cli(path, ["--subsample", str(subset)])))
         elif name == "dask":
             lines.append(table_row("dask, 2 worker processes", rows, measure_python("dask", path, rows)))
+        elif name == "stream":
+            lines.append(table_row("StreamingNormalityTest, 2 dask workers", rows,
+                                   measure_python("stream", path, rows)))
         else:
             lines.append(table_row("NumPy in memory", subset, measure_python("memory", path, subset)))
     header = ["path", "rows", "seconds", "rows/s", "peak MB per process", "p-value"]
@@ -203,9 +262,10 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and its file")
     parser.add_argument("--write", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--dask", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--stream", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--memory", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for mode, function in (("write", _write), ("dask", _dask), ("memory", _memory)):
+    for mode, function in (("write", _write), ("dask", _dask), ("stream", _stream), ("memory", _memory)):
         if getattr(args, mode):
             path, rows = getattr(args, mode)
             return function(path, int(rows))
