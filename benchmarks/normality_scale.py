@@ -14,8 +14,9 @@ fresh subprocesses:
   per block updates a ``spawn()`` of the accumulator on a worker, and the driver merges them;
 * ``memory``: ``st.normality_test`` on a NumPy array of the first ``--subset`` rows (10^6) in
   memory (the load is not timed);
-* ``subsample``: ``sketchtest check FILE --memory-budget 1G --subsample M`` (M = ``--subset``):
-  one pass, the test on M random rows.
+* ``subsample``: ``sketchtest check FILE --memory-budget 1G --subsample M`` (``--subsample``,
+  default 20000: about the most rows of D = 256 whose working set fits 1G): one pass, the test
+  on M random rows.
 
 Peak memory is ``ru_maxrss`` (which counts every page a process touched, the file's mapped pages
 included): of the CLI subprocess (``os.wait4``; it starts no process), and of the in-memory
@@ -24,7 +25,8 @@ the process's own memory; on the workers with ``client.run``). The parent proces
 nothing but the standard library, so that no child inherits its high-water mark.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/normality_scale.py [--rows 10000000] [--folder DIR]
-[--paths cli,dask,stream,memory,subsample] [--subset 1000000] [--budget 1G] [--keep]``. The file
+[--paths cli,dask,stream,memory,subsample] [--subset 1000000] [--subsample 20000] [--budget 1G]
+[--keep]``. The file
 is written to ``--folder`` (default: a temporary folder, removed afterwards unless ``--keep``; an
 existing file of the right size is reused). Prints a reStructuredText table
 (``docs/guide/scale_table.inc``, shown in ``docs/guide/scale.rst``).
@@ -228,15 +230,15 @@ def table_row(name, rows, result):
             megabytes(result["peaks"]), f"{result['pvalue']:.3g}"]
 
 
-def measure_path(name, path, rows, subset, budget):
+def measure_path(name, path, rows, subset, subsample, budget):
     """One row of the table: `name` (one of PATHS) on the file at `path`."""
     if name == "cli":
         result = measure_cli(path, budget, [])
         label = "CLI, every row streamed (2 passes)" if result["streamed"] else "CLI (rows in memory)"
         return table_row(label, rows, result)
     if name == "subsample":
-        return table_row(f"CLI ``--subsample {subset}``", subset,
-                         measure_cli(path, budget, ["--subsample", str(subset)]))
+        return table_row(f"CLI ``--subsample {subsample}``", subsample,
+                         measure_cli(path, budget, ["--subsample", str(subsample)]))
     if name == "dask":
         return table_row("dask, 2 worker processes", rows, measure_python("dask", path, rows))
     if name == "stream":
@@ -244,9 +246,9 @@ def measure_path(name, path, rows, subset, budget):
     return table_row("NumPy in memory", subset, measure_python("memory", path, subset))
 
 
-def run(paths, rows, subset, folder, budget):
+def run(paths, rows, subset, subsample, folder, budget):
     path = data_file(folder, rows)
-    subset = min(subset, rows)
+    subset, subsample = min(subset, rows), min(subsample, rows)
     lines, skipped = [], []
     streams = cli_streams()
     for name in paths:
@@ -255,7 +257,7 @@ def run(paths, rows, subset, folder, budget):
                            "row yet): skipped")
             continue
         try:
-            lines.append(measure_path(name, path, rows, subset, budget))
+            lines.append(measure_path(name, path, rows, subset, subsample, budget))
         except RuntimeError as error:  # one failed path does not lose the others' numbers
             skipped.append(f"{name}: {error}")
     header = ["path", "rows", "seconds", "rows/s", "peak MB per process", "p-value"]
@@ -265,7 +267,9 @@ def run(paths, rows, subset, folder, budget):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10**7, help="N, rows of the file (default 10^7: 10 GB)")
-    parser.add_argument("--subset", type=int, default=10**6, help="rows in memory and for --subsample")
+    parser.add_argument("--subset", type=int, default=10**6, help="rows of the in-memory run (default 10^6)")
+    parser.add_argument("--subsample", type=int, default=20000,
+                        help="the CLI's --subsample M (default 20000, within a 1G budget at D = 256)")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated, of {', '.join(PATHS)}")
     parser.add_argument("--budget", default="1G", help="the CLI's --memory-budget (default 1G; the CLI "
                         "streams every row only when they do not fit it: use less to check the script on a small N)")
@@ -286,7 +290,7 @@ def main(argv=None):
         parser.error(f"--paths: unknown {unknown}; choose from {', '.join(PATHS)}")
     folder = args.folder or tempfile.mkdtemp(prefix="sketchtest-scale-")
     try:
-        table, skipped = run(paths, args.rows, args.subset, folder, args.budget)
+        table, skipped = run(paths, args.rows, args.subset, args.subsample, folder, args.budget)
     finally:
         if not args.folder and not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
