@@ -23,7 +23,8 @@ distributed = pytest.importorskip("distributed")
 MEMORY_LIMIT = 256 * 2**20  # bytes per worker (268 MB); an idle worker holds about 100 MB
 ROWS, COLUMNS, CHUNK_ROWS = 135_000, 256, 1_000  # 276 MB of float64 on disk: above MEMORY_LIMIT
 # (a worker running a task on 1000 rows peaks near 170 MB, below the pause at 80% of the limit;
-# the test takes minutes: every chunk is some 400 small tasks, each a round trip to the scheduler)
+# the test takes minutes, about 11 per null on a shared 2-core machine: every chunk is a few hundred
+# small tasks, each a round trip to the scheduler)
 OPTIONS = dict(seed=5, num_slices=16, moment_resamples=20)
 
 
