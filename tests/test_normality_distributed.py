@@ -25,7 +25,7 @@ ROWS, COLUMNS, CHUNK_ROWS = 135_000, 256, 1_000  # 276 MB of float64 on disk: ab
 # (a worker running a task on 1000 rows peaks near 170 MB, below the pause at 80% of the limit;
 # the test takes minutes, about 11 per null on a shared 2-core machine: every chunk is a few hundred
 # small tasks, each a round trip to the scheduler)
-OPTIONS = dict(seed=5, num_slices=16, moment_resamples=20)
+OPTIONS = {"seed": 5, "num_slices": 16, "moment_resamples": 20}
 
 
 def peak_resident_bytes():
@@ -55,10 +55,9 @@ def stack_folder(samples, tmp_path_factory):
 @pytest.fixture(scope="module")
 def client():
     """A two-process LocalCluster (one thread each, MEMORY_LIMIT each), shut down after the module."""
-    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  memory_limit=MEMORY_LIMIT, dashboard_address=":0") as cluster:
-        with distributed.Client(cluster) as connected:
-            yield connected
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, memory_limit=MEMORY_LIMIT,
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as connected:
+        yield connected
 
 
 def assert_same_result(result, expected):
