@@ -9,7 +9,7 @@ fresh subprocesses:
   (``--budget``, default 1G);
 * ``dask``: ``dask.distributed.LocalCluster`` with 2 worker processes (one thread each), the
   file read by the workers in chunks of rows (each task memory-maps the file and copies its
-  rows), the D x D eigendecomposition on the driver;
+  rows; the first ``--cluster-rows`` rows, default all of them), the D x D eigendecomposition on the driver;
 * ``stream``: ``StreamingNormalityTest`` on the same cluster and blocks: in each pass, one task
   per block updates a ``spawn()`` of the accumulator on a worker, and the driver merges them;
 * ``memory``: ``st.normality_test`` on a NumPy array of the first ``--subset`` rows (10^6) in
@@ -25,7 +25,7 @@ the process's own memory; on the workers with ``client.run``). The parent proces
 nothing but the standard library, so that no child inherits its high-water mark.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/normality_scale.py [--rows 10000000] [--folder DIR]
-[--paths cli,dask,stream,memory,subsample] [--subset 1000000] [--subsample 20000] [--budget 1G]
+[--paths cli,dask,stream,memory,subsample] [--cluster-rows M] [--subset 1000000] [--subsample 20000] [--budget 1G]
 [--keep]``. The file
 is written to ``--folder`` (default: a temporary folder, removed afterwards unless ``--keep``; an
 existing file of the right size is reused). Prints a reStructuredText table
@@ -230,7 +230,7 @@ def table_row(name, rows, result):
             megabytes(result["peaks"]), f"{result['pvalue']:.3g}"]
 
 
-def measure_path(name, path, rows, subset, subsample, budget):
+def measure_path(name, path, rows, subset, subsample, budget, cluster_rows):
     """One row of the table: `name` (one of PATHS) on the file at `path`."""
     if name == "cli":
         result = measure_cli(path, budget, [])
@@ -240,15 +240,17 @@ def measure_path(name, path, rows, subset, subsample, budget):
         return table_row(f"CLI ``--subsample {subsample}``", subsample,
                          measure_cli(path, budget, ["--subsample", str(subsample)]))
     if name == "dask":
-        return table_row("dask, 2 worker processes", rows, measure_python("dask", path, rows))
+        return table_row("dask, 2 worker processes", cluster_rows, measure_python("dask", path, cluster_rows))
     if name == "stream":
-        return table_row("StreamingNormalityTest, 2 dask workers", rows, measure_python("stream", path, rows))
+        return table_row("StreamingNormalityTest, 2 dask workers", cluster_rows,
+                         measure_python("stream", path, cluster_rows))
     return table_row("NumPy in memory", subset, measure_python("memory", path, subset))
 
 
-def run(paths, rows, subset, subsample, folder, budget):
+def run(paths, rows, subset, subsample, folder, budget, cluster_rows=None):
     path = data_file(folder, rows)
     subset, subsample = min(subset, rows), min(subsample, rows)
+    cluster_rows = rows if cluster_rows is None else min(cluster_rows, rows)
     lines, skipped = [], []
     streams = cli_streams()
     for name in paths:
@@ -257,7 +259,7 @@ def run(paths, rows, subset, subsample, folder, budget):
                            "row yet): skipped")
             continue
         try:
-            lines.append(measure_path(name, path, rows, subset, subsample, budget))
+            lines.append(measure_path(name, path, rows, subset, subsample, budget, cluster_rows))
         except RuntimeError as error:  # one failed path does not lose the others' numbers
             skipped.append(f"{name}: {error}")
     header = ["path", "rows", "seconds", "rows/s", "peak MB per process", "p-value"]
@@ -270,6 +272,8 @@ def main(argv=None):
     parser.add_argument("--subset", type=int, default=10**6, help="rows of the in-memory run (default 10^6)")
     parser.add_argument("--subsample", type=int, default=20000,
                         help="the CLI's --subsample M (default 20000, within a 1G budget at D = 256)")
+    parser.add_argument("--cluster-rows", type=int, help="rows the dask and stream paths read, the first "
+                        "ones of the file (default: all of them; 2 worker processes on 2 cores take hours on 10^7)")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated, of {', '.join(PATHS)}")
     parser.add_argument("--budget", default="1G", help="the CLI's --memory-budget (default 1G; the CLI "
                         "streams every row only when they do not fit it: use less to check the script on a small N)")
@@ -290,7 +294,8 @@ def main(argv=None):
         parser.error(f"--paths: unknown {unknown}; choose from {', '.join(PATHS)}")
     folder = args.folder or tempfile.mkdtemp(prefix="sketchtest-scale-")
     try:
-        table, skipped = run(paths, args.rows, args.subset, args.subsample, folder, args.budget)
+        table, skipped = run(paths, args.rows, args.subset, args.subsample, folder, args.budget,
+                             args.cluster_rows)
     finally:
         if not args.folder and not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
