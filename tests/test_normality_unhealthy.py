@@ -92,6 +92,34 @@ def test_rank_threshold_separates_collapsed_from_full_rank_data(dtype, dim):
 def test_rank_is_not_applicable_below_n_equals_d():
     part = st.normality_test(healthy(n=10, dim=16), seed=0, num_slices=8).components["rank"]
     assert np.isnan(float(part.pvalue)) and "N = 10 <= D = 16" in part.extras["reason"]
+    assert int(part.extras["rank"]) == 9  # 10 centred samples span 9 dimensions
+
+
+@pytest.mark.parametrize(("n", "dim"), [(64, 64), (40, 64)])
+def test_healthy_data_at_n_below_d_is_not_called_collapsed(n, dim):
+    # N <= D centred Gaussian samples span N - 1 dimensions: a rank of N - 1 < D is no collapse
+    result = st.normality_test(healthy(n=n, dim=dim, seed=3), seed=0, num_slices=16)
+    assert int(result.components["rank"].extras["rank"]) == n - 1
+    assert float(result.pvalue) > 0.0 and "within_subspace" not in result.components
+    assert "collapse" not in result.explain()[0]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_collapse_below_the_sample_span_is_found_at_n_below_d(streamed):
+    x = collapsed(4, n=30, dim=64, seed=2, dtype=np.float64)  # 30 samples span 29 dimensions, these 4
+    if streamed:
+        stream = st.StreamingNormalityTest(64, seed=0, num_slices=16)
+        for _ in range(2):
+            stream.update(x[:13]).update(x[13:])
+            if stream.stage == 1:
+                stream.end_first_pass()
+        result = stream.result()
+    else:
+        result = st.normality_test(x, seed=0, num_slices=16)
+    assert float(result.pvalue) == 0.0 and float(result.components["rank"].pvalue) == 0.0
+    assert int(result.components["rank"].extras["rank"]) == 4
+    assert 0.0 < float(result.components["within_subspace"].pvalue) <= 1.0
+    assert "collapse: the samples lie in a 4-dimensional subspace" in result.explain()[0]
 
 
 # --- shift, scale, float32 -------------------------------------------------------------------

@@ -255,12 +255,12 @@ def _collapse(parts, summary):
         pvalue, part = parts["rank"]
         rank, dimension = _integer(part.extras.get("rank")), _integer(part.extras.get("dimension"))
         effective = _number(part.extras.get("effective_rank"))
-        if rank is None or dimension is None or rank >= dimension:
-            return None
+        if rank is None or dimension is None or rank >= dimension or pvalue is None:
+            return None  # full rank, or N <= D with the N - 1 dimensions N Gaussian samples span
     elif summary is not None and summary.get("numerical_rank") is not None:
         rank, dimension = summary["numerical_rank"], len(summary["eigenvalues"])
         effective, pvalue = summary.get("effective_rank"), None
-        if rank >= dimension or rank >= summary.get("samples", math.inf):
+        if rank >= dimension or rank >= summary.get("samples", math.inf) - 1:  # N centred samples span N - 1
             return None
     else:
         return None

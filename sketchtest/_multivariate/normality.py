@@ -407,16 +407,30 @@ def nan_component_where(part, mask, reason, *, xp):
 
 # --- rank -------------------------------------------------------------------------------
 
+def below_gaussian_span(rank, n, dim):
+    """Where `rank` is below the dimensions N Gaussian samples span: D if N > D, else N - 1 (centred)."""
+    return rank < (dim if n > dim else n - 1)
+
+
 def rank_component(spectrum, n, dim, null, *, xp, dtype):
-    """p = 0 where the covariance is numerically singular with N > D, else 1 (never combined)."""
-    singular = spectrum.rank < dim
+    """p = 0 where the samples span fewer dimensions than a Gaussian's would, else 1 (never combined).
+
+    With N > D that is a numerically singular covariance (rank < D). With
+    N <= D every sample covariance is singular: N centred samples of a
+    Gaussian with a full-rank covariance span N - 1 dimensions (almost
+    surely), so only a rank below N - 1 is evidence (p = 0); otherwise the
+    p-value is NaN, with the reason in ``extras["reason"]``.
+    """
+    singular = below_gaussian_span(spectrum.rank, n, dim)
     pvalue = xp.where(singular, xp.zeros(singular.shape, dtype=dtype, device=device(singular)),
                       xp.ones(singular.shape, dtype=dtype, device=device(singular)))
     extras = {"rank": spectrum.rank, "effective_rank": spectrum.effective_rank, "dimension": dim,
-              "threshold": spectrum.threshold}
+              "threshold": spectrum.threshold, "samples": n}
     if n <= dim:
-        pvalue = xp.full_like(pvalue, float("nan"))
-        extras["reason"] = f"N = {n} <= D = {dim}: every sample covariance is singular"
+        nan = xp.full_like(pvalue, float("nan"))
+        pvalue = xp.where(singular, pvalue, nan)
+        extras["reason"] = (f"N = {n} <= D = {dim}: every sample covariance is singular, and the samples "
+                            f"span N - 1 = {n - 1} dimensions as a Gaussian's do")
     statistic = xp.astype(dim - spectrum.rank, dtype)
     return NormalityResult(statistic, pvalue, test="rank", null=null, method="numerical_rank", extras=extras)
 
@@ -621,7 +635,7 @@ def normality_test(
     build = _standard_components if null == "standard" else _composite_components
     components = build(x, spectrum, directions, xp=xp)
     rank = rank_component(spectrum, n, dim, null, xp=xp, dtype=x.dtype)
-    singular = (spectrum.rank < dim) & ~missing if n > dim else xp.zeros_like(missing)
+    singular = below_gaussian_span(spectrum.rank, n, dim) & ~missing
     options = {"seed": seed if isinstance(seed, int) else 0, "num_slices": num_slices}
     inside = _within_subspace(spectrum, singular, null, options, xp=xp, dtype=x.dtype)
     return combine_components(components, rank, inside, missing, singular, xp=xp, null=null,

@@ -30,8 +30,9 @@ import numpy as np
 from sketchtest._compat import array_namespace, as_array, device
 from sketchtest._multivariate.directions import check_directions, draw_directions
 from sketchtest._multivariate.normality import (
-    FAR_FROM_STANDARD, PRINCIPAL_AXES, NormalityTestResult, _N_POINTS, _T_MAX, columns_component,
-    columns_from_sums, combine_components, composite_parts, rank_component, standard_moment_parts,
+    FAR_FROM_STANDARD, PRINCIPAL_AXES, NormalityTestResult, _N_POINTS, _T_MAX, below_gaussian_span,
+    columns_component, columns_from_sums, combine_components, composite_parts, rank_component,
+    standard_moment_parts,
 )
 from sketchtest._multivariate.normality_moments import covariance_from_sums, kurtosis_from_sums, skewness_from_sum
 from sketchtest._multivariate.normality_spectrum import (
@@ -274,7 +275,7 @@ class StreamingNormalityTest:
             "empty_columns": empty_columns, "inner": None, "subspace": None,
         }
         rank = int(spectrum.rank)
-        if n > dim and rank < dim and not state["nonfinite"] and rank >= 1 and n >= rank + 2:
+        if bool(below_gaussian_span(rank, n, dim)) and not state["nonfinite"] and rank >= 1 and n >= rank + 2:
             frozen["subspace"] = vectors[:, :rank]
             frozen["inner"] = self._subspace_accumulator(rank, n, eigenvalues[:rank])
         return frozen
@@ -386,7 +387,7 @@ class StreamingNormalityTest:
             components = composite_parts(components, moments, singular, n, dim, xp=xp)
         rank = rank_component(spectrum, n, dim, self.null, xp=xp, dtype=np.float64)
         missing = np.asarray(self._first["nonfinite"])
-        singular = singular & ~missing if n > dim else np.asarray(False)
+        singular = np.asarray(below_gaussian_span(int(spectrum.rank), n, dim)) & ~missing
         return combine_components(components, rank, self._inside(singular), missing, singular, xp=xp,
                                   null=self.null, result_dtype=np.float64, directions=self._directions)
 
