@@ -119,3 +119,13 @@ def test_each_stage_says_what_it_holds(stage):
 def test_stage_init_holds_only_its_docstring(stage):
     body = ast.parse((PACKAGE_ROOT / stage / "__init__.py").read_text(encoding="utf-8")).body
     assert len(body) == 1 and isinstance(body[0], ast.Expr)
+
+
+def test_every_module_compiles_without_warnings():
+    # an invalid escape such as "\l" in a non-raw docstring warns at compile time (an error in later Pythons)
+    import warnings
+
+    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")

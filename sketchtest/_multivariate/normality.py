@@ -296,7 +296,7 @@ def _standard_moments(x, spectrum, *, xp):
 
 
 def _gram_and_mean(x, spectrum, *, exact, xp):
-    """:math:`X^\top X` and :math:`N \lVert \bar x \rVert^2`: from the spectrum, or from `x` where `exact`."""
+    r""":math:`X^\top X` and :math:`N \lVert \bar x \rVert^2`: from the spectrum, or from `x` where `exact`."""
     n = x.shape[-2]
     if exact:
         return xp.matmul(xp.matrix_transpose(x), x), mean_statistic(x, xp=xp)
@@ -348,7 +348,7 @@ COMPOSITE_MOMENTS_MARGIN = 8
 
 
 def _column_scale(spectrum, *, xp):
-    """``(..., D)`` scale of each centred column to variance one (ddof = 0); an empty column's is NaN.
+    r"""``(..., D)`` scale of each centred column to variance one (ddof = 0); an empty column's is NaN.
 
     The variances are the covariance's diagonal, :math:`\sum_k V_{jk}^2 \lambda_k`;
     a column whose variance is below the rank threshold (a constant) is empty.
