@@ -24,7 +24,7 @@ distributed = pytest.importorskip("distributed")
 MEMORY_LIMIT = 256 * 2**20  # bytes per worker (268 MB); an idle worker holds about 100 MB
 ROWS, COLUMNS, CHUNK_ROWS = 135_000, 256, 1_000  # 276 MB of float64 on disk: above MEMORY_LIMIT
 # (a worker running a task on 1000 rows peaks near 170 MB, below the pause at 80% of the limit;
-# the test takes minutes, about 11 per null on a shared 2-core machine: every chunk is a few hundred
+# the test takes about 2.5 minutes per null on a shared 2-core machine: every chunk is a few hundred
 # small tasks, each a round trip to the scheduler)
 OPTIONS = {"seed": 5, "num_slices": 16, "moment_resamples": 20}
 
@@ -72,8 +72,10 @@ def assert_same_result(result, expected):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("null", ["standard", "normal"])
+@pytest.mark.parametrize("null", ["standard"])  # "normal" passes too (2.5 min more here); CI keeps to 45 min.
 def test_distributed_on_disk_equals_numpy_in_memory(client, samples, stack_folder, null):
+    # null="normal" on dask equals NumPy in tests/test_normality_dask.py, and on these two worker
+    # processes in the streaming test below; this one adds the cluster, the disk and the memory limit
     expected = st.normality_test(samples, null=null, **OPTIONS)
     on_disk = da.from_npy_stack(stack_folder, mmap_mode="r")
     assert on_disk.shape == samples.shape and on_disk.nbytes > MEMORY_LIMIT
