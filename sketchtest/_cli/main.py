@@ -29,6 +29,7 @@ from sketchtest._compat import array_namespace
 from sketchtest._multivariate.directions import draw_directions
 from sketchtest._cli.passes import read_rows
 from sketchtest._cli.readers import InputError, open_samples, parse_size
+from sketchtest._cli.rows import _one_line
 from sketchtest._cli.report import (
     draw_plots, moment_diagnostics, plot_path, progress_bar, pvalue_phrase, render_text,
 )
@@ -628,11 +629,6 @@ def _host(array):
     if hasattr(array, "get") and type(array).__module__.startswith("cupy"):
         return array.get()
     return np.asarray(array)
-
-
-def _one_line(error) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def _scalar(value):

@@ -20,6 +20,7 @@ import numpy as np
 from sketchtest._cli.budget import SubsampleRows
 from sketchtest._cli.readers import InputError, count_nonfinite, describe_nonfinite
 from sketchtest._cli.report import MomentAccumulator, progress_bar
+from sketchtest._cli.rows import _one_line
 
 __all__ = ["FileRead", "read_rows"]
 
@@ -123,8 +124,3 @@ def _second_pass(source, chunk_rows, to_backend, normality, progress) -> None:
                              f"{describe_nonfinite(counts, where)}")
         normality.update(to_backend(chunk))
         progress.update(chunk.shape[0])
-
-
-def _one_line(error) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
