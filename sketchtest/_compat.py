@@ -30,6 +30,7 @@ __all__ = [
     "array_namespace",
     "as_array",
     "device",
+    "device_table",
     "host_constant",
     "index_dtype",
     "is_array_api_strict_namespace",
@@ -92,6 +93,28 @@ def is_traced(x) -> bool:
     if is_jax_array(x):
         return isinstance(x, sys.modules["jax"].core.Tracer)
     return is_lazy_array(x)
+
+
+def device_table(cache: dict, key, host_table, *, like, xp):
+    """A host-side null table moved once to `like`'s dtype and device, and kept in `cache`.
+
+    ``host_table()`` gives a host array, a tuple of them, or None (no table);
+    the result is kept under ``(key, dtype, device)``. A table moved inside
+    ``jax.jit`` is a tracer: it is returned but never kept.
+    """
+    full_key = (key, str(like.dtype), str(device(like)))
+    if full_key in cache:
+        return cache[full_key]
+    host = host_table()
+
+    def move(values):
+        return xp.asarray(values, dtype=like.dtype, device=device(like))
+
+    table = None if host is None else tuple(map(move, host)) if isinstance(host, tuple) else move(host)
+    first = table[0] if isinstance(table, tuple) else table
+    if table is None or not is_traced(first):
+        cache[full_key] = table
+    return table
 
 
 def host_constant(function=None, *, maxsize: int = 128):

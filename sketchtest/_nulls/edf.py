@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from sketchtest._compat import device, index_dtype, is_traced
+from sketchtest._compat import device, device_table, index_dtype
 from sketchtest._nulls.ecf import _lagrange4 as lagrange4
 from sketchtest._nulls.edf_limit_laws import TABLE_END
 from sketchtest._nulls.edf_limit_tables import LIMIT_TABLES
@@ -145,12 +145,7 @@ def _scaled_bessel_k(z, *, xp):
     :func:`scipy.special.kve`). Above z = 800 the value, below
     :math:`e^{-1600}`, is 0.
     """
-    key = (str(z.dtype), str(device(z)))
-    table = _BESSEL_TABLES.get(key)
-    if table is None:
-        table = xp.asarray(_BESSEL_LOG_TABLE, dtype=z.dtype, device=device(z))
-        if not is_traced(table):  # a device_put inside jax.jit is a tracer: never keep it
-            _BESSEL_TABLES[key] = table
+    table = device_table(_BESSEL_TABLES, "bessel", lambda: _BESSEL_LOG_TABLE, like=z, xp=xp)
     z_high = math.exp(_LOG_Z_LOW + _LOG_Z_STEP * (_LOG_Z_COUNT - 1))
     position = (xp.log(xp.clip(z, math.exp(_LOG_Z_LOW), z_high)) - _LOG_Z_LOW) / _LOG_Z_STEP
     position = xp.where(xp.isnan(position), 0.0, position)  # NaN statistics stay NaN below

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from sketchtest._compat import device, host_constant, is_traced
+from sketchtest._compat import device_table, host_constant
 
 __all__ = ["kolmogorov_smirnov_exact_sf"]
 
@@ -160,21 +160,8 @@ _DEVICE_TABLES: dict = {}
 
 
 def _device_table(n: int, *, like, xp):
-    key = (n, str(like.dtype), str(device(like)))
-    table = _DEVICE_TABLES.get(key)
-    if table is None:
-        host = _host_table(n)
-        if host is None:
-            table = None
-        else:
-            breaks, coefficients = host
-            table = (
-                xp.asarray(breaks, dtype=like.dtype, device=device(like)),
-                xp.asarray(coefficients, dtype=like.dtype, device=device(like)),
-            )
-        if table is None or not is_traced(table[0]):  # a device_put inside jax.jit is a tracer: never keep it
-            _DEVICE_TABLES[key] = table
-    return table
+    """The (breaks, coefficients) of :func:`_host_table` on `like`'s device, or None."""
+    return device_table(_DEVICE_TABLES, n, lambda: _host_table(n), like=like, xp=xp)
 
 
 def kolmogorov_smirnov_exact_sf(statistic, n: int, *, xp):

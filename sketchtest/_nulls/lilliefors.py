@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from sketchtest._compat import device, host_constant, index_dtype, is_traced
+from sketchtest._compat import device, device_table, host_constant, index_dtype
 from sketchtest._nulls.lilliefors_table import MODEL, MODEL_FROM, RAW, STEP
 
 __all__ = ["lilliefors_sf", "lilliefors_log_sf_table", "SMALLEST_N"]
@@ -98,16 +98,6 @@ def lilliefors_log_sf_table(n: int) -> tuple:
 _DEVICE_TABLES: dict = {}
 
 
-def _device_table(n: int, *, like, xp):
-    key = (n, str(like.dtype), str(device(like)))
-    table = _DEVICE_TABLES.get(key)
-    if table is None:
-        table = xp.asarray(lilliefors_log_sf_table(n)[0], dtype=like.dtype, device=device(like))
-        if not is_traced(table):  # a device_put inside jax.jit is a tracer: never keep it
-            _DEVICE_TABLES[key] = table
-    return table
-
-
 def lilliefors_sf(statistic, n: int, *, xp):
     r"""P-value of the Kolmogorov-Smirnov D with mean and variance estimated (Lilliefors' test).
 
@@ -121,7 +111,7 @@ def lilliefors_sf(statistic, n: int, *, xp):
     if n < SMALLEST_N:
         return statistic * math.nan
     _, (a, b, c), end = lilliefors_log_sf_table(n)
-    table = _device_table(n, like=statistic, xp=xp)
+    table = device_table(_DEVICE_TABLES, n, lambda: lilliefors_log_sf_table(n)[0], like=statistic, xp=xp)
     s = math.sqrt(n) * statistic
     position = xp.clip(s / STEP, 0.0, float(table.shape[0] - 1))
     position = xp.where(xp.isnan(position), 0.0, position)
