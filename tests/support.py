@@ -284,3 +284,16 @@ def loss_of_statistic(test: str, statistic):
     if test == "vasicek":
         return 0.5 * np.log(2.0 * np.pi * np.e) - np.log(statistic)
     return statistic
+
+
+def save_torch_formats(x, folder, key: str = "x") -> list:
+    """`x` saved as ``folder/x.pt`` and ``folder/x.safetensors`` under `key`: their paths
+    (none where torch or safetensors is not installed)."""
+    try:
+        import torch
+        from safetensors.numpy import save_file
+    except ImportError:
+        return []
+    torch.save({key: torch.as_tensor(x)}, folder / "x.pt")
+    save_file({key: x}, str(folder / "x.safetensors"))
+    return [folder / "x.pt", folder / "x.safetensors"]

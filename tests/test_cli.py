@@ -19,6 +19,7 @@ import sketchtest
 import sketchtest._cli.main
 from sketchtest._cli.main import main
 from sketchtest._cli.report import MomentAccumulator, moment_diagnostics
+from support import save_torch_formats
 
 DEMO = os.path.join(os.path.dirname(sketchtest.__file__), "data", "demo_embeddings.npy")
 
@@ -432,14 +433,7 @@ def _write_every_format(x, folder):
     np.savez(paths[1], samples=x)
     np.savetxt(paths[2], x, delimiter=",", fmt="%.17g", header="a,b,c", comments="")
     np.savetxt(paths[3], x, fmt="%.17g")
-    try:
-        import torch
-        from safetensors.numpy import save_file
-    except ImportError:
-        return paths
-    torch.save({"embeddings": torch.as_tensor(x)}, folder / "x.pt")
-    save_file({"embeddings": x}, str(folder / "x.safetensors"))
-    return paths + [folder / "x.pt", folder / "x.safetensors"]
+    return paths + save_torch_formats(x, folder, key="embeddings")
 
 
 def test_every_format_gives_the_same_report(tmp_path, capsys):
@@ -585,15 +579,7 @@ def test_peak_memory_stays_within_the_budget(tmp_path):
     np.save(paths[0], x)
     np.savez_compressed(paths[1], x=x)
     np.savetxt(paths[2], x[:40_000], delimiter=",", fmt="%.10g")  # text parses slowly: 4 MB
-    try:
-        import torch
-        from safetensors.numpy import save_file
-    except ImportError:
-        pass
-    else:
-        torch.save({"x": torch.as_tensor(x)}, tmp_path / "x.pt")
-        save_file({"x": x}, str(tmp_path / "x.safetensors"))
-        paths += [tmp_path / "x.pt", tmp_path / "x.safetensors"]
+    paths += save_torch_formats(x, tmp_path)
     completed = subprocess.run(
         [sys.executable, "-c", _MEASURE, "4M", "--tests epps_pulley,jarque_bera,mardia --slices 8",
          *map(str, paths)], capture_output=True, text=True, timeout=300)

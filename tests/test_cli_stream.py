@@ -13,6 +13,7 @@ import sketchtest as st
 from sketchtest._cli.budget import SubsampleRows, plan_memory
 from sketchtest._cli.main import main
 from sketchtest._cli.readers import open_samples, parse_size
+from support import save_torch_formats
 
 SLICES = 16
 #: 2000 x 6 float64 rows: 96 kB of data, streamed under a 256 kB budget.
@@ -85,15 +86,7 @@ def test_every_format_streams_every_row(gaussian_file, capsys, tmp_path):
     paths = [tmp_path / "x.npz", tmp_path / "x.csv"]
     np.savez_compressed(paths[0], x=x)
     np.savetxt(paths[1], x, delimiter=",", fmt="%.17g")
-    try:
-        import torch
-        from safetensors.numpy import save_file
-    except ImportError:
-        pass
-    else:
-        torch.save({"x": torch.as_tensor(x)}, tmp_path / "x.pt")
-        save_file({"x": x}, str(tmp_path / "x.safetensors"))
-        paths += [tmp_path / "x.pt", tmp_path / "x.safetensors"]
+    paths += save_torch_formats(x, tmp_path)
     for path in paths:
         report = check_json(path, capsys, "--memory-budget", SMALL_BUDGET)
         entry = report["tests"][0]
