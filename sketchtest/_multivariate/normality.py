@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sketchtest._nulls.combine import cauchy_pvalue
-from sketchtest._nulls.tails import cauchy_term
+from sketchtest._nulls.tails import cauchy_term, wide_dtype
 from sketchtest._compat import device, is_dask_namespace, is_traced
 from sketchtest._multivariate.directions import directions_for
 from sketchtest._multivariate.normality_moments import (
@@ -33,7 +33,7 @@ from sketchtest._multivariate.normality_moments import (
     skewness_from_sum,
 )
 from sketchtest._multivariate.normality_spectrum import (
-    axes_kept, nonfinite_rows, principal_scores, spectrum_of, whitening_matrix, wide_dtype,
+    axes_kept, nonfinite_rows, principal_scores, spectrum_of, whitening_matrix,
 )
 from sketchtest._result import NormalityResult, _describe
 from sketchtest._univariate.quadrature import ecf_sums, epps_pulley_from_sums, epps_pulley_knots

@@ -45,11 +45,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sketchtest._compat import device, is_dask_namespace, is_traced
+from sketchtest._compat import is_dask_namespace, is_traced
+from sketchtest._nulls.tails import wide_dtype
 
 __all__ = [
     "Spectrum", "axes_kept", "data_eps", "nonfinite_rows", "principal_scores", "rank_threshold", "spectrum_of",
-    "whitening_matrix", "wide_dtype",
+    "whitening_matrix",
 ]
 
 #: bfloat16 and float16 are computed in float32: their epsilon comes from the caller's dtype name.
@@ -80,12 +81,6 @@ class Spectrum:
     mean: object = None
     scale: object = None
     covariance: object = None
-
-
-def wide_dtype(x, *, xp):
-    """float64 where `x`'s device offers it, else `x`'s dtype."""
-    info = xp.__array_namespace_info__()
-    return xp.float64 if xp.float64 in info.dtypes(device=device(x)).values() else x.dtype
 
 
 def data_eps(input_dtype, computed_dtype, *, xp) -> float:

@@ -36,8 +36,9 @@ from sketchtest._multivariate.normality import (
 )
 from sketchtest._multivariate.normality_moments import covariance_from_sums, kurtosis_from_sums, skewness_from_sum
 from sketchtest._multivariate.normality_spectrum import (
-    Spectrum, _effective_rank, _eigh_descending, axes_kept, data_eps, rank_threshold, wide_dtype,
+    Spectrum, _effective_rank, _eigh_descending, axes_kept, data_eps, rank_threshold,
 )
+from sketchtest._nulls.tails import wide_dtype
 from sketchtest._result import NormalityResult, _host_copy
 from sketchtest._typing import Array, NanPolicy, Null, Seed
 from sketchtest._univariate.quadrature import ecf_sums
