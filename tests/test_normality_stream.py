@@ -70,6 +70,14 @@ def test_a_collapsed_stream_reports_the_rank_and_the_test_within_its_subspace():
     assert "within_subspace" in result.components
 
 
+def test_a_collapse_below_the_sample_span_at_n_below_d_streams_like_the_one_shot_test():
+    x = _samples("collapsed", n=30, dim=64, seed=2)  # rank 3, below the 29 dimensions 30 samples span
+    one_shot, streamed = st.normality_test(x, seed=0, num_slices=16), _streamed(x, null="standard", seed=0,
+                                                                                 num_slices=16)
+    _assert_same(one_shot, streamed)
+    assert float(streamed.components["rank"].pvalue) == 0.0 and "within_subspace" in streamed.components
+
+
 @settings(max_examples=15, deadline=None)
 @given(first=st_.lists(st_.integers(0, 200), min_size=1, max_size=6),
        second=st_.lists(st_.integers(0, 200), min_size=1, max_size=6), null=st_.sampled_from(NULLS))
