@@ -3,9 +3,10 @@
 For each shape the data is N(0, I) in float32 (NumPy), the sliced test uses
 the same number of slices (128, the default of `normality_test`) and the
 same null; the last columns compare with `sliced_test` at its own defaults
-(256 slices), the call a user would otherwise make. Reported per shape: the first call at that shape (nothing
-shape-specific cached yet) and the best of three further calls, and the
-ratio of the two functions' times, measured in the same run.
+(256 slices), the call a user would otherwise make. Reported per shape: the
+first call at that shape (nothing shape-specific cached yet) and the best of
+three further calls, and the ratio of the two functions' times, measured in
+the same run.
 
 Both functions build the asymptotic Epps-Pulley null table of a null once per
 process, the first time it is needed (``sliced_test`` one table, ``normality_test``
